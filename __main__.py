@@ -1,0 +1,23 @@
+"""service-infra: load and check the stack's settings, build its environment, export outputs."""
+
+from pathlib import Path
+
+import pulumi
+
+from components import settings
+from components.environment import ServiceEnvironment
+
+config = settings.load_runtime_settings()  # raises, naming every bad key, before any resource
+environment = ServiceEnvironment(
+    config.environment.value,
+    config,
+    settings.read_secrets(set(config.secrets)),
+    project_dir=Path(__file__).parent,
+)
+
+pulumi.export("environment", config.environment.value)
+pulumi.export("service_urls", environment.service_urls)
+pulumi.export("containers", environment.containers)
+pulumi.export("fly_hostnames", environment.fly_hostnames)
+pulumi.export("github_environments", environment.github_environments)
+pulumi.export("image_tags", {name: service.tag for name, service in config.services.items()})

@@ -1,0 +1,1 @@
+"""service-infra components. Kept import-free so `python3 -m components.<tool>` stays light."""

@@ -1,0 +1,107 @@
+"""One service as a Fly.io app, driven through flyctl by command resources."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections.abc import Mapping
+
+import pulumi
+from pulumi_command import local
+
+from components import flyctl, settings
+
+OPERATION = ["python3", "-m", "components.flyctl"]
+
+
+def _digest(values: list[str]) -> str:
+    return hashlib.sha256("\0".join(values).encode()).hexdigest()
+
+
+class FlyApp(pulumi.ComponentResource):
+    """The app (adopted if it is already ours), its volumes, staged secrets and pinned release.
+
+    The release re-runs only when the image, the fly.toml or a secret value changes. Secret
+    values travel on stdin only; the token reaches flyctl through its environment.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        service: settings.Service,
+        secrets: Mapping[str, pulumi.Output[str]],
+        api_token: pulumi.Output[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("service-infra:fly_app:FlyApp", name, None, opts)
+        fly = service.fly
+        assert fly is not None, "a FlyApp needs service.fly"
+        token_env = pulumi.Output.secret(api_token).apply(lambda token: {"FLY_API_TOKEN": token})
+        # Deleting an app deletes its volumes, so a protected app is protected as a whole.
+        keep = pulumi.ResourceOptions(parent=self, protect=bool(fly.protect))
+
+        self.app = local.Command(
+            f"{name}-app",
+            create=shlex.join([*OPERATION, "ensure-app", "--app", fly.app, "--org", fly.org]),
+            delete=shlex.join(flyctl.apps_destroy(fly.app)),
+            environment=token_env,
+            opts=keep,
+        )
+        after_app = pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[self.app]))
+        volumes = [
+            local.Command(
+                f"{name}-volume-{volume.name}",
+                create=shlex.join(
+                    [*OPERATION, "ensure-volume", "--app", fly.app, "--name", volume.name,
+                     "--region", fly.region, "--size", str(volume.size_gb)]
+                ),  # fmt: skip
+                delete=shlex.join([*OPERATION, "delete-volume"]),
+                environment=token_env,
+                opts=after_app,
+            )
+            for volume in fly.volumes
+        ]
+
+        secret_names = sorted({*fly.secrets, *service.secret_env})
+        values = pulumi.Output.all(*[secrets[n] for n in secret_names])
+        stdin = pulumi.Output.secret(
+            values.apply(lambda vs: flyctl.secrets_stdin(dict(zip(secret_names, vs, strict=True))))
+        )
+        staged = [
+            local.Command(
+                f"{name}-secrets",
+                create=shlex.join(flyctl.secrets_import(fly.app)),
+                delete=shlex.join(flyctl.secrets_unset(fly.app, secret_names)),
+                stdin=stdin,
+                environment=token_env,
+                opts=pulumi.ResourceOptions.merge(
+                    after_app, pulumi.ResourceOptions(additional_secret_outputs=["stdout", "stderr"])
+                ),
+            )
+        ] if secret_names else []  # fmt: skip
+
+        toml = flyctl.fly_toml(
+            app=fly.app,
+            region=fly.region,
+            vm_size=fly.vm_size,
+            memory_mb=fly.memory_mb,
+            internal_port=fly.internal_port,
+            health_path=service.health_path,
+            env=service.plain_env,
+            mounts=[flyctl.FlyMount(v.name, v.mount) for v in fly.volumes],
+        )
+        # A changed secret value changes this digest, which re-runs the release.
+        release_env = pulumi.Output.all(token_env, values).apply(
+            lambda args: {**args[0], "SECRETS_DIGEST": _digest(list(args[1]))}
+        )
+        self.release = local.Command(
+            f"{name}-release",
+            create=shlex.join([*OPERATION, "release", "--app", fly.app, "--image", service.image_ref]),
+            stdin=toml,
+            environment=pulumi.Output.secret(release_env),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app, *volumes, *staged]),
+        )
+        self.hostname = f"{fly.app}.fly.dev"
+        self.url = f"https://{self.hostname}"
+        self.health_url = fly.health_url or f"{self.url}{service.health_path}"
+        self.register_outputs({"app": fly.app, "hostname": self.hostname, "release": self.release.stdout})

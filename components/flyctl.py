@@ -1,0 +1,222 @@
+"""flyctl commands as data, and the few multi-step operations the Fly app component runs.
+
+Every flyctl invocation is built by a small pure function returning an argument list, so it
+is unit-tested without running anything and never quoted by hand. The operations that need a
+decision (adopt an app or volume that already exists) run as
+``python3 -m components.flyctl <operation> ...``; this module uses only the standard library
+so any ``python3`` can run it. Secret values only ever travel on stdin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+FLY = "fly"
+WAIT_TIMEOUT = "5m"
+
+
+def apps_list() -> list[str]:
+    return [FLY, "apps", "list", "--json"]
+
+
+def apps_create(app: str, org: str) -> list[str]:
+    return [FLY, "apps", "create", app, "--org", org, "--json"]
+
+
+def apps_destroy(app: str) -> list[str]:
+    return [FLY, "apps", "destroy", app, "--yes"]
+
+
+def volumes_list(app: str) -> list[str]:
+    return [FLY, "volumes", "list", "--app", app, "--json"]
+
+
+def volumes_create(app: str, name: str, region: str, size_gb: int) -> list[str]:
+    return [FLY, "volumes", "create", name, "--app", app, "--region", region, "--size", str(size_gb), "--yes", "--json"]
+
+
+def volumes_destroy(volume_id: str) -> list[str]:
+    # By id: volume names are not unique on Fly.
+    return [FLY, "volumes", "destroy", volume_id, "--yes"]
+
+
+def secrets_import(app: str) -> list[str]:
+    # NAME=VALUE lines on stdin; staged so machines restart once, at the next deploy.
+    return [FLY, "secrets", "import", "--app", app, "--stage"]
+
+
+def secrets_unset(app: str, names: Sequence[str]) -> list[str]:
+    return [FLY, "secrets", "unset", *names, "--app", app, "--stage"]
+
+
+def deploy(app: str, config_path: str, image: str) -> list[str]:
+    return [
+        FLY, "deploy", "--app", app, "--config", config_path, "--image", image,
+        "--strategy", "rolling", "--wait-timeout", WAIT_TIMEOUT, "--yes",
+    ]  # fmt: skip
+
+
+def secrets_stdin(values: dict[str, str]) -> str:
+    """The stdin of `fly secrets import`: one NAME=VALUE line each (multi-line values quoted)."""
+    lines = []
+    for name in sorted(values):
+        value = values[name]
+        lines.append(f'{name}="""{value}"""' if "\n" in value else f"{name}={value}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class FlyMount:
+    source: str
+    destination: str
+
+
+def fly_toml(
+    app: str,
+    region: str,
+    vm_size: str,
+    memory_mb: int,
+    internal_port: int,
+    health_path: str,
+    env: dict[str, str],
+    mounts: Sequence[FlyMount],
+) -> str:
+    """The app's fly.toml: one place for its region, VM, mounts, env and health check."""
+
+    def q(value: str) -> str:
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+
+    lines = [f"app = {q(app)}", f"primary_region = {q(region)}", ""]
+    if env:
+        lines.append("[env]")
+        lines += [f"  {name} = {q(value)}" for name, value in sorted(env.items())]
+        lines.append("")
+    for mount in mounts:
+        lines += ["[[mounts]]", f"  source = {q(mount.source)}", f"  destination = {q(mount.destination)}", ""]
+    lines += [
+        "[http_service]",
+        f"  internal_port = {internal_port}",
+        "  force_https = true",
+        "  auto_stop_machines = 'off'",
+        "  min_machines_running = 1",
+        "",
+        "[[http_service.checks]]",
+        "  grace_period = '10s'",
+        "  interval = '15s'",
+        "  method = 'GET'",
+        "  timeout = '5s'",
+        f"  path = {q(health_path)}",
+        "",
+        "[[vm]]",
+        f"  size = {q(vm_size)}",
+        f"  memory = '{memory_mb}mb'",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- operations run by the command resources ------------------------------------------------
+
+
+class FlyError(Exception):
+    pass
+
+
+def _run(argv: list[str], stdin: str | None = None) -> str:
+    try:
+        done = subprocess.run(argv, input=stdin, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise FlyError(f"`{argv[0]}` is not on PATH: install flyctl (https://fly.io/docs/flyctl/install/)") from None
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip()
+        raise FlyError(f"`{' '.join(argv[:3])}` failed: {detail}")
+    return done.stdout
+
+
+def ensure_app(app: str, org: str) -> dict[str, object]:
+    """Adopt the app if this token already sees it; else create it."""
+    listed = json.loads(_run(apps_list()) or "[]")
+    for entry in listed:
+        if entry.get("Name") == app:
+            owner = (entry.get("Organization") or {}).get("Slug", "")
+            if owner and owner != org:
+                raise FlyError(f"Fly app {app} exists in organization {owner}, not {org}: set `fly.org: {owner}`")
+            return {"app": app, "hostname": f"{app}.fly.dev", "adopted": True}
+    try:
+        _run(apps_create(app, org))
+    except FlyError as error:
+        if "taken" in str(error).lower():
+            raise FlyError(
+                f"Fly app name {app} belongs to someone else (it is taken and not visible to this token): "
+                f"choose another `fly.app`"
+            ) from None
+        raise
+    return {"app": app, "hostname": f"{app}.fly.dev", "adopted": False}
+
+
+def ensure_volume(app: str, name: str, region: str, size_gb: int) -> dict[str, object]:
+    """Adopt the app's volume of that name in that region, or create one: never a duplicate."""
+    for volume in json.loads(_run(volumes_list(app)) or "[]"):
+        if volume.get("name") == name and volume.get("region") == region and volume.get("state") != "destroyed":
+            return {"id": volume["id"], "name": name, "adopted": True}
+    created = json.loads(_run(volumes_create(app, name, region, size_gb)))
+    return {"id": created["id"], "name": name, "adopted": False}
+
+
+def destroy_volume(volume_id: str) -> None:
+    _run(volumes_destroy(volume_id))
+
+
+def release(app: str, image: str, toml: str) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as workdir:
+        path = os.path.join(workdir, "fly.toml")
+        with open(path, "w") as file:
+            file.write(toml)
+        _run(deploy(app, path, image))
+    return {"app": app, "image": image}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m components.flyctl")
+    ops = parser.add_subparsers(dest="op", required=True)
+    op = ops.add_parser("ensure-app")
+    op.add_argument("--app", required=True)
+    op.add_argument("--org", required=True)
+    op = ops.add_parser("ensure-volume")
+    op.add_argument("--app", required=True)
+    op.add_argument("--name", required=True)
+    op.add_argument("--region", required=True)
+    op.add_argument("--size", type=int, required=True)
+    op = ops.add_parser("delete-volume", help="destroys the volume whose id the create step printed")
+    op = ops.add_parser("release", help="fly.toml on stdin")
+    op.add_argument("--app", required=True)
+    op.add_argument("--image", required=True)
+    args = parser.parse_args(argv)
+    try:
+        result: object = None
+        if args.op == "ensure-app":
+            result = ensure_app(args.app, args.org)
+        elif args.op == "ensure-volume":
+            result = ensure_volume(args.app, args.name, args.region, args.size)
+        elif args.op == "delete-volume":
+            # The command provider hands the create step's output to the delete step.
+            created = json.loads(os.environ["PULUMI_COMMAND_STDOUT"])
+            destroy_volume(str(created["id"]))
+        elif args.op == "release":
+            result = release(args.app, args.image, sys.stdin.read())
+    except FlyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if result is not None:
+        print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Example FastAPI service deployed by service-infra."""

@@ -1,0 +1,210 @@
+"""The resource graph each committed stack produces, under Pulumi mocks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.settings import SettingsError
+from tests.unit.conftest import (
+    Recorder,
+    is_secret,
+    load_stack_config,
+    numeric_id,
+    reveal,
+    run_stack,
+    secret_value_for,
+)
+
+CONTAINER = "docker:index/container:Container"
+COMMAND = "command:local:Command"
+ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
+
+
+def container(recorder: Recorder) -> dict:
+    (only,) = recorder.of_type(CONTAINER)
+    return only.inputs
+
+
+def test_prod_llm_server_container(stacks: dict[str, Recorder]) -> None:
+    inputs = container(stacks["prod"])
+    assert inputs["name"] == "llm-server-prod"
+    assert inputs["restart"] == "unless-stopped"
+    assert inputs["logDriver"] == "json-file"
+    assert inputs["logOpts"] == {"max-size": "10m", "max-file": "3"}
+    assert inputs["user"] == "10001:10001"
+    assert inputs["ports"] == [{"internal": 8000, "external": 8000, "ip": "0.0.0.0"}]
+    assert inputs["hosts"] == [{"host": "host.docker.internal", "ip": "host-gateway"}]
+    assert inputs["healthcheck"]["tests"] == ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8000/health"]
+    assert inputs["wait"] is True
+    labels = {label["label"]: label["value"] for label in inputs["labels"]}
+    assert labels == {
+        "service-infra.environment": "prod",
+        "service-infra.image-tag": "sha-3f9c2a1",
+        "service-infra.service": "llm-server",
+    }
+    assert inputs["volumes"] == [{"volumeName": "llm-server-prod-llm-cache", "containerPath": "/data"}]
+
+
+def test_prod_image_is_pinned_and_pulled_over_ssh_with_pinned_key(stacks: dict[str, Recorder]) -> None:
+    (image,) = stacks["prod"].of_type("docker:index/remoteImage:RemoteImage")
+    assert image.inputs["name"] == "ghcr.io/acme/local-llm-server:sha-3f9c2a1"
+    (provider,) = stacks["prod"].of_type("pulumi:providers:docker")
+    assert provider.inputs["host"] == "ssh://deploy@mac-mini.tailnet.example:22"
+    ssh_opts = json.loads(provider.inputs["sshOpts"])  # provider config travels as JSON text
+    assert "StrictHostKeyChecking=yes" in ssh_opts
+    assert any(opt.startswith("KnownHostsCommand=/bin/echo mac-mini.tailnet.example ssh-ed25519 ") for opt in ssh_opts)
+    assert is_secret(provider.inputs["registryAuth"])
+    (auth,) = json.loads(reveal(provider.inputs["registryAuth"]))
+    assert auth == {"address": "ghcr.io", "username": "acme-deploy-bot", "password": secret_value_for("GHCR_TOKEN")}
+
+
+def test_container_secret_env_is_secret(stacks: dict[str, Recorder]) -> None:
+    envs = container(stacks["prod"])["envs"]
+    assert is_secret(envs)
+    assert f"API_KEY={secret_value_for('API_KEY')}" in reveal(envs)
+    assert "ALLOWED_ORIGINS=https://app.acme.example,https://www.acme.example" in reveal(envs)
+
+
+def test_staging_container_listens_on_8001(stacks: dict[str, Recorder]) -> None:
+    inputs = container(stacks["staging"])
+    assert inputs["name"] == "llm-server-staging"
+    assert inputs["ports"][0]["external"] == 8001
+    assert inputs["ports"][0]["internal"] == 8000
+
+
+def test_local_stack_hot_reloads_the_example_service(stacks: dict[str, Recorder]) -> None:
+    recorder = stacks["local"]
+    inputs = container(recorder)
+    source = {v["containerPath"]: v for v in inputs["volumes"]}["/app"]
+    assert source["hostPath"].endswith("examples/service")
+    assert "--reload" in inputs["command"]
+    assert "APP_ENV=local" in inputs["envs"]
+    assert inputs["ports"][0]["ip"] == "127.0.0.1"
+    assert not recorder.of_type(ENVIRONMENT)
+    assert not [r for r in recorder.of_type(COMMAND) if "flyctl" in r.inputs.get("create", "")]
+
+
+def test_prod_github_environment(stacks: dict[str, Recorder]) -> None:
+    recorder = stacks["prod"]
+    (environment,) = recorder.of_type(ENVIRONMENT)
+    assert environment.inputs["environment"] == "production"
+    assert environment.inputs["preventSelfReview"] is True
+    assert environment.inputs["waitTimer"] == 5
+    assert environment.inputs["reviewers"] == [
+        {"users": sorted([numeric_id("alice-acme"), numeric_id("bob-acme")]), "teams": [numeric_id("platform")]}
+    ]
+    assert environment.inputs["deploymentBranchPolicy"] == {"protectedBranches": False, "customBranchPolicies": True}
+    (policy,) = recorder.of_type("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy")
+    assert policy.inputs["branchPattern"] == "main"
+    variables = {
+        r.inputs["variableName"]: r.inputs["value"]
+        for r in recorder.of_type("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
+    }
+    assert variables == {
+        "ALLOWED_ORIGINS": "https://app.acme.example,https://www.acme.example",
+        "MODEL_NAME": "llama3.1:8b",
+        "RATE_LIMIT_RPM": "60",
+    }
+
+
+def test_github_secrets_are_secret(stacks: dict[str, Recorder]) -> None:
+    recorder = stacks["prod"]
+    secrets = recorder.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")
+    assert {s.inputs["secretName"] for s in secrets} == {"SSH_PRIVATE_KEY", "FLY_API_TOKEN"}
+    for secret in secrets:
+        assert is_secret(secret.inputs["value"])
+        assert reveal(secret.inputs["value"]) == secret_value_for(secret.inputs["secretName"])
+    (repo_secret,) = recorder.of_type("github:index/actionsSecret:ActionsSecret")
+    assert repo_secret.inputs["secretName"] == "CODECOV_TOKEN"
+    assert is_secret(repo_secret.inputs["value"])
+    (provider,) = recorder.of_type("pulumi:providers:github")
+    assert is_secret(provider.inputs["token"])
+
+
+def test_staging_github_environment_has_branch_policy_and_no_reviewers(stacks: dict[str, Recorder]) -> None:
+    recorder = stacks["staging"]
+    (environment,) = recorder.of_type(ENVIRONMENT)
+    assert environment.inputs["environment"] == "staging"
+    assert "reviewers" not in environment.inputs or not environment.inputs["reviewers"]
+    (policy,) = recorder.of_type("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy")
+    assert policy.inputs["branchPattern"] == "staging"
+
+
+def fly_commands(recorder: Recorder) -> dict[str, dict]:
+    return {r.name: r.inputs for r in recorder.of_type(COMMAND) if r.name.startswith("image-descriptor-")}
+
+
+def test_fly_commands_carry_no_secret_values(stacks: dict[str, Recorder]) -> None:
+    for stack in ("staging", "prod"):
+        commands = fly_commands(stacks[stack])
+        assert set(commands) == {
+            "image-descriptor-app",
+            "image-descriptor-volume-cache_data",
+            "image-descriptor-secrets",
+            "image-descriptor-release",
+            "image-descriptor-health-probe",
+        }
+        for name, inputs in commands.items():
+            for field in ("create", "delete", "update"):
+                text = reveal(inputs.get(field)) or ""
+                assert "test-secret-value-of" not in text, f"{name}.{field} holds a secret value"
+            if "environment" in inputs:
+                assert is_secret(inputs["environment"]), f"{name}.environment must be secret"
+        secrets = commands["image-descriptor-secrets"]
+        assert is_secret(secrets["stdin"])
+        lines = reveal(secrets["stdin"]).splitlines()
+        assert lines == [f"{n}={secret_value_for(n)}" for n in sorted(
+            ["API_KEY", "GOOGLE_AI_API_KEY", "SUPABASE_SERVICE_KEY", "SUPABASE_URL"])]  # fmt: skip
+        assert secrets["create"] == "fly secrets import --app " + (
+            "acme-image-descriptor" if stack == "prod" else "acme-image-descriptor-staging"
+        ) + " --stage"
+
+
+def test_fly_release_pins_image_and_mounts_volume(stacks: dict[str, Recorder]) -> None:
+    import tomllib
+
+    release = fly_commands(stacks["prod"])["image-descriptor-release"]
+    assert "--image ghcr.io/acme/image-descriptor:sha-8b1d4e7" in release["create"]
+    toml = tomllib.loads(release["stdin"])
+    assert toml["app"] == "acme-image-descriptor"
+    assert toml["mounts"] == [{"source": "cache_data", "destination": "/data"}]
+    assert toml["http_service"]["checks"][0]["path"] == "/api/health"
+    assert toml["env"]["CORS_ORIGINS"] == "https://app.acme.example"
+    volume = fly_commands(stacks["prod"])["image-descriptor-volume-cache_data"]
+    assert "--name cache_data --region iad --size 1" in volume["create"]
+
+
+def test_health_gates_follow_every_rollout(stacks: dict[str, Recorder]) -> None:
+    probes = {r.name: r.inputs["create"] for r in stacks["prod"].of_type(COMMAND) if r.name.endswith("-health-probe")}
+    assert "--url http://mac-mini.tailnet.example:8000/health" in probes["llm-server-health-probe"]
+    assert "--url https://acme-image-descriptor.fly.dev/api/health" in probes["image-descriptor-health-probe"]
+    assert all("--tries 5" in command for command in probes.values())
+
+
+def test_every_component_has_a_type_token_of_this_project(stacks: dict[str, Recorder]) -> None:
+    components = {r.type for r in stacks["prod"].resources if not r.custom}
+    assert components == {
+        "service-infra:environment:ServiceEnvironment",
+        "service-infra:docker_host:DockerHost",
+        "service-infra:docker_service:DockerService",
+        "service-infra:health_gate:HealthGate",
+        "service-infra:fly_app:FlyApp",
+        "service-infra:github_repository:GithubRepository",
+        "service-infra:github_environment:GithubEnvironment",
+    }
+
+
+def test_nothing_is_registered_when_settings_are_invalid() -> None:
+    config = load_stack_config("prod")
+    config["service-infra:services"]["llm-server"]["tag"] = "latest"
+    config["service-infra:services"]["llm-server"]["docker"]["prot"] = 8000
+    recorder = Recorder()
+    with pytest.raises(SettingsError) as raised:
+        run_stack(config, "prod", recorder)
+    assert not recorder.resources
+    assert raised.value.problems == [
+        "service-infra:services.llm-server.tag: an immutable tag is required in prod (e.g. sha-1a2b3c4), got 'latest'",
+        "service-infra:services.llm-server.docker.prot: unknown key; did you mean `port`?",
+    ]
