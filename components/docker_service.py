@@ -102,6 +102,4 @@ class DockerService(pulumi.ComponentResource):
         self.container_name = self.container.name
         self.url = f"http://{address}:{target.port}"
         self.health_url = target.health_url or f"{self.url}{service.health_path}"
-        self.register_outputs(
-            {"container_name": self.container.name, "image_id": image.image_id, "url": self.url}
-        )
+        self.register_outputs({"container_name": self.container.name, "image_id": image.image_id, "url": self.url})

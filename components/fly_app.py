@@ -11,8 +11,6 @@ from pulumi_command import local
 
 from components import flyctl, settings
 
-OPERATION = ["python3", "-m", "components.flyctl"]
-
 
 def _digest(values: list[str]) -> str:
     return hashlib.sha256("\0".join(values).encode()).hexdigest()
@@ -42,7 +40,7 @@ class FlyApp(pulumi.ComponentResource):
 
         self.app = local.Command(
             f"{name}-app",
-            create=shlex.join([*OPERATION, "ensure-app", "--app", fly.app, "--org", fly.org]),
+            create=shlex.join(flyctl.ensure_app_operation(fly.app, fly.org)),
             delete=shlex.join(flyctl.apps_destroy(fly.app)),
             environment=token_env,
             opts=keep,
@@ -51,11 +49,8 @@ class FlyApp(pulumi.ComponentResource):
         volumes = [
             local.Command(
                 f"{name}-volume-{volume.name}",
-                create=shlex.join(
-                    [*OPERATION, "ensure-volume", "--app", fly.app, "--name", volume.name,
-                     "--region", fly.region, "--size", str(volume.size_gb)]
-                ),  # fmt: skip
-                delete=shlex.join([*OPERATION, "delete-volume"]),
+                create=shlex.join(flyctl.ensure_volume_operation(fly.app, volume.name, fly.region, volume.size_gb)),
+                delete=shlex.join(flyctl.delete_volume_operation()),
                 environment=token_env,
                 opts=after_app,
             )
@@ -96,7 +91,7 @@ class FlyApp(pulumi.ComponentResource):
         )
         self.release = local.Command(
             f"{name}-release",
-            create=shlex.join([*OPERATION, "release", "--app", fly.app, "--image", service.image_ref]),
+            create=shlex.join(flyctl.release_operation(fly.app, service.image_ref)),
             stdin=toml,
             environment=pulumi.Output.secret(release_env),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app, *volumes, *staged]),

@@ -63,6 +63,26 @@ def deploy(app: str, config_path: str, image: str) -> list[str]:
     ]  # fmt: skip
 
 
+# The operations below (ensure-app, ...) as the command resources run them.
+OPERATION = ["python3", "-m", "components.flyctl"]
+
+
+def ensure_app_operation(app: str, org: str) -> list[str]:
+    return [*OPERATION, "ensure-app", "--app", app, "--org", org]
+
+
+def ensure_volume_operation(app: str, name: str, region: str, size_gb: int) -> list[str]:
+    return [*OPERATION, "ensure-volume", "--app", app, "--name", name, "--region", region, "--size", str(size_gb)]
+
+
+def delete_volume_operation() -> list[str]:
+    return [*OPERATION, "delete-volume"]
+
+
+def release_operation(app: str, image: str) -> list[str]:
+    return [*OPERATION, "release", "--app", app, "--image", image]
+
+
 def secrets_stdin(values: dict[str, str]) -> str:
     """The stdin of `fly secrets import`: one NAME=VALUE line each (multi-line values quoted)."""
     lines = []

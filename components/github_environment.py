@@ -38,7 +38,9 @@ class GithubEnvironment(pulumi.ComponentResource):
             name,
             repository=repository,
             environment=name,
-            reviewers=[github.RepositoryEnvironmentReviewerArgs(users=_sorted_ids(user_ids), teams=_sorted_ids(team_ids))]
+            reviewers=[
+                github.RepositoryEnvironmentReviewerArgs(users=_sorted_ids(user_ids), teams=_sorted_ids(team_ids))
+            ]
             if reviewers.count
             else None,
             prevent_self_review=environment.prevent_self_review,

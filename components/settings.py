@@ -16,7 +16,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -45,17 +45,61 @@ HOST_KEY = re.compile(
 )
 # Fly.io regions, from `fly platform regions`.
 FLY_REGIONS = frozenset(
-    "ams arn atl bog bom bos cdg den dfw ewr eze fra gdl gig gru hkg iad jnb lax lhr mad mia "
-    "nrt ord otp phx qro scl sea sin sjc syd waw yul yyz".split()
+    [
+        "ams",
+        "arn",
+        "atl",
+        "bog",
+        "bom",
+        "bos",
+        "cdg",
+        "den",
+        "dfw",
+        "ewr",
+        "eze",
+        "fra",
+        "gdl",
+        "gig",
+        "gru",
+        "hkg",
+        "iad",
+        "jnb",
+        "lax",
+        "lhr",
+        "mad",
+        "mia",
+        "nrt",
+        "ord",
+        "otp",
+        "phx",
+        "qro",
+        "scl",
+        "sea",
+        "sin",
+        "sjc",
+        "syd",
+        "waw",
+        "yul",
+        "yyz",
+    ]
 )
 FLY_VM_SIZES = frozenset(
-    "shared-cpu-1x shared-cpu-2x shared-cpu-4x shared-cpu-8x performance-1x performance-2x "
-    "performance-4x performance-8x performance-16x".split()
+    [
+        "shared-cpu-1x",
+        "shared-cpu-2x",
+        "shared-cpu-4x",
+        "shared-cpu-8x",
+        "performance-1x",
+        "performance-2x",
+        "performance-4x",
+        "performance-8x",
+        "performance-16x",
+    ]
 )
 MAX_REVIEWERS = 6  # GitHub's limit for required reviewers on an environment
 
 
-class Environment(str, Enum):
+class Environment(StrEnum):
     LOCAL = "local"
     STAGING = "staging"
     PROD = "prod"
@@ -86,10 +130,7 @@ def _check_secret_reference(name: str, info: ValidationInfo) -> str:
     if not SECRET_NAME.match(name):
         raise ValueError(f"secret name {name!r} must be UPPER_SNAKE_CASE")
     if name not in secrets:
-        raise ValueError(
-            f"secret {name} is not set: run "
-            f"`pulumi config set --secret --path 'secrets.{name}' <value>`"
-        )
+        raise ValueError(f"secret {name} is not set: run `pulumi config set --secret --path 'secrets.{name}' <value>`")
     return name
 
 
@@ -244,9 +285,7 @@ class FlyVolume(Model):
     @classmethod
     def _name(cls, name: str) -> str:
         if not FLY_VOLUME_NAME.match(name):
-            raise ValueError(
-                f"Fly volume names use lowercase letters, digits and '_' (at most 30), got {name!r}"
-            )
+            raise ValueError(f"Fly volume names use lowercase letters, digits and '_' (at most 30), got {name!r}")
         return name
 
     @field_validator("mount")
@@ -322,7 +361,7 @@ class Service(Model):
     """One deployable service, on a Docker host or on Fly.io (exactly one)."""
 
     image: str
-    tag: str = ""
+    tag: str = Field(default="", validate_default=True)
     health_path: str = "/health"
     env: dict[str, str] = Field(default_factory=dict)
     secret_env: tuple[SecretRef, ...] = ()
@@ -500,9 +539,7 @@ class SettingsError(Exception):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(
-            f"invalid stack configuration ({count}); nothing was changed:\n" + "\n".join(problems)
-        )
+        super().__init__(f"invalid stack configuration ({count}); nothing was changed:\n" + "\n".join(problems))
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -562,14 +599,12 @@ def _problems_from(error: ValidationError) -> list[str]:
         elif kind == "missing":
             message = "is required"
         elif kind == "value_error":
-            message = str(detail["ctx"]["error"]) if "ctx" in detail else detail["msg"]
+            message = str(detail.get("ctx", {}).get("error", detail["msg"]))
             # A model-level check names its own field first ("host_key: ...").
             field, sep, rest = message.partition(": ")
             if sep and re.match(r"^[a-z_]+$", field):
                 location = (*location, field)
                 message = rest
-        elif kind == "enum":
-            message = f"must be one of {detail['ctx']['expected']}, got {detail['input']!r}"
         else:
             message = f"{detail['msg'].lower()}, got {detail['input']!r}"
         problems.append(f"{_key(location)}: {message}")

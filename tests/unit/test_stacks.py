@@ -96,7 +96,9 @@ def test_prod_github_environment(stacks: dict[str, Recorder]) -> None:
         {"users": sorted([numeric_id("alice-acme"), numeric_id("bob-acme")]), "teams": [numeric_id("platform")]}
     ]
     assert environment.inputs["deploymentBranchPolicy"] == {"protectedBranches": False, "customBranchPolicies": True}
-    (policy,) = recorder.of_type("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy")
+    (policy,) = recorder.of_type(
+        "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+    )
     assert policy.inputs["branchPattern"] == "main"
     variables = {
         r.inputs["variableName"]: r.inputs["value"]
@@ -128,7 +130,9 @@ def test_staging_github_environment_has_branch_policy_and_no_reviewers(stacks: d
     (environment,) = recorder.of_type(ENVIRONMENT)
     assert environment.inputs["environment"] == "staging"
     assert "reviewers" not in environment.inputs or not environment.inputs["reviewers"]
-    (policy,) = recorder.of_type("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy")
+    (policy,) = recorder.of_type(
+        "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+    )
     assert policy.inputs["branchPattern"] == "staging"
 
 
@@ -157,9 +161,12 @@ def test_fly_commands_carry_no_secret_values(stacks: dict[str, Recorder]) -> Non
         lines = reveal(secrets["stdin"]).splitlines()
         assert lines == [f"{n}={secret_value_for(n)}" for n in sorted(
             ["API_KEY", "GOOGLE_AI_API_KEY", "SUPABASE_SERVICE_KEY", "SUPABASE_URL"])]  # fmt: skip
-        assert secrets["create"] == "fly secrets import --app " + (
-            "acme-image-descriptor" if stack == "prod" else "acme-image-descriptor-staging"
-        ) + " --stage"
+        assert (
+            secrets["create"]
+            == "fly secrets import --app "
+            + ("acme-image-descriptor" if stack == "prod" else "acme-image-descriptor-staging")
+            + " --stage"
+        )
 
 
 def test_fly_release_pins_image_and_mounts_volume(stacks: dict[str, Recorder]) -> None:

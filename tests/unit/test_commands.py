@@ -1,0 +1,134 @@
+"""Commands are data: flyctl, the health probe and ssh options, checked without running anything."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pytest
+
+from components import flyctl, probe
+from components.docker_host import known_hosts_line, ssh_options
+from components.settings import DockerHost
+
+
+def test_flyctl_commands() -> None:
+    assert flyctl.apps_list() == ["fly", "apps", "list", "--json"]
+    assert flyctl.apps_create("web", "acme") == ["fly", "apps", "create", "web", "--org", "acme", "--json"]
+    assert flyctl.apps_destroy("web") == ["fly", "apps", "destroy", "web", "--yes"]
+    assert flyctl.volumes_create("web", "cache_data", "iad", 1) == [
+        "fly", "volumes", "create", "cache_data", "--app", "web", "--region", "iad", "--size", "1", "--yes", "--json",
+    ]  # fmt: skip
+    assert flyctl.volumes_destroy("vol_123") == ["fly", "volumes", "destroy", "vol_123", "--yes"]
+    assert flyctl.secrets_import("web") == ["fly", "secrets", "import", "--app", "web", "--stage"]
+    assert flyctl.deploy("web", "/tmp/fly.toml", "ghcr.io/a/b:sha-1234567") == [
+        "fly", "deploy", "--app", "web", "--config", "/tmp/fly.toml", "--image", "ghcr.io/a/b:sha-1234567",
+        "--strategy", "rolling", "--wait-timeout", "5m", "--yes",
+    ]  # fmt: skip
+
+
+def test_secret_values_travel_as_stdin_lines() -> None:
+    stdin = flyctl.secrets_stdin({"B": "x=y", "A": "line1\nline2"})
+    assert stdin == 'A="""line1\nline2"""\nB=x=y\n'
+
+
+def test_fly_toml_is_valid_toml_with_mounts_and_check() -> None:
+    text = flyctl.fly_toml(
+        app="web", region="iad", vm_size="shared-cpu-1x", memory_mb=512, internal_port=8080,
+        health_path="/api/health", env={"CORS_ORIGINS": 'https://a.example,"quoted"'},
+        mounts=[flyctl.FlyMount("cache_data", "/data")],
+    )  # fmt: skip
+    parsed = tomllib.loads(text)
+    assert parsed["primary_region"] == "iad"
+    assert parsed["env"] == {"CORS_ORIGINS": 'https://a.example,"quoted"'}
+    assert parsed["mounts"] == [{"source": "cache_data", "destination": "/data"}]
+    assert parsed["http_service"]["internal_port"] == 8080
+    assert parsed["http_service"]["checks"][0]["path"] == "/api/health"
+    assert parsed["vm"] == [{"size": "shared-cpu-1x", "memory": "512mb"}]
+
+
+class FakeFly:
+    """Answers flyctl argv lists from canned JSON, recording each call."""
+
+    def __init__(self, apps: list[dict], volumes: list[dict] | None = None, create_error: str = "") -> None:
+        self.apps, self.volumes, self.create_error = apps, volumes or [], create_error
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: list[str], stdin: str | None = None) -> str:
+        self.calls.append(argv)
+        if argv[1:3] == ["apps", "list"]:
+            return json.dumps(self.apps)
+        if argv[1:3] == ["apps", "create"]:
+            if self.create_error:
+                raise flyctl.FlyError(self.create_error)
+            return json.dumps({"name": argv[3]})
+        if argv[1:3] == ["volumes", "list"]:
+            return json.dumps(self.volumes)
+        if argv[1:3] == ["volumes", "create"]:
+            return json.dumps({"id": "vol_new", "name": argv[3]})
+        raise AssertionError(argv)
+
+
+def test_an_app_that_is_ours_is_adopted(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeFly(apps=[{"Name": "web", "Organization": {"Slug": "acme"}}])
+    monkeypatch.setattr(flyctl, "_run", fake)
+    assert flyctl.ensure_app("web", "acme") == {"app": "web", "hostname": "web.fly.dev", "adopted": True}
+    assert [c[1:3] for c in fake.calls] == [["apps", "list"]]
+
+
+def test_a_new_app_is_created(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeFly(apps=[])
+    monkeypatch.setattr(flyctl, "_run", fake)
+    assert flyctl.ensure_app("web", "acme")["adopted"] is False
+    assert fake.calls[-1] == flyctl.apps_create("web", "acme")
+
+
+def test_an_app_name_taken_by_someone_else_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flyctl, "_run", FakeFly(apps=[], create_error="Validation failed: Name has already been taken"))
+    with pytest.raises(flyctl.FlyError, match=r"Fly app name web belongs to someone else .*choose another `fly\.app`"):
+        flyctl.ensure_app("web", "acme")
+
+
+def test_an_existing_volume_is_adopted_never_duplicated(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeFly(apps=[], volumes=[{"id": "vol_old", "name": "cache_data", "region": "iad", "state": "created"}])
+    monkeypatch.setattr(flyctl, "_run", fake)
+    assert flyctl.ensure_volume("web", "cache_data", "iad", 1) == {
+        "id": "vol_old",
+        "name": "cache_data",
+        "adopted": True,
+    }
+    assert flyctl.ensure_volume("web", "other", "iad", 1)["id"] == "vol_new"
+
+
+def test_probe_command_and_backoff() -> None:
+    assert probe.probe_command("api", "http://h:8000/health") == [
+        "python3", "-m", "components.probe", "--service", "api", "--url", "http://h:8000/health",
+        "--tries", "5", "--base-delay", "1.0",
+    ]  # fmt: skip
+    assert probe.backoff_delays(5, 1.0) == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_probe_fails_naming_service_url_and_last_error() -> None:
+    slept: list[float] = []
+    failure = probe.wait_healthy("api", "http://h/health", 5, 0.5, get=lambda url: "HTTP 503", sleep=slept.append)
+    assert (
+        failure
+        == "health gate failed: service api did not answer 200 at http://h/health after 5 tries; last error: HTTP 503"
+    )
+    assert slept == [0.5, 1.0, 2.0, 4.0]
+
+
+def test_probe_passes_once_the_service_answers() -> None:
+    answers = iter(["ConnectionRefusedError: refused", None])
+    assert (
+        probe.wait_healthy("api", "http://h/health", 5, 0, get=lambda url: next(answers), sleep=lambda s: None) is None
+    )
+
+
+def test_ssh_options_pin_the_host_key() -> None:
+    host = DockerHost(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza", identity_file="/k")
+    assert known_hosts_line(host) == "[mini]:2222 ssh-ed25519 AAAAC3Nza"
+    options = ssh_options(host)
+    assert options[options.index("-i") + 1] == "/k"
+    assert "StrictHostKeyChecking=yes" in options
+    assert "KnownHostsCommand=/bin/echo [mini]:2222 ssh-ed25519 AAAAC3Nza" in options

@@ -1,0 +1,221 @@
+"""The settings rules: committed stack files pass; each bad config gets its exact error line."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.settings import Environment, SettingsError, load_settings, load_stack_file
+from tests.unit.conftest import ROOT, load_stack_config
+
+Config = dict[str, Any]
+P = "service-infra:"
+
+
+def services(config: Config) -> Config:
+    return config[f"{P}services"]
+
+
+def llm(config: Config) -> Config:
+    return services(config)["llm-server"]
+
+
+def fly(config: Config) -> Config:
+    return services(config)["image-descriptor"]["fly"]
+
+
+def production(config: Config) -> Config:
+    return config[f"{P}github"]["environments"]["production"]
+
+
+@pytest.mark.parametrize("stack", ["local", "staging", "prod"])
+def test_committed_stack_files_are_valid(stack: str) -> None:
+    settings = load_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    assert settings.environment is Environment(stack)
+
+
+def test_csv_origins_become_a_list() -> None:
+    settings = load_stack_file(ROOT / "Pulumi.prod.yaml")
+    assert settings.services["llm-server"].allowed_origins == ("https://app.acme.example", "https://www.acme.example")
+
+
+def test_prod_fly_volumes_are_protected_by_default() -> None:
+    prod = load_stack_file(ROOT / "Pulumi.prod.yaml").services["image-descriptor"].fly
+    staging = load_stack_file(ROOT / "Pulumi.staging.yaml").services["image-descriptor"].fly
+    assert prod is not None and prod.protect is True
+    assert staging is not None and staging.protect is False
+
+
+def set_(path: Callable[[Config], Config], key: str, value: Any) -> Callable[[Config], None]:
+    return lambda config: path(config).__setitem__(key, value)
+
+
+def delete(path: Callable[[Config], Config], key: str) -> Callable[[Config], None]:
+    return lambda config: path(config).__delitem__(key)
+
+
+def plaintext_secret(config: Config) -> None:
+    config[f"{P}secrets"]["API_KEY"] = "hunter2"
+
+
+def secure_value_outside_secrets(config: Config) -> None:
+    llm(config)["env"]["API_KEY"] = {"secure": "v1:abc"}
+
+
+def port_clash(config: Config) -> None:
+    clone = copy.deepcopy(llm(config))
+    clone["docker"]["volumes"] = {}
+    services(config)["llm-worker"] = clone
+
+
+def seven_reviewers(config: Config) -> None:
+    production(config)["reviewers"] = {"users": [f"user{i}" for i in range(5)], "teams": ["a", "b"]}
+
+
+BAD_PROD_CONFIGS: list[tuple[str, Callable[[Config], None], str]] = [
+    ("typo in a key", set_(lambda c: llm(c)["docker"], "prot", 1),
+     f"{P}services.llm-server.docker.prot: unknown key; did you mean `port`?"),
+    ("unknown top-level key", lambda c: c.__setitem__(f"{P}servics", {}),
+     f"{P}servics: unknown key; did you mean `services`?"),
+    ("environment", lambda c: c.__setitem__(f"{P}environment", "production"),
+     f"{P}environment: must be one of local, staging, prod, got 'production'"),
+    ("latest in prod", set_(llm, "tag", "latest"),
+     f"{P}services.llm-server.tag: an immutable tag is required in prod (e.g. sha-1a2b3c4), got 'latest'"),
+    ("no tag in prod", delete(llm, "tag"),
+     f"{P}services.llm-server.tag: an immutable tag is required in prod (e.g. sha-1a2b3c4), got 'none'"),
+    ("prod tag not sha", set_(llm, "tag", "v1.2.3"),
+     f"{P}services.llm-server.tag: prod images are pinned by sha-<7 to 40 hex digits>, got 'v1.2.3'"),
+    ("tag inside image", set_(llm, "image", "ghcr.io/acme/x:sha-3f9c2a1"),
+     f"{P}services.llm-server.image: give the repository without a tag (set the tag in `tag`), got 'ghcr.io/acme/x:sha-3f9c2a1'"),
+    ("port out of range", set_(lambda c: llm(c)["docker"], "port", 70000),
+     f"{P}services.llm-server.docker.port: input should be less than or equal to 65535, got 70000"),
+    ("port clash", port_clash,
+     f"{P}services.llm-worker.docker.port: host port 8000 on mac-mini is already used by service llm-server; pick another"),
+    ("bad origin", set_(llm, "allowed_origins", "https://ok.example,ftp://files.example"),
+     f"{P}services.llm-server.allowed_origins: 'ftp://files.example' is not an origin like https://app.example.com"),
+    ("origin with path", set_(llm, "allowed_origins", "https://app.example/path"),
+     f"{P}services.llm-server.allowed_origins: 'https://app.example/path' is not an origin like https://app.example.com"),
+    ("root container", set_(lambda c: llm(c)["docker"], "user", "root"),
+     f"{P}services.llm-server.docker.user: containers run as a non-root user; got 'root', use e.g. '10001:10001'"),
+    ("hot reload in prod", set_(lambda c: llm(c)["docker"], "hot_reload", {"source": "examples/service"}),
+     f"{P}services.llm-server.docker.hot_reload: hot reload is for the local stack only; remove it"),
+    ("unknown docker host", set_(lambda c: llm(c)["docker"], "host", "mac-maxi"),
+     f"{P}services.llm-server.docker.host: unknown Docker host 'mac-maxi' (docker_hosts: mac-mini)"),
+    ("unpinned ssh host", delete(lambda c: c[f"{P}docker_hosts"]["mac-mini"], "host_key"),
+     f"{P}docker_hosts.mac-mini.host_key: an ssh:// host needs its host key pinned (no trust on first use): "
+     "set it to the output of `ssh-keyscan -t ed25519 <host>` without the host name"),
+    ("bad host key", set_(lambda c: c[f"{P}docker_hosts"]["mac-mini"], "host_key", "AAAA"),
+     f"{P}docker_hosts.mac-mini.host_key: must be one public key line such as 'ssh-ed25519 AAAA...' "
+     "(take it from `ssh-keyscan -t ed25519 <host>`)"),
+    ("bad docker url", set_(lambda c: c[f"{P}docker_hosts"]["mac-mini"], "url", "tcp://mini:2375"),
+     f"{P}docker_hosts.mac-mini.url: must be unix:///path/to/docker.sock or ssh://user@host[:port], got 'tcp://mini:2375'"),
+    ("missing secret", lambda c: c[f"{P}secrets"].pop("SUPABASE_URL"),
+     f"{P}services.image-descriptor.fly.secrets: secret SUPABASE_URL is not set: run "
+     "`pulumi config set --secret --path 'secrets.SUPABASE_URL' <value>`"),
+    ("plaintext secret", plaintext_secret,
+     f"{P}secrets.API_KEY: is stored in plaintext; set it with `pulumi config set --secret --path 'secrets.API_KEY' <value>`"),
+    ("secure value outside secrets", secure_value_outside_secrets,
+     f"{P}services.llm-server.env.API_KEY: secret values belong under service-infra:secrets.<NAME> and are referenced by name here"),
+    ("fly region", set_(fly, "region", "xyz"),
+     f"{P}services.image-descriptor.fly.region: unknown Fly region 'xyz'; one of: ams, arn, atl, bog, bom, bos, cdg, den, "
+     "dfw, ewr, eze, fra, gdl, gig, gru, hkg, iad, jnb, lax, lhr, mad, mia, nrt, ord, otp, phx, qro, scl, sea, sin, sjc, syd, waw, yul, yyz"),
+    ("fly app name", set_(fly, "app", "Image_Descriptor"),
+     f"{P}services.image-descriptor.fly.app: Fly app names use lowercase letters, digits and '-' (2-63), got 'Image_Descriptor'"),
+    ("fly volume name", lambda c: fly(c)["volumes"][0].__setitem__("name", "cache-data"),
+     f"{P}services.image-descriptor.fly.volumes.0.name: Fly volume names use lowercase letters, digits and '_' (at most 30), got 'cache-data'"),
+    ("fly volume size", lambda c: fly(c)["volumes"][0].__setitem__("size_gb", 0),
+     f"{P}services.image-descriptor.fly.volumes.0.size_gb: input should be greater than or equal to 1, got 0"),
+    ("no reviewers in production", delete(production, "reviewers"),
+     f"{P}github.environments.production.reviewers: production needs 1 to 6 reviewers (users or teams)"),
+    ("seven reviewers", seven_reviewers,
+     f"{P}github.environments.production.reviewers: GitHub allows at most 6 reviewers, got 7"),
+    ("no branch policy", delete(production, "branches"),
+     f"{P}github.environments.production.branches: set the branches allowed to deploy "
+     "(e.g. [main] for production, [staging] for staging)"),
+    ("environment name with slash", lambda c: c[f"{P}github"]["environments"].__setitem__("prod/eu", {"branches": ["main"]}),
+     f"{P}github.environments: environment name 'prod/eu' may hold letters, digits, '_', '.', '-' only"),
+    ("both targets", set_(lambda c: services(c)["image-descriptor"], "docker", {"host": "mac-mini", "port": 9000}),
+     f"{P}services.image-descriptor: set exactly one of `docker` (a Docker host) or `fly` (a Fly.io app)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), [(c, e) for _, c, e in BAD_PROD_CONFIGS], ids=[i for i, _, _ in BAD_PROD_CONFIGS]
+)
+def test_bad_config_gets_its_error_line(change: Callable[[Config], None], expected: str) -> None:
+    config = load_stack_config("prod")
+    change(config)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(config, secret_keys=set())
+    assert raised.value.problems == [expected]
+
+
+def test_latest_is_refused_in_staging_but_allowed_locally() -> None:
+    staging = load_stack_config("staging")
+    llm(staging)["tag"] = "latest"
+    with pytest.raises(SettingsError) as raised:
+        load_settings(staging, secret_keys=set())
+    assert raised.value.problems == [
+        f"{P}services.llm-server.tag: an immutable tag is required in staging (e.g. sha-1a2b3c4), got 'latest'"
+    ]
+    local = load_stack_config("local")
+    llm(local)["tag"] = "latest"
+    load_settings(local, secret_keys=set())
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    config = load_stack_config("prod")
+    llm(config)["tag"] = "latest"
+    fly(config)["region"] = "mars"
+    plaintext_secret(config)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(config, secret_keys=set())
+    assert len(raised.value.problems) == 3
+    assert str(raised.value).startswith("invalid stack configuration (3 problems); nothing was changed:\n")
+
+
+def test_a_secret_key_read_from_the_engine_counts_as_encrypted() -> None:
+    config = load_stack_config("prod")
+    config[f"{P}secrets"] = {name: "decrypted" for name in config[f"{P}secrets"]}
+    load_settings(config, secret_keys={f"{P}secrets"})
+
+
+def run_check(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "components", "check", *map(str, files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_offline_check_passes_committed_stack_files() -> None:
+    done = run_check(*sorted(path.relative_to(ROOT) for path in ROOT.glob("Pulumi.*.yaml")))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "Pulumi.local.yaml: ok",
+        "Pulumi.prod.yaml: ok",
+        "Pulumi.staging.yaml: ok",
+    ]
+
+
+def test_offline_check_prints_one_line_per_problem(tmp_path: Path) -> None:
+    document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    llm(document["config"])["tag"] = "latest"
+    llm(document["config"])["docker"]["prot"] = 1
+    bad = tmp_path / "Pulumi.prod.yaml"
+    bad.write_text(yaml.safe_dump(document))
+    done = run_check(bad)
+    assert done.returncode == 2
+    assert done.stdout.splitlines() == [
+        f"{bad}: {P}services.llm-server.tag: an immutable tag is required in prod (e.g. sha-1a2b3c4), got 'latest'",
+        f"{bad}: {P}services.llm-server.docker.prot: unknown key; did you mean `port`?",
+    ]
