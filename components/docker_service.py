@@ -47,8 +47,10 @@ class DockerService(pulumi.ComponentResource):
             volume = docker.Volume(
                 f"{name}-{volume_name}",
                 name=f"{container_name(name, environment)}-{volume_name}",
-                # Data outlives the stack: a destroy or a rename never deletes it.
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(retain_on_delete=True)),
+                # In prod, data outlives the stack: a destroy or a rename leaves the volume in place.
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(retain_on_delete=bool(target.retain_volumes))
+                ),
             )
             mounts.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=path))
         command = list(target.command) if target.command else None

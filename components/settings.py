@@ -241,6 +241,7 @@ class DockerTarget(Model):
     command: tuple[str, ...] | None = None
     hot_reload: HotReload | None = None
     health_url: str | None = None
+    retain_volumes: bool | None = None  # default: true in prod, where a destroy must not lose data
 
     @field_validator("bind")
     @classmethod
@@ -267,6 +268,12 @@ class DockerTarget(Model):
             if not path.startswith("/"):
                 raise ValueError(f"volume {name} mount path must be absolute, got {path!r}")
         return volumes
+
+    @model_validator(mode="after")
+    def _default_retain(self, info: ValidationInfo) -> DockerTarget:
+        if self.retain_volumes is None:
+            object.__setattr__(self, "retain_volumes", _context(info).environment is Environment.PROD)
+        return self
 
     @field_validator("hot_reload")
     @classmethod

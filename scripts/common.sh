@@ -1,0 +1,32 @@
+# Shared by the scripts: paths, the Python virtualenv and the Pulumi toolchain. Source it.
+# shellcheck shell=bash
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${SERVICE_INFRA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/service-infra}"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+
+log() { echo "[service-infra] $*" >&2; }
+
+# ensure_venv REQUIREMENTS_FILE: the project's .venv (Pulumi.yaml names it) with those pins.
+# Skips pip when the requirements have not changed since the last install.
+ensure_venv() {
+  local requirements="$1" stamp="$ROOT/.venv/.installed"
+  local want
+  want="$(cat "$ROOT/requirements.txt" "$ROOT/$requirements" | sha256sum | cut -c1-16)-$requirements"
+  if [ ! -x "$ROOT/.venv/bin/python" ]; then
+    log "creating the virtualenv .venv"
+    python3 -m venv "$ROOT/.venv"
+  fi
+  if ! grep -qx "$want" "$stamp" 2>/dev/null; then
+    log "installing Python packages from $requirements"
+    "$ROOT/.venv/bin/pip" install --disable-pip-version-check -q -r "$ROOT/$requirements"
+    echo "$want" >> "$stamp"
+  fi
+}
+
+# ensure_toolchain: the Pulumi CLI, language host and provider plugins at the pinned versions, on PATH.
+ensure_toolchain() {
+  local bin
+  bin="$("$ROOT/toolchain/install.sh" | tail -n 1)"
+  export PATH="$bin:$PATH"
+}

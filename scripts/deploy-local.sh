@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Deploy the `local` stack on a fresh machine: installs what it needs (Python packages, the
+# Pulumi toolchain, a Docker engine when none answers and we are root), builds the example
+# service image without any registry, runs `pulumi up -s local`, and prints the service URL.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+ensure_venv requirements.txt
+ensure_toolchain
+"$ROOT/scripts/ensure-docker-engine.sh"
+
+image="service-infra/local-llm-server:dev"  # Pulumi.local.yaml: services.llm-server.image + tag
+if ! docker image inspect "$image" >/dev/null 2>&1; then
+  log "building $image from examples/service (no registry needed)"
+  "$ROOT/scripts/build-example-image.sh" "$image" dev
+fi
+
+# State on this machine unless the user points elsewhere; the local stack holds no secrets,
+# so the example passphrase is enough unless one is set.
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://${SERVICE_INFRA_STATE:-$HOME/.local/share/service-infra/state}}"
+export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-service-infra-example}"
+case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
+
+pulumi stack select --create local --non-interactive >/dev/null
+pulumi up --stack local --yes --non-interactive --diff
+url="$(pulumi stack output --stack local service_urls --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["llm-server"])')"
+echo
+echo "llm-server (local) is up: $url/health"
+echo "Edit examples/service/app/*.py and the server reloads; tear down with: pulumi destroy -s local"

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Every check and test: lint, format, types, the offline stack-file check, unit tests, and the
+# integration tests through the real Pulumi engine, Docker, SSH and a registry.
+# Installs what it needs (Python packages, the Pulumi toolchain, Debian's docker.io,
+# openssh-server and docker-registry when run as root). Fails if any test is skipped.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+ensure_venv requirements-dev.txt
+py=.venv/bin/python
+
+log "lint and format (ruff)"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+log "types (pyright)"
+.venv/bin/pyright
+log "offline check of the stack files"
+$py -m components check Pulumi.*.yaml
+
+log "tests"
+# -rs lists skips; --strict-markers catches typos. A skipped test fails the run below.
+report="$(mktemp)"
+trap 'rm -f "$report"' EXIT
+set +e
+$py -m pytest -q -rs --strict-markers --junitxml "$report" "$@"
+status=$?
+set -e
+skipped="$($py - "$report" <<'PY'
+import sys, xml.etree.ElementTree as ET
+print(sum(int(s.get("skipped", 0)) for s in ET.parse(sys.argv[1]).getroot().iter("testsuite")))
+PY
+)"
+if [ "$status" -eq 0 ] && [ "$skipped" != "0" ]; then
+  log "FAILED: $skipped test(s) skipped; every test must run (see the skip reasons above)"
+  exit 1
+fi
+exit "$status"
