@@ -42,6 +42,10 @@ def volumes_create(app: str, name: str, region: str, size_gb: int) -> list[str]:
     return [FLY, "volumes", "create", name, "--app", app, "--region", region, "--size", str(size_gb), "--yes", "--json"]
 
 
+def volumes_show(volume_id: str) -> list[str]:
+    return [FLY, "volumes", "show", volume_id, "--json"]
+
+
 def volumes_destroy(volume_id: str) -> list[str]:
     # By id: volume names are not unique on Fly.
     return [FLY, "volumes", "destroy", volume_id, "--yes"]
@@ -84,11 +88,25 @@ def release_operation(app: str, image: str) -> list[str]:
 
 
 def secrets_stdin(values: dict[str, str]) -> str:
-    """The stdin of `fly secrets import`: one NAME=VALUE line each (multi-line values quoted)."""
+    """The stdin of `fly secrets import`: one NAME="VALUE" line each.
+
+    flyctl cuts an unquoted value at `#` and strips one pair of quotes, so every value is
+    quoted: "..." on one line, triple double quotes across lines. A value flyctl cannot carry intact
+    is refused rather than sent corrupted.
+    """
     lines = []
     for name in sorted(values):
         value = values[name]
-        lines.append(f'{name}="""{value}"""' if "\n" in value else f"{name}={value}")
+        if "\n" in value:
+            if '"""' in value:
+                raise ValueError(f"secret {name}: a multi-line value cannot contain three double quotes")
+            lines.append(f'{name}="""{value}"""')
+        elif '"' not in value:
+            lines.append(f'{name}="{value}"')
+        elif "#" not in value and not (value.startswith("'") and value.endswith("'")):
+            lines.append(f"{name}={value}")
+        else:
+            raise ValueError(f"secret {name}: flyctl cannot import this value intact (a '\"' with '#' or outer quotes)")
     return "\n".join(lines) + "\n"
 
 
@@ -189,8 +207,13 @@ def ensure_volume(app: str, name: str, region: str, size_gb: int) -> dict[str, o
     return {"id": created["id"], "name": name, "adopted": False}
 
 
-def destroy_volume(volume_id: str) -> None:
+def destroy_volume(volume_id: str) -> str:
+    """Destroy the volume, unless a machine still holds it: then the app's own destroy removes it."""
+    volume = json.loads(_run(volumes_show(volume_id)))
+    if volume.get("attached_machine_id"):
+        return f"volume {volume_id} is attached to machine {volume['attached_machine_id']}; it goes with the app"
     _run(volumes_destroy(volume_id))
+    return f"volume {volume_id} destroyed"
 
 
 def release(app: str, image: str, toml: str) -> dict[str, object]:
@@ -227,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.op == "delete-volume":
             # The command provider hands the create step's output to the delete step.
             created = json.loads(os.environ["PULUMI_COMMAND_STDOUT"])
-            destroy_volume(str(created["id"]))
+            print(destroy_volume(str(created["id"])))
         elif args.op == "release":
             result = release(args.app, args.image, sys.stdin.read())
     except FlyError as error:

@@ -27,9 +27,14 @@ def test_flyctl_commands() -> None:
     ]  # fmt: skip
 
 
-def test_secret_values_travel_as_stdin_lines() -> None:
-    stdin = flyctl.secrets_stdin({"B": "x=y", "A": "line1\nline2"})
-    assert stdin == 'A="""line1\nline2"""\nB=x=y\n'
+def test_secret_values_travel_as_quoted_stdin_lines() -> None:
+    stdin = flyctl.secrets_stdin({"B": "x=y#z", "A": "line1\nline2", "C": 'say "hi"'})
+    assert stdin == 'A="""line1\nline2"""\nB="x=y#z"\nC=say "hi"\n'
+
+
+def test_a_value_flyctl_would_corrupt_is_refused() -> None:
+    with pytest.raises(ValueError, match="secret D: flyctl cannot import"):
+        flyctl.secrets_stdin({"D": 'a"#b'})
 
 
 def test_fly_toml_is_valid_toml_with_mounts_and_check() -> None:

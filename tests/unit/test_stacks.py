@@ -159,7 +159,7 @@ def test_fly_commands_carry_no_secret_values(stacks: dict[str, Recorder]) -> Non
         secrets = commands["image-descriptor-secrets"]
         assert is_secret(secrets["stdin"])
         lines = reveal(secrets["stdin"]).splitlines()
-        assert lines == [f"{n}={secret_value_for(n)}" for n in sorted(
+        assert lines == [f"{n}=\"{secret_value_for(n)}\"" for n in sorted(
             ["API_KEY", "GOOGLE_AI_API_KEY", "SUPABASE_SERVICE_KEY", "SUPABASE_URL"])]  # fmt: skip
         assert (
             secrets["create"]
