@@ -28,7 +28,9 @@ def main() -> None:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "pytest", "-q", "tests/unit"], cwd=ROOT, check=True, capture_output=True)
         suite.append(time.perf_counter() - start)
-    print(f"unit suite (pytest tests/unit, {args.repeat} runs): median {statistics.median(suite):.2f} s, min {min(suite):.2f} s")
+    print(
+        f"unit suite (pytest tests/unit, {args.repeat} runs): median {statistics.median(suite):.2f} s, min {min(suite):.2f} s"
+    )
 
     for stack in ("local", "staging", "prod"):
         config = load_stack_config(stack)

@@ -135,10 +135,11 @@ STAGE=$(mktemp -d "${TMPDIR:-/tmp}/si-image.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT
 umask 022
 
-# The app is appended to a copy of the cached root filesystem tarball (root-owned, read-only
-# for the app user); the base tarball holds no /app, so no path appears twice.
-mkdir -p "$STAGE/fs"
-tar -C "$(dirname "$APP_SRC")" --exclude=__pycache__ --exclude='*.pyc' -cf - app | tar -C "$STAGE/fs" -xf -
+# The app package (as /app/app, root-owned, read-only for the app user) is appended to a copy of
+# the cached root filesystem tarball; the base holds no /app, so no path appears twice (docker
+# import refuses duplicates: "ApplyLayer duplicates of file paths not supported").
+mkdir -p "$STAGE/fs/app"
+tar -C "$(dirname "$APP_SRC")" --exclude=__pycache__ --exclude='*.pyc' -cf - app | tar -C "$STAGE/fs/app" -xf -
 chmod -R a+rX,go-w "$STAGE/fs/app"
 cp --reflink=auto "$BASE_TAR" "$STAGE/image.tar"
 tar -C "$STAGE/fs" --numeric-owner --owner=0 --group=0 -rf "$STAGE/image.tar" ./app

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -31,7 +31,7 @@ CACHE_FILE_NAME = "cache.sqlite3"
 class Settings:
     """Plain settings object (deliberately not a pydantic model)."""
 
-    def __init__(self, app_env: str, app_version: str, allowed_origins: List[str], data_dir: Path):
+    def __init__(self, app_env: str, app_version: str, allowed_origins: list[str], data_dir: Path):
         self.app_env = app_env
         self.app_version = app_version
         self.allowed_origins = allowed_origins
@@ -42,14 +42,14 @@ class Settings:
         return self.data_dir / CACHE_FILE_NAME
 
 
-def parse_origins(raw: Optional[str]) -> List[str]:
+def parse_origins(raw: str | None) -> list[str]:
     """Split a comma-separated list, strip entries and drop empty ones."""
     if not raw:
         return []
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-def load_settings(environ: Optional[Mapping[str, str]] = None) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     return Settings(
         app_env=env.get("APP_ENV") or "local",
@@ -71,7 +71,7 @@ class Cache:
         conn.execute("CREATE TABLE IF NOT EXISTS cache (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         return conn
 
-    def get(self, key: str) -> Optional[str]:
+    def get(self, key: str) -> str | None:
         with closing(self._connect()) as conn:
             row = conn.execute("SELECT value FROM cache WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
@@ -79,13 +79,12 @@ class Cache:
     def put(self, key: str, value: str) -> None:
         with closing(self._connect()) as conn, conn:
             conn.execute(
-                "INSERT INTO cache (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                "INSERT INTO cache (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
 
 
-def create_app(settings: Optional[Settings] = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     cache = Cache(settings.cache_path)
     app = FastAPI(title="example-service", version=settings.app_version)
@@ -97,7 +96,7 @@ def create_app(settings: Optional[Settings] = None) -> FastAPI:
     )
     app.state.settings = settings
 
-    def health_payload() -> Dict[str, str]:
+    def health_payload() -> dict[str, str]:
         return {"status": "ok", "env": settings.app_env, "version": settings.app_version}
 
     @app.get("/health")

@@ -1,7 +1,6 @@
 import pytest
-from fastapi.testclient import TestClient
-
 from app.main import create_app, load_settings, parse_origins
+from fastapi.testclient import TestClient
 
 
 @pytest.fixture

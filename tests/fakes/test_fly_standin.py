@@ -1,0 +1,465 @@
+"""The `fly` stand-in (tests/fakes/fly/fly) behaves like flyctl: commands, flags, JSON shapes and errors."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+FAKES = Path(__file__).parent / "fly"
+FLY = str(FAKES / "fly")
+SECRET = "s3cr3t-v4lue=with=equals-0f8e1c"
+
+TOML = """app = "{app}"
+primary_region = "{region}"
+
+[env]
+  MODE = "prod"
+
+[[mounts]]
+  source = "data"
+  destination = "/data"
+
+[http_service]
+  internal_port = 8080
+  force_https = true
+
+[[http_service.checks]]
+  grace_period = "10s"
+  interval = "15s"
+  method = "GET"
+  timeout = "5s"
+  path = "/healthz"
+"""
+
+
+class Fly:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.state = tmp / "state.json"
+        self.log = tmp / "audit.jsonl"
+        self.env = {
+            "PATH": f"{FAKES}{os.pathsep}{os.environ['PATH']}",
+            "FLY_STANDIN_STATE": str(self.state),
+            "FLY_STANDIN_LOG": str(self.log),
+            "FLY_API_TOKEN": "tok-personal",
+        }
+        self.outputs: list[str] = []
+
+    def __call__(self, *args: str, stdin: str | None = None, cwd: Path | None = None, **env: str | None):
+        merged = {**self.env, **env}
+        done = subprocess.run(
+            [FLY, *args],
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            cwd=cwd or self.tmp,
+            env={k: v for k, v in merged.items() if v is not None},
+            check=False,
+            timeout=30,
+        )
+        self.outputs += [done.stdout, done.stderr]
+        return done
+
+    def ok(self, *args: str, **kw):
+        done = self(*args, **kw)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    def json(self, *args: str, **kw):
+        return json.loads(self.ok(*args, **kw).stdout)
+
+    def fail(self, *args: str, **kw) -> str:
+        done = self(*args, **kw)
+        assert done.returncode == 1, (done.stdout, done.stderr)
+        return done.stderr
+
+    def state_json(self) -> dict:
+        return json.loads(self.state.read_text())
+
+    def write_state(self, state: dict) -> None:
+        self.state.write_text(json.dumps(state))
+
+    def toml(self, app: str = "web", region: str = "ams", text: str = TOML) -> Path:
+        path = self.tmp / f"{app}-fly.toml"
+        path.write_text(text.format(app=app, region=region))
+        return path
+
+    def app_with_volume(self, app: str = "web", region: str = "ams") -> str:
+        self.ok("apps", "create", app, "--org", "personal", "--json")
+        vol = self.json("volumes", "create", "data", "--app", app, "--region", region, "--size", "1", "--yes", "--json")
+        return vol["id"]
+
+    def deploy(self, app: str = "web", image: str = "registry.fly.io/web:v1", *extra: str, **kw):
+        return self("deploy", "--app", app, "--config", str(self.toml(app)), "--image", image, "--yes", *extra, **kw)
+
+
+@pytest.fixture
+def fly(tmp_path: Path) -> Fly:
+    return Fly(tmp_path)
+
+
+def test_symlink_and_version(fly: Fly) -> None:
+    assert os.access(FLY, os.X_OK) and os.readlink(FAKES / "flyctl") == "fly"
+    out = fly.ok("version", FLY_API_TOKEN=None, FLY_STANDIN_STATE=None).stdout
+    assert out.startswith("fly v0.4.87 ") and "Commit:" in out and "BuildDate:" in out
+    assert fly.ok("--help").stdout.startswith("Usage:")
+    assert "--image" in fly.ok("deploy", "--help").stdout
+
+
+def test_auth_and_state_required(fly: Fly) -> None:
+    err = fly.fail("apps", "list", FLY_API_TOKEN=None)
+    assert err == "Error: no access token available. Please login with 'flyctl auth login'\n"
+    assert fly.fail("apps", "list", FLY_API_TOKEN="") == err
+    assert fly.json("apps", "list", "--json", FLY_API_TOKEN=None, FLY_ACCESS_TOKEN="t") == []
+    assert fly.json("apps", "list", "--json", "-t", "t", FLY_API_TOKEN=None) == []
+    assert "FLY_STANDIN_STATE is not set" in fly.fail("apps", "list", FLY_STANDIN_STATE=None)
+
+
+def test_flag_errors_are_cobra_style(fly: Fly) -> None:
+    done = fly("apps", "list", "--foo")
+    assert (done.returncode, done.stderr) == (1, "Error: unknown flag: --foo\n")
+    assert done.stdout.startswith("Usage:\n  fly apps list [flags]")
+    assert fly.fail("apps", "list", "-z") == "Error: unknown shorthand flag: 'z' in -z\n"
+    assert fly.fail("apps", "destroy", "x", "--json") == "Error: unknown flag: --json\n"
+    assert fly.fail("volumes", "list", "--app") == "Error: flag needs an argument: --app\n"
+    assert fly.fail("volumes", "list", "-a") == "Error: flag needs an argument: 'a' in -a\n"
+    err = fly.fail("deploy", "--ha=maybe")
+    assert (
+        err == 'Error: invalid argument "maybe" for "--ha" flag: strconv.ParseBool: parsing "maybe": invalid syntax\n'
+    )
+    err = fly.fail("volumes", "create", "d", "--size", "big")
+    assert 'invalid argument "big" for "-s, --size" flag: strconv.ParseInt' in err
+    assert fly.fail("volumes", "create") == "Error: accepts 1 arg(s), received 0\n"
+    assert fly.fail("status", "extra") == 'Error: unknown command "extra" for "fly status"\n'
+    done = fly("nope")
+    assert done.stderr == 'Error: unknown command "nope" for "fly"\n' and "Run 'fly --help' for usage." in done.stdout
+    assert fly.ok("apps", "nope").stdout.startswith("Usage:")  # cobra shows a group's help, exit 0
+
+
+def test_command_lookup_aliases_and_app_resolution(fly: Fly) -> None:
+    fly.app_with_volume()
+    assert fly.json("v", "ls", "-a", "web", "-j")[0]["name"] == "data"  # cobra aliases
+    assert fly.ok("-a", "web", "status").stdout.startswith("App\n")  # flags may precede the command
+    assert fly.json("volumes", "list", "--json", FLY_APP="web")[0]["name"] == "data"
+    (fly.tmp / "fly.toml").write_text('app = "web"\n')  # ./fly.toml names the app, as in flyctl
+    assert fly.json("volumes", "list", "--json")[0]["name"] == "data"
+    assert fly.fail("volumes", "destroy") == "Error: volume ID must be specified when not running interactively\n"
+    (fly.tmp / "fly.toml").unlink()
+    assert fly.fail("volumes", "destroy") == "Error: volume ID or app required\n"
+    assert fly.fail("status") == (
+        "Error: the config for your app is missing an app name, add an app field to the fly.toml file or specify "
+        "with the -a flag\n"
+    )
+
+
+def test_apps_list_create_json_and_idempotent_adoption(fly: Fly) -> None:
+    assert fly.json("apps", "list", "--json") == []
+    created = fly.json("apps", "create", "web", "--org", "personal", "--json")
+    assert created["Name"] == created["ID"] == "web" and created["Organization"]["Slug"] == "personal"
+    assert created["Status"] == "pending" and created["Deployed"] is False and created["CurrentRelease"] is None
+    assert created["Hostname"] == "web.fly.dev"
+    listed = fly.json("apps", "list", "-j")
+    assert [a["Name"] for a in listed] == ["web"]
+    for key in ("ID", "Name", "Status", "Deployed", "Hostname", "Organization", "CurrentRelease", "PlatformVersion"):
+        assert key in listed[0]
+    assert {"Slug", "Name"} <= set(listed[0]["Organization"])
+    # flyctl errors on create for an existing name: the program must list first and adopt.
+    assert fly.fail("apps", "create", "web", "--org", "personal") == (
+        "Error: Validation failed: Name has already been taken\n"
+    )
+    for _ in range(2):  # list-then-create is idempotent
+        if "web" not in [a["Name"] for a in fly.json("apps", "list", "--json")]:
+            fly.ok("apps", "create", "web", "--org", "personal")
+    assert len(fly.json("apps", "list", "--json")) == 1
+    assert fly.ok("apps", "create", "plain").stdout == "New app created: plain\n"
+    assert "No apps found" not in fly.ok("apps", "list").stdout
+    assert fly.fail("apps", "create") == (
+        "Error: name argument or flag must be specified when not running interactively\n"
+    )
+
+
+def test_orgs_and_tokens(fly: Fly) -> None:
+    fly.write_state(
+        {
+            "orgs": {"acme": {"name": "Acme"}, "rival": {"name": "Rival"}},
+            "tokens": {"tok-acme": ["acme"], "tok-rival": ["rival"]},
+            "apps": {"taken": {"org": "rival"}, "mine": {"org": "acme"}},
+        }
+    )
+    acme = {"FLY_API_TOKEN": "tok-acme"}
+    assert [a["Name"] for a in fly.json("apps", "list", "--json", **acme)] == ["mine"]
+    err = fly.fail("apps", "create", "taken", "--org", "acme", **acme)
+    assert err == "Error: Validation failed: Name has already been taken\n"
+    assert fly.fail("apps", "create", "x", "--org", "rival", **acme) == "Error: organization rival not found\n"
+    assert (
+        fly.fail("status", "--app", "taken", "--json", **acme)
+        == 'Error: failed to get app: Could not find App "taken"\n'
+    )
+    assert fly.fail("volumes", "list", "-a", "taken", **acme) == 'Error: Could not find App "taken"\n'
+    assert fly.fail("apps", "list", FLY_API_TOKEN="bogus") == "Error: You must be authenticated to view this.\n"
+    assert fly.fail("apps", "create", "y", **acme) == (
+        "Error: org slug must be specified when not running interactively\n"
+    )
+
+
+def test_orgs_without_tokens_map(fly: Fly) -> None:
+    fly.write_state({"orgs": {"rival": {"name": "Rival", "member": False}}, "apps": {"taken": {"org": "rival"}}})
+    assert fly.json("apps", "list", "--json") == []
+    assert fly.fail("apps", "create", "taken", "--org", "acme").endswith("Name has already been taken\n")
+    fly.ok("apps", "create", "web", "--org", "acme")  # any org named on create becomes yours
+    assert [a["Organization"]["Slug"] for a in fly.json("apps", "list", "--json")] == ["acme"]
+    assert fly.fail("apps", "create", "z", "--org", "rival") == "Error: organization rival not found\n"
+
+
+def test_apps_destroy(fly: Fly) -> None:
+    fly.app_with_volume()
+    fly.ok("secrets", "import", "--app", "web", "--stage", stdin="A=1\n")
+    done = fly("apps", "destroy", "web")
+    assert done.returncode == 1
+    assert done.stderr.endswith("Error: yes flag must be specified when not running interactively\n")
+    assert fly.ok("apps", "destroy", "web", "--yes").stdout == "Destroyed app web\n"
+    state = fly.state_json()
+    assert state["apps"] == {} and state["volumes"] == {} and "web" not in state["secrets"]
+    assert fly.fail("apps", "destroy", "web", "-y") == 'Error: Could not find App "web"\n'
+
+
+def test_volumes_create_list_show_destroy(fly: Fly) -> None:
+    vid = fly.app_with_volume(region="ams")
+    assert vid.startswith("vol_") and len(vid) == 20
+    vols = fly.json("volumes", "list", "--app", "web", "--json")
+    assert [v["id"] for v in vols] == [vid]
+    assert set(vols[0]) >= {
+        "id",
+        "name",
+        "state",
+        "size_gb",
+        "region",
+        "zone",
+        "encrypted",
+        "attached_machine_id",
+        "attached_alloc_id",
+        "created_at",
+        "snapshot_retention",
+        "auto_backup_enabled",
+    }
+    assert (vols[0]["state"], vols[0]["size_gb"], vols[0]["region"], vols[0]["attached_machine_id"]) == (
+        "created",
+        1,
+        "ams",
+        None,
+    )
+    assert fly.json("volumes", "show", vid, "--json")["name"] == "data"
+    # flyctl asks before creating the first volume of a name; non-interactively that is an error
+    err = fly.fail("volumes", "create", "other", "-a", "web", "--region", "ams")
+    assert err.endswith("Error: yes flag must be specified when not running interactively\n")
+    assert fly.fail("volumes", "create", "x", "-a", "web", "-y") == (
+        "Error: region code must be specified when not running interactively\n"
+    )
+    assert fly.fail("volumes", "create", "x", "-a", "web", "-r", "zzz", "-y") == "Error: region zzz not found\n"
+    for bad in ("Data", "with-dash", "a" * 31):
+        assert "failed to create volume: name must" in fly.fail(
+            "volumes", "create", bad, "-a", "web", "-r", "ams", "-y"
+        )
+    fly.ok("volumes", "create", "a" * 30, "-a", "web", "-r", "ams", "-y")
+    # destroy takes an id; a name fails like an unknown id does
+    err = fly.fail("volumes", "destroy", "data", "--yes")
+    assert err == (
+        "Error: failed to run query($id: ID!) { volume: volume(id: $id) { ... on Volume { app { name } } } "
+        "}: Could not find Volume with id 'data'\n"
+    )
+    assert fly.fail("volumes", "destroy", "data", "--yes", "-a", "web") == (
+        "Error: failed destroying volume: failed to destroy volume data: not_found: volume not found\n"
+    )
+    assert fly.fail("volumes", "destroy", vid).endswith(
+        "Error: yes flag must be specified when not running interactively\n"
+    )
+    assert fly.ok("volumes", "destroy", vid, "--yes").stdout == f"Destroyed volume ID: {vid} name: data\n"
+    assert vid not in [v["id"] for v in fly.json("volumes", "list", "-a", "web", "-j")]
+    assert fly.json("volumes", "list", "-a", "web", "-j", "--all")[0]["state"] == "pending_destroy"
+
+
+def test_secrets_import_list_unset(fly: Fly) -> None:
+    fly.ok("apps", "create", "web", "--org", "personal")
+    stdin = f'DB_URL={SECRET}\nMULTI="""line one\nline two"""\n# comment\n\nQUOTED="a#b"\n'
+    out = fly.ok("secrets", "import", "--app", "web", "--stage", stdin=stdin).stdout
+    assert out.startswith("Secrets have been staged, but not set on VMs.")
+    listed = fly.json("secrets", "list", "--app", "web", "--json")
+    assert [s["name"] for s in listed] == ["DB_URL", "MULTI", "QUOTED"]
+    assert all(set(s) == {"name", "digest", "status"} and s["status"] == "Staged" for s in listed)
+    digests = {s["name"]: s["digest"] for s in listed}
+    assert digests["DB_URL"] == hashlib.sha256(SECRET.encode()).hexdigest()[:16]
+    assert digests["MULTI"] == hashlib.sha256(b"line one\nline two").hexdigest()[:16]
+    assert digests["QUOTED"] == hashlib.sha256(b"a#b").hexdigest()[:16]
+    # flyctl's parser quirk: an unquoted " #" ends the value
+    fly.ok("secrets", "import", "-a", "web", "--stage", stdin="HASH=abc#def\n")
+    assert fly.json("secrets", "list", "-a", "web", "-j")[1]["digest"] == hashlib.sha256(b"abc").hexdigest()[:16]
+    # without --stage on a never-deployed app flyctl only stages
+    assert (
+        fly.ok("secrets", "import", "-a", "web", stdin="B=2\n").stdout
+        == "Secrets are staged for the first deployment\n"
+    )
+    assert fly.fail("secrets", "import", "-a", "web", stdin="\n# only comments\n") == (
+        "Error: requires at least one SECRET=VALUE pair\n"
+    )
+    assert "NAME=VALUE pairs (NOPE is invalid)" in fly.fail("secrets", "import", "-a", "web", stdin="NOPE\n")
+    # bufio.Scanner's 64 KiB line limit: flyctl silently drops that line and everything after it
+    fly.ok("secrets", "import", "-a", "web", "--stage", stdin=f"OK=1\nBIG={'x' * 70000}\nAFTER=2\n")
+    names = [s["name"] for s in fly.json("secrets", "list", "-a", "web", "-j")]
+    assert "OK" in names and "BIG" not in names and "AFTER" not in names
+    fly.ok("secrets", "unset", "DB_URL", "NEVER_SET", "--app", "web", "--stage")
+    assert "DB_URL" not in [s["name"] for s in fly.json("secrets", "list", "-a", "web", "-j")]
+    assert fly.fail("secrets", "unset", "-a", "web") == "Error: requires at least 1 arg(s), only received 0\n"
+    assert fly.fail("secrets", "list", "-a", "nope") == 'Error: Could not find App "nope"\n'
+
+
+def test_deploy_records_release_and_deploys_staged_secrets(fly: Fly) -> None:
+    vid = fly.app_with_volume()
+    fly.ok("secrets", "import", "--app", "web", "--stage", stdin=f"DB_URL={SECRET}\n")
+    done = fly.deploy("web", "registry.fly.io/web:v1", "--strategy", "rolling", "--wait-timeout", "5m")
+    assert done.returncode == 0, done.stderr
+    assert "Validating " in done.stdout and "✓ Configuration is valid" in done.stdout
+    assert "Visit your newly deployed app at https://web.fly.dev/" in done.stdout
+    app = fly.json("apps", "list", "--json")[0]
+    assert (app["Deployed"], app["Status"], app["CurrentRelease"]["Version"]) == (True, "deployed", 1)
+    assert fly.json("secrets", "list", "-a", "web", "-j")[0]["status"] == "Deployed"
+    status = fly.json("status", "--app", "web", "--json")
+    assert list(status) == sorted(status) and status["Hostname"] == "web.fly.dev" and status["Version"] == 1
+    (machine,) = status["Machines"]  # one machine: a group with mounts gets no HA spare
+    assert machine["region"] == "ams" and machine["config"]["image"] == "registry.fly.io/web:v1"
+    assert machine["config"]["mounts"][0]["volume"] == vid
+    assert machine["checks"][0]["name"] == "servicecheck-00-http-8080" and machine["checks"][0]["status"] == "passing"
+    assert fly.json("volumes", "show", vid, "-j")["attached_machine_id"] == machine["id"]
+    release = fly.state_json()["releases"]["web"][0]
+    assert (release["version"], release["image"], release["strategy"], release["status"]) == (
+        1,
+        "registry.fly.io/web:v1",
+        "rolling",
+        "complete",
+    )
+    assert release["mounts"] == [{"source": "data", "destination": "/data"}]
+    assert release["http_checks"][0]["path"] == "/healthz" and 'app = "web"' in release["fly_toml"]
+    assert [r["Version"] for r in fly.json("releases", "-a", "web", "--json")] == [1]
+    # a volume bound to a machine cannot be destroyed
+    assert "failed_precondition: volume is currently bound to machine" in fly.fail("volumes", "destroy", vid, "-y")
+    # second deploy updates the machine in place
+    assert "Updating existing machines in 'web' with rolling strategy" in fly.deploy("web", "r/web:v2").stdout
+    assert fly.json("status", "-a", "web", "-j")["Machines"][0]["config"]["image"] == "r/web:v2"
+    # a secrets change without --stage on a deployed app restarts machines as a new release
+    fly.ok("secrets", "import", "-a", "web", stdin="NEW=1\n")
+    assert {s["status"] for s in fly.json("secrets", "list", "-a", "web", "-j")} == {"Deployed"}
+    assert fly.json("status", "-a", "web", "-j")["Version"] == 3
+
+
+def test_deploy_app_name_comes_from_flag_over_config(fly: Fly) -> None:
+    fly.app_with_volume("other")
+    path = fly.toml("web")  # says app = "web"
+    done = fly("deploy", "-a", "other", "-c", str(path), "-i", "img:1", "-y")
+    assert done.returncode == 0, done.stderr
+    assert fly.state_json()["releases"]["other"][0]["config"]["app"] == "other"
+    assert fly.fail("deploy", "-c", str(path), "-i", "img:1") == 'Error: Could not find App "web"\n'
+    assert fly.fail("deploy", "-c", str(fly.tmp / "missing.toml"), "-i", "i").startswith(
+        "Error: config file not found at specified path:"
+    )
+
+
+def test_deploy_mount_rules(fly: Fly) -> None:
+    fly.app_with_volume("web", region="fra")  # wrong region
+    err = fly.deploy("web").stderr
+    assert err == (
+        "Error: error creating machine configuration: New machine in group 'app' needs an unattached "
+        "volume named 'data' in region 'ams'\n"
+    )
+    assert fly.state_json()["releases"]["web"][-1]["status"] == "failed"
+    # no volume of that name at all: flyctl creates one on the first deploy
+    fly.ok("apps", "create", "fresh", "--org", "personal")
+    out = fly.deploy("fresh").stdout
+    assert "Creating a 1 GB volume named 'data' for process group 'app'" in out
+    (vol,) = [v for v in fly.state_json()["volumes"].values() if v["app"] == "fresh"]
+    assert vol["auto_created"] is True and vol["region"] == "ams"
+
+
+def test_deploy_validation_errors(fly: Fly) -> None:
+    fly.app_with_volume()
+    done = fly.deploy("web", "img:1", "--strategy", "sideways")
+    assert done.returncode == 1 and done.stderr.endswith("Error: App configuration is not valid\n")
+    assert "unsupported deployment strategy 'sideways'" in done.stderr
+    assert (
+        "canary deployment strategy is not supported when using mounted volumes"
+        in fly.deploy("web", "img:1", "--strategy", "canary").stderr
+    )
+    assert fly.deploy("web", "img:1", "--wait-timeout", "soon").stderr == (
+        "Error: invalid duration value soon used for --wait-timeout flag: valid options are a number of seconds, "
+        "number with time unit (i.e.: 5m, 180s) or 'none'\n"
+    )
+    bad = fly.tmp / "bad.toml"
+    bad.write_text("app = [")
+    assert fly.fail("deploy", "-c", str(bad), "-i", "i").startswith(f"Error: failed loading app config from {bad}")
+    no_port = fly.toml("web", text=TOML.replace("internal_port = 8080", ""))
+    assert fly.fail("deploy", "-a", "web", "-c", str(no_port), "-i", "i") == "Error: App configuration is not valid\n"
+    assert fly.state_json()["releases"] == {}
+    assert fly.fail("deploy", "-a", "web", "-c", str(fly.toml("web")), "-i", "i", "false").startswith(
+        "Error: failed changing working directory: chdir "
+    )  # `--ha false` is not how pflag takes a bool: "false" becomes the WORKING_DIRECTORY argument
+    assert fly.deploy("web", "img:1", "--ha=false").returncode == 0
+
+
+def test_deploy_unhealthy_image_fails_and_keeps_previous_release(fly: Fly) -> None:
+    fly.app_with_volume()
+    assert fly.deploy("web", "registry.fly.io/web:good").returncode == 0
+    fly.ok("secrets", "import", "-a", "web", "--stage", stdin="LATE=1\n")
+    done = fly.deploy("web", "registry.fly.io/web:unhealthy")
+    assert done.returncode == 1
+    assert "servicecheck-00-http-8080" in done.stdout
+    assert done.stderr.startswith("Error: failed to update machine ")
+    assert "Unrecoverable error: timeout reached waiting for health checks to pass for machine" in done.stderr
+    releases = fly.json("releases", "-a", "web", "-j")
+    assert [(r["Version"], r["Status"]) for r in releases] == [(2, "failed"), (1, "complete")]
+    assert fly.json("apps", "list", "-j")[0]["CurrentRelease"]["Version"] == 1
+    staged = {s["name"]: s["status"] for s in fly.json("secrets", "list", "-a", "web", "-j")}
+    assert staged == {"LATE": "Staged"}
+    assert fly.json("status", "-a", "web", "-j")["Machines"][0]["checks"][0]["status"] == "critical"
+    # the immediate strategy and --detach skip health checks, as in flyctl
+    assert fly.deploy("web", "registry.fly.io/web:unhealthy", "--strategy", "immediate").returncode == 0
+
+
+def test_first_deploy_unhealthy_and_ha_machines(fly: Fly) -> None:
+    nomount = TOML.replace('[[mounts]]\n  source = "data"\n  destination = "/data"\n', "")
+    fly.ok("apps", "create", "api", "--org", "personal")
+    path = fly.toml("api", text=nomount)
+    err = fly.fail("deploy", "-a", "api", "-c", str(path), "-i", "x/unhealthy:1", "-y")
+    assert err.startswith("Error: timeout reached waiting for health checks to pass for machine ")
+    assert fly.json("apps", "list", "-j")[0]["Deployed"] is False
+    fly.ok("apps", "create", "api2", "--org", "personal")
+    fly.ok("deploy", "-a", "api2", "-c", str(path), "-i", "x/ok:1", "-y")
+    assert len(fly.json("status", "-a", "api2", "-j")["Machines"]) == 2  # --ha defaults to true
+
+
+def test_secrets_never_in_argv_state_log_or_output(fly: Fly) -> None:
+    fly.app_with_volume()
+    fly.ok("secrets", "import", "--app", "web", "--stage", stdin=f'DB_URL={SECRET}\nTOKEN="""{SECRET}\nx"""\n')
+    fly.deploy("web")
+    fly.ok("secrets", "list", "-a", "web")
+    fly.ok("status", "-a", "web")
+    for blob in (fly.state.read_text(), fly.log.read_text(), *fly.outputs):
+        assert SECRET not in blob
+    entries = [json.loads(line) for line in fly.log.read_text().splitlines()]
+    assert all(set(e) >= {"argv", "env_token_present", "stdin_bytes"} for e in entries)
+    imports = [e for e in entries if e["argv"][:2] == ["secrets", "import"]]
+    assert imports[0]["argv"] == ["secrets", "import", "--app", "web", "--stage"]
+    assert imports[0]["stdin_bytes"] > len(SECRET) and imports[0]["env_token_present"] is True
+    assert not any(SECRET in arg for e in entries for arg in e["argv"])
+
+
+def test_concurrent_invocations_are_serialized(fly: Fly) -> None:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda i: fly("apps", "create", f"app-{i}", "--org", "personal"), range(12)))
+    assert all(r.returncode == 0 for r in results)
+    assert len(fly.json("apps", "list", "--json")) == 12
+    assert len(fly.log.read_text().splitlines()) == 13

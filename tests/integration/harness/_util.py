@@ -1,0 +1,219 @@
+"""Small shared helpers: errors, ports, waiting, subprocesses, temp dirs, apt."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
+
+# Loopback URLs must never go through a proxy from the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class HarnessError(RuntimeError):
+    """A part of the integration harness could not start or misbehaved.
+
+    The message always says what failed and where to look (log path / log tail).
+    """
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port that is free on ``host`` right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(
+    url: str,
+    timeout: float = 60.0,
+    *,
+    status: int | None = 200,
+    interval: float = 0.5,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """Poll ``url`` until it answers with HTTP ``status`` (any status if ``None``).
+
+    Returns ``(status, body)``; raises :class:`HarnessError` naming the last error on timeout.
+    """
+    deadline = time.monotonic() + timeout
+    last = "no attempt made"
+    while True:
+        request = urllib.request.Request(url, headers=dict(headers or {}))
+        try:
+            with _OPENER.open(request, timeout=min(5.0, max(timeout, 0.1))) as resp:
+                code, body = int(resp.status), resp.read()
+        except urllib.error.HTTPError as e:
+            code, body = int(e.code), e.read()
+        except (OSError, ValueError) as e:  # connection refused/reset, timeouts, bad status line
+            code, body = -1, b""
+            last = f"{type(e).__name__}: {e}"
+        if code >= 0:
+            if status is None or code == status:
+                return code, body
+            last = f"HTTP {code}: {body[:200]!r}"
+        if time.monotonic() >= deadline:
+            want = "any HTTP answer" if status is None else f"HTTP {status}"
+            raise HarnessError(f"{url} did not answer with {want} within {timeout:.0f}s; last: {last}")
+        time.sleep(interval)
+
+
+def http_get(url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 10.0) -> tuple[int, bytes]:
+    """One GET without proxies; returns ``(status, body)`` also for HTTP error statuses."""
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    try:
+        with _OPENER.open(request, timeout=timeout) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as e:
+        return int(e.code), e.read()
+
+
+def wait_for(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    *,
+    interval: float = 0.5,
+    alive: Callable[[], bool] | None = None,
+    details: Callable[[], str] | None = None,
+) -> None:
+    """Wait until ``predicate()`` is true; fail early when ``alive()`` turns false."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return
+        extra = f"\n{details()}" if details else ""
+        if alive is not None and not alive():
+            raise HarnessError(f"{what}: the process exited during start-up{extra}")
+        if time.monotonic() >= deadline:
+            raise HarnessError(f"{what}: did not happen within {timeout:.0f}s{extra}")
+        time.sleep(interval)
+
+
+def tail(path: Path | str, lines: int = 30) -> str:
+    """The last ``lines`` lines of a text file ('' when it does not exist)."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def run(
+    cmd: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float = 600.0,
+    input: str | None = None,
+    cwd: Path | str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command capturing text output; with ``check`` raise HarnessError including output."""
+    try:
+        proc = subprocess.run(
+            list(cmd),
+            env=dict(env) if env is not None else None,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=cwd,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise HarnessError(f"command timed out after {timeout:.0f}s: {' '.join(cmd)}") from e
+    except FileNotFoundError as e:
+        raise HarnessError(f"command not found: {cmd[0]} ({e})") from e
+    if check and proc.returncode != 0:
+        raise HarnessError(
+            f"command failed (exit {proc.returncode}): {' '.join(cmd)}\n"
+            f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-4000:]}"
+        )
+    return proc
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def make_tempdir(prefix: str, base_dir: Path | str | None = None, mode: int = 0o711) -> Path:
+    """A fresh temp dir. Kept short (unix socket paths are limited to ~108 bytes).
+
+    Mode 0711 lets another local user (the SSH login user) traverse to a socket inside.
+    """
+    base = Path(base_dir) if base_dir is not None else Path(tempfile.gettempdir())
+    if len(str(base)) > 40:
+        base = Path("/tmp")
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+    path.chmod(mode)
+    return path
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a temp tree, unmounting anything still mounted below it first."""
+    if not path.exists():
+        return
+    try:
+        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    except OSError:
+        mounts = []
+    prefix = str(path.resolve()) + "/"
+    for mnt in sorted((m for m in mounts if m.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mnt], capture_output=True, check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
+    """SIGTERM, wait, then SIGKILL a process we started (never anything else)."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def ensure_commands(commands: Mapping[str, str], why: str) -> None:
+    """Make sure each command exists; install its Debian package with apt-get as root.
+
+    ``commands`` maps a command name (or absolute path) to the Debian package providing it.
+    """
+    missing = {cmd: pkg for cmd, pkg in commands.items() if not _have(cmd)}
+    if not missing:
+        return
+    pkgs = sorted(set(missing.values()))
+    if not is_root():
+        raise HarnessError(
+            f"{why}: missing {', '.join(missing)}; install the Debian package(s) "
+            f"{' '.join(pkgs)} (apt-get install {' '.join(pkgs)}) or run the tests as root"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", *pkgs]
+    proc = run(install, env=env, check=False, timeout=900)
+    if proc.returncode != 0:
+        run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], env=env, check=False, timeout=600)
+        proc = run(install, env=env, check=False, timeout=900)
+    still = [cmd for cmd in missing if not _have(cmd)]
+    if proc.returncode != 0 or still:
+        raise HarnessError(
+            f"{why}: could not install {' '.join(pkgs)} with apt-get (exit {proc.returncode}):\n"
+            f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+        )
+
+
+def _have(cmd: str) -> bool:
+    if os.path.isabs(cmd):
+        return os.access(cmd, os.X_OK)
+    return shutil.which(cmd) is not None

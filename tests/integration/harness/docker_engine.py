@@ -1,0 +1,263 @@
+"""DockerEngine: the user's Docker engine if one answers, else a private dockerd in a temp dir."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import random
+import secrets
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+from ._util import HarnessError, ensure_commands, is_root, make_tempdir, remove_tree, run, stop_process, tail, wait_for
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+# Private engines take a /16 from 10.200.0.0-10.254.255.255 that no local address or route uses:
+# 10.N.0.1/24 is their bridge (and the host-gateway address), 10.N.128.0/17 their pool for
+# user-defined networks. The persistent engine of scripts/ensure-docker-engine.sh keeps Docker's
+# defaults (docker0 = 172.17.0.1/16, pools in 172.17-31/16 and 192.168/16), so they never overlap.
+_PRIVATE_SECOND_OCTETS = range(200, 255)
+
+
+def _docker_env(host: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")}
+    env["DOCKER_HOST"] = host
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _answers(host: str, timeout: float = 20.0) -> bool:
+    try:
+        proc = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            env=_docker_env(host),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (subprocess.TimeoutExpired, FileNotFoundError):
+        return False
+    return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def existing_engine_host() -> str | None:
+    """The engine the user's docker CLI talks to (DOCKER_HOST, else current context, else the
+    default socket) if it answers ``docker info``; else None."""
+    host = os.environ.get("DOCKER_HOST")
+    if not host:
+        try:
+            proc = subprocess.run(
+                ["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
+            )
+            host = proc.stdout.strip() if proc.returncode == 0 else ""
+        except (subprocess.TimeoutExpired, FileNotFoundError):
+            host = ""
+        host = host or DEFAULT_SOCKET
+    return host if _answers(host) else None
+
+
+class DockerEngine:
+    """A Docker engine for the tests.
+
+    ``use_existing=True`` (default; env ``SERVICE_INFRA_TEST_PRIVATE_DOCKERD=1`` flips it) uses the
+    engine the docker CLI already reaches. Otherwise, or when none answers, it starts (as root) a
+    private ``dockerd`` whose socket, data root, exec root, pid file and log live in a temp dir:
+    vfs storage, no iptables, its own bridge ``sidk<hex>`` with 10.N.0.1/24 (published ports use
+    the userland proxy; ``--add-host host.docker.internal:host-gateway`` resolves to 10.N.0.1).
+    Everything it created is removed by :meth:`stop`.
+    """
+
+    def __init__(
+        self,
+        *,
+        use_existing: bool | None = None,
+        start_timeout: float = 60.0,
+        base_dir: Path | str | None = None,
+    ) -> None:
+        if use_existing is None:
+            use_existing = os.environ.get("SERVICE_INFRA_TEST_PRIVATE_DOCKERD", "") not in ("1", "true", "yes")
+        self.use_existing = use_existing
+        self.start_timeout = start_timeout
+        self.base_dir = base_dir
+        self.host: str = ""
+        self.private = False
+        self.dir: Path | None = None
+        self.log_path: Path | None = None
+        self.bridge: str | None = None
+        self.bridge_ip: str | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_file = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> DockerEngine:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> DockerEngine:
+        if self.host:
+            return self
+        if self.use_existing:
+            host = existing_engine_host()
+            if host:
+                self.host = host
+                return self
+        self._start_private()
+        return self
+
+    def stop(self) -> None:
+        if not self.private:
+            self.host = ""
+            return
+        stop_process(self._proc, timeout=40)
+        self._proc = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        if self.bridge:
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
+            self.bridge = None
+        if self.dir is not None:
+            remove_tree(self.dir)
+        self.host = ""
+        self.private = False
+
+    # -- use ---------------------------------------------------------------------------------
+    @property
+    def socket_path(self) -> Path | None:
+        """The local unix socket path of the engine, if it is reached through one."""
+        return Path(self.host[len("unix://") :]) if self.host.startswith("unix://") else None
+
+    def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """``os.environ`` with DOCKER_HOST set to this engine (DOCKER_CONTEXT removed)."""
+        self._require_started()
+        return _docker_env(self.host, extra)
+
+    def run(
+        self,
+        *docker_args: str,
+        check: bool = True,
+        timeout: float = 600.0,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``docker <docker_args>`` against this engine; text output captured.
+
+        ``env`` adds variables (e.g. ``{"DOCKER_CONFIG": dir}``). With ``check`` a non-zero exit
+        raises :class:`HarnessError` with stdout/stderr.
+        """
+        return run(["docker", *docker_args], env=self.env(env), check=check, timeout=timeout, input=input)
+
+    @property
+    def gateway_ip(self) -> str:
+        """The address ``host-gateway`` resolves to in containers (default bridge gateway)."""
+        if self.bridge_ip:
+            return self.bridge_ip
+        fmt = '{{json .IPAM.Config}}|{{index .Options "com.docker.network.bridge.name"}}'
+        config_json, _, bridge = self.run("network", "inspect", "bridge", "--format", fmt).stdout.strip().partition("|")
+        configs = json.loads(config_json or "[]") or []
+        for cfg in configs:
+            if cfg.get("Gateway"):
+                return str(cfg["Gateway"])
+        # The default bridge often has no Gateway in IPAM: read the bridge's own address.
+        if bridge and self.socket_path is not None:
+            out = run(["ip", "-4", "-o", "addr", "show", "dev", bridge], check=False, timeout=30).stdout.split()
+            if "inet" in out:
+                return out[out.index("inet") + 1].split("/")[0]
+        for cfg in configs:
+            if cfg.get("Subnet"):
+                return str(next(ipaddress.ip_network(cfg["Subnet"], strict=False).hosts()))
+        raise HarnessError(f"cannot tell the bridge gateway of {self.host}: {config_json!r}")
+
+    def _require_started(self) -> None:
+        if not self.host:
+            raise HarnessError("DockerEngine is not started (use it as a context manager or call start())")
+
+    # -- private dockerd ---------------------------------------------------------------------
+    def _start_private(self) -> None:
+        if not is_root():
+            raise HarnessError(
+                "no Docker engine answers (DOCKER_HOST / current context / "
+                f"{DEFAULT_SOCKET}) and starting a private dockerd needs root. Start Docker, or run "
+                "scripts/ensure-docker-engine.sh as root, or run the tests as root."
+            )
+        ensure_commands({"dockerd": "docker.io", "docker": "docker.io", "ip": "iproute2"}, "starting a private dockerd")
+        self.dir = make_tempdir("si-dockerd-", self.base_dir)
+        self.private = True
+        self.log_path = self.dir / "dockerd.log"
+        sock = self.dir / "docker.sock"
+        try:
+            second = self._pick_subnet()
+            self.bridge = "sidk" + secrets.token_hex(4)
+            self.bridge_ip = f"10.{second}.0.1"
+            for cmd in (
+                ["ip", "link", "add", "name", self.bridge, "type", "bridge"],
+                ["ip", "addr", "add", f"{self.bridge_ip}/24", "dev", self.bridge],
+                ["ip", "link", "set", self.bridge, "up"],
+            ):
+                run(cmd, timeout=30)
+            args = [
+                "dockerd",
+                f"--host=unix://{sock}",
+                f"--data-root={self.dir / 'data'}",
+                f"--exec-root={self.dir / 'exec'}",
+                f"--pidfile={self.dir / 'dockerd.pid'}",
+                "--storage-driver=vfs",
+                "--iptables=false",
+                "--ip6tables=false",
+                f"--bridge={self.bridge}",
+                f"--default-address-pool=base=10.{second}.128.0/17,size=24",
+            ]
+            self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the daemon's lifetime
+            self._proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            self.host = f"unix://{sock}"
+            proc = self._proc
+            wait_for(
+                lambda: _answers(self.host, timeout=10),
+                self.start_timeout,
+                f"dockerd did not answer on {self.host} (log: {self.log_path})",
+                interval=0.5,
+                alive=lambda: proc.poll() is None,
+                details=lambda: tail(self.log_path or "", 30),
+            )
+        except BaseException:
+            self.stop()
+            raise
+
+    @staticmethod
+    def _pick_subnet() -> int:
+        used: list[ipaddress.IPv4Network] = []
+        for cmd in (["ip", "-4", "-o", "addr", "show"], ["ip", "-4", "route", "show", "table", "all"]):
+            out = run(cmd, check=False, timeout=30).stdout
+            for word in out.split():
+                try:
+                    net = ipaddress.ip_network(word, strict=False)
+                except ValueError:
+                    continue
+                if isinstance(net, ipaddress.IPv4Network) and net.prefixlen >= 8:
+                    used.append(net)
+        candidates = list(_PRIVATE_SECOND_OCTETS)
+        random.shuffle(candidates)
+        for second in candidates:
+            mine = ipaddress.ip_network(f"10.{second}.0.0/16")
+            if not any(mine.overlaps(net) for net in used):
+                return second
+        raise HarnessError("no free 10.N.0.0/16 (N in 200..254) for a private dockerd bridge")
+
+    def __repr__(self) -> str:
+        kind = "private" if self.private else "existing"
+        return f"DockerEngine({kind}, host={self.host!r})"

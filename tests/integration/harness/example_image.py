@@ -1,0 +1,144 @@
+"""ExampleImage: the examples/service image, built without a registry and pushed to Registry."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from ._util import HarnessError, run
+from .docker_engine import DockerEngine
+from .registry import Registry
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-example-image.sh"
+APP_DIR = REPO_ROOT / "examples" / "service" / "app"
+
+
+@dataclass(frozen=True)
+class ImageVersion:
+    """One pushed version of the example image."""
+
+    app_version: str  # what GET /health reports as "version" (baked-in APP_VERSION)
+    tag: str  # "sha-<12 hex>"
+    ref: str  # "<registry address>/<owner>/<name>:<tag>"
+    local_ref: str  # the engine-local name it was built as
+    digest: str  # "sha256:..." manifest digest in the registry
+
+    @property
+    def digest_ref(self) -> str:
+        """``<repository>@sha256:...``."""
+        return f"{self.ref.rsplit(':', 1)[0]}@{self.digest}"
+
+
+def _source_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted(APP_DIR.rglob("*.py")):
+        h.update(path.relative_to(APP_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+class ExampleImage:
+    """Builds examples/service with scripts/build-example-image.sh on ``engine`` once per
+    version (APP_VERSION differs), and pushes each to ``registry`` as
+    ``<address>/<owner>/<name>:sha-<12 hex>`` (the tag is derived from version + app source, like
+    a commit sha). ``versions[0]`` / ``v1`` and ``versions[1]`` / ``v2`` are two distinct images
+    for rollout tests. Local tags are removed on exit (the registry copies stay until the
+    Registry stops).
+    """
+
+    def __init__(
+        self,
+        engine: DockerEngine,
+        registry: Registry,
+        *,
+        owner: str = "acme",
+        name: str = "local-llm-server",
+        app_versions: Sequence[str] = ("1.0.0", "1.1.0"),
+        build_timeout: float = 1800.0,
+    ) -> None:
+        if not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", owner) or not re.fullmatch(
+            r"[a-z0-9]+(?:[._-][a-z0-9]+)*", name
+        ):
+            raise HarnessError(f"owner/name must be lower-case docker path components: {owner!r}/{name!r}")
+        if len(set(app_versions)) != len(app_versions) or not app_versions:
+            raise HarnessError(f"app_versions must be distinct and non-empty: {app_versions!r}")
+        self.engine = engine
+        self.registry = registry
+        self.owner = owner
+        self.name = name
+        self.app_versions = tuple(app_versions)
+        self.build_timeout = build_timeout
+        self.versions: list[ImageVersion] = []
+        self.build_seconds: list[float] = []
+
+    def __enter__(self) -> ExampleImage:
+        return self.build()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()
+
+    @property
+    def repo(self) -> str:
+        """``<owner>/<name>`` (the repository path inside the registry)."""
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def repository(self) -> str:
+        """``<address>/<owner>/<name>`` (image reference without tag)."""
+        return f"{self.registry.address}/{self.repo}"
+
+    @property
+    def v1(self) -> ImageVersion:
+        return self.versions[0]
+
+    @property
+    def v2(self) -> ImageVersion:
+        return self.versions[1]
+
+    def build(self) -> ExampleImage:
+        if self.versions:
+            return self
+        if not BUILD_SCRIPT.is_file():
+            raise HarnessError(f"build script missing: {BUILD_SCRIPT}")
+        source = _source_digest()
+        for app_version in self.app_versions:
+            tag = "sha-" + hashlib.sha1(f"{source}\0{app_version}".encode()).hexdigest()[:12]
+            local_ref = f"service-infra-example:{tag}"
+            started = time.monotonic()
+            proc = run(
+                ["bash", str(BUILD_SCRIPT), local_ref, app_version],
+                env=self.engine.env(),
+                check=False,
+                timeout=self.build_timeout,
+            )
+            if proc.returncode != 0:
+                raise HarnessError(
+                    f"building the example image {local_ref} (APP_VERSION={app_version}) failed "
+                    f"(exit {proc.returncode}):\n{proc.stderr[-4000:]}"
+                )
+            self.build_seconds.append(time.monotonic() - started)
+            ref = self.registry.push(local_ref, self.repo, tag)
+            digests = self.engine.run("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout
+            match = re.search(re.escape(self.repository) + r"@(sha256:[0-9a-f]{64})", digests)
+            if not match:
+                raise HarnessError(f"pushed {ref} but the engine reports no registry digest: {digests.strip()}")
+            self.versions.append(ImageVersion(app_version, tag, ref, local_ref, match.group(1)))
+        return self
+
+    def cleanup(self) -> None:
+        if not self.engine.host:  # engine already stopped: nothing left to remove
+            self.versions = []
+            return
+        for v in self.versions:
+            self.engine.run("image", "rm", "--force", v.ref, v.local_ref, check=False, timeout=120)
+        self.versions = []
+
+    def __repr__(self) -> str:
+        return f"ExampleImage({self.repository!r}, {[v.tag for v in self.versions]})"

@@ -1,0 +1,324 @@
+"""SshHost: a private sshd on 127.0.0.1 whose sessions reach a DockerEngine (a stand-in Mac Mini)."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shlex
+import socket
+import stat
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+from ._util import (
+    LOOPBACK,
+    HarnessError,
+    ensure_commands,
+    free_port,
+    is_root,
+    make_tempdir,
+    remove_tree,
+    run,
+    stop_process,
+    tail,
+    wait_for,
+)
+from .docker_engine import DockerEngine
+
+SSHD = "/usr/sbin/sshd"
+DEFAULT_LOGIN_USER = "mini"
+
+
+def generate_ed25519_key(path: Path, comment: str = "") -> str:
+    """Write an ed25519 key pair at ``path`` / ``path.pub``; return the public key line
+    ("ssh-ed25519 AAAA...", without comment)."""
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], timeout=60)
+    return key_line(path.with_name(path.name + ".pub"))
+
+
+def key_line(pub_path: Path) -> str:
+    """ "<type> <base64>" from a .pub file (comment dropped)."""
+    parts = pub_path.read_text().split()
+    return f"{parts[0]} {parts[1]}"
+
+
+class SshHost:
+    """A private ``sshd`` on 127.0.0.1:<free port> that stands in for the remote Docker host.
+
+    - Own ed25519 host key (``host_key_line``) and a generated client key (``client_key_path``);
+      public-key login only, no passwords.
+    - Login user: as root, a system user ``mini`` (created if missing, added to the group that
+      owns the engine's socket, normally ``docker``); when the engine's socket belongs to group
+      root, the login user is ``root``. Not root: the current user (sshd then runs as that user).
+    - Every session gets ``DOCKER_HOST=<engine.host>`` (sshd ``SetEnv``), so the remote
+      ``docker system dial-stdio`` that ``docker -H ssh://...`` and the Pulumi Docker provider run
+      reaches the DockerEngine.
+    """
+
+    def __init__(
+        self,
+        engine: DockerEngine,
+        *,
+        user: str | None = None,
+        start_timeout: float = 30.0,
+        base_dir: Path | str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.requested_user = user
+        self.start_timeout = start_timeout
+        self.base_dir = base_dir
+        self.host = LOOPBACK
+        self.user = ""
+        self.port = 0
+        self.dir: Path | None = None
+        self.log_path: Path | None = None
+        self.host_key_line = ""
+        self.client_key_path = Path()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_file = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> SshHost:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> SshHost:
+        if self._proc is not None:
+            return self
+        if not self.engine.host:
+            raise HarnessError("SshHost needs a started DockerEngine")
+        ensure_commands(
+            {SSHD: "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client"}, "starting sshd"
+        )
+        self.dir = make_tempdir("si-sshd-", self.base_dir, mode=0o755)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        stop_process(self._proc, timeout=15)
+        self._proc = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        if self.dir is not None:
+            remove_tree(self.dir)
+            self.dir = None
+
+    # -- what tests and Pulumi need ----------------------------------------------------------
+    @property
+    def docker_url(self) -> str:
+        """``ssh://user@127.0.0.1:PORT`` for ``docker -H`` / the Pulumi Docker provider's host."""
+        return f"ssh://{self.user}@{self.host}:{self.port}"
+
+    @property
+    def known_hosts_line(self) -> str:
+        """The known_hosts line pinning this host key: ``[127.0.0.1]:PORT ssh-ed25519 AAAA...``."""
+        return f"[{self.host}]:{self.port} {self.host_key_line}"
+
+    def write_known_hosts(self, path: Path | str, key_line: str | None = None) -> Path:
+        """Write a known_hosts file for this host; ``key_line`` overrides the key (to test a
+        wrong pin). Returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"[{self.host}]:{self.port} {key_line or self.host_key_line}\n")
+        path.chmod(0o644)
+        return path
+
+    def ssh_opts_for(self, known_hosts_path: Path | str) -> list[str]:
+        """ssh options that pin the host key from ``known_hosts_path`` and log in with the client
+        key, for ``ssh`` and for the Pulumi Docker provider's ``ssh_opts``."""
+        return [
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", f"UserKnownHostsFile={known_hosts_path}",
+            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "IdentitiesOnly=yes",
+            "-o", "BatchMode=yes",
+            "-i", str(self.client_key_path),
+            "-p", str(self.port),
+        ]  # fmt: skip
+
+    def ssh(
+        self, *remote_command: str, known_hosts_path: Path | str, check: bool = True, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a command on the host over ssh (words are shell-quoted)."""
+        cmd = [
+            "ssh",
+            *self.ssh_opts_for(known_hosts_path),
+            "-l", self.user,
+            "--", self.host,
+            " ".join(shlex.quote(w) for w in remote_command),
+        ]  # fmt: skip
+        return run(cmd, check=check, timeout=timeout)
+
+    def docker_cli_env(self, known_hosts_path: Path | str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment for a local ``docker`` CLI to reach this host with ``-H ssh://...``.
+
+        The docker CLI takes no ssh options, so PATH starts with a directory holding an ``ssh``
+        wrapper that adds :meth:`ssh_opts_for` (the wrapper is written next to the known_hosts).
+        DOCKER_HOST is set to :attr:`docker_url`.
+        """
+        known = Path(known_hosts_path).resolve()
+        wrapper_dir = known.parent / f".ssh-wrapper-{known.name}"
+        wrapper_dir.mkdir(exist_ok=True)
+        wrapper = wrapper_dir / "ssh"
+        real_ssh = run(["sh", "-c", "command -v ssh"]).stdout.strip()
+        opts = " ".join(shlex.quote(o) for o in self.ssh_opts_for(known))
+        wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(real_ssh)} {opts} "$@"\n')
+        wrapper.chmod(0o755)
+        env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_CONTEXT", "DOCKER_TLS_VERIFY")}
+        env["PATH"] = f"{wrapper_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
+        env["DOCKER_HOST"] = self.docker_url
+        if extra:
+            env.update(extra)
+        return env
+
+    def docker(
+        self,
+        *docker_args: str,
+        known_hosts_path: Path | str,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        timeout: float = 600.0,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the local ``docker`` CLI against this host over ssh (``docker -H ssh://...``)."""
+        return run(
+            ["docker", *docker_args],
+            env=self.docker_cli_env(known_hosts_path, env),
+            check=check,
+            timeout=timeout,
+            input=input,
+        )
+
+    # -- internals ---------------------------------------------------------------------------
+    def _start(self) -> None:
+        assert self.dir is not None
+        d = self.dir
+        self.user = self._login_user()
+        self.host_key_line = generate_ed25519_key(d / "ssh_host_ed25519_key")
+        self.client_key_path = d / "client_ed25519"
+        client_pub = generate_ed25519_key(self.client_key_path, comment="service-infra-tests")
+        (d / "authorized_keys").write_text(client_pub + "\n")
+        (d / "authorized_keys").chmod(0o644)
+        if is_root():
+            Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)  # privilege separation dir
+        self.port = free_port()
+        config = d / "sshd_config"
+        config.write_text(
+            "\n".join(
+                [
+                    f"ListenAddress {self.host}",
+                    f"Port {self.port}",
+                    f"HostKey {d / 'ssh_host_ed25519_key'}",
+                    f"PidFile {d / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {d / 'authorized_keys'}",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "StrictModes no",
+                    f"AllowUsers {self.user}",
+                    "PermitRootLogin prohibit-password" if self.user == "root" else "PermitRootLogin no",
+                    "PermitUserEnvironment no",
+                    "X11Forwarding no",
+                    "PrintMotd no",
+                    "PrintLastLog no",
+                    # Pulumi opens many ssh connections at once (one per docker call).
+                    "MaxStartups 100:30:200",
+                    "MaxSessions 100",
+                    f"SetEnv DOCKER_HOST={self.engine.host}",
+                    "LogLevel VERBOSE",
+                    "",
+                ]
+            )
+        )
+        run([SSHD, "-t", "-f", str(config)], timeout=30)
+        self.log_path = d / "sshd.log"
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for sshd's lifetime
+        self._proc = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        proc = self._proc
+        wait_for(
+            lambda: _port_open(self.host, self.port),
+            self.start_timeout,
+            f"sshd did not listen on {self.host}:{self.port} (log: {self.log_path})",
+            alive=lambda: proc.poll() is None,
+            details=lambda: tail(self.log_path or "", 30),
+        )
+        known = self.write_known_hosts(d / "known_hosts.check")
+        probe = self.ssh("true", known_hosts_path=known, check=False, timeout=60)
+        if probe.returncode != 0:
+            raise HarnessError(
+                f"ssh login as {self.user!r} to {self.host}:{self.port} failed (exit {probe.returncode}): "
+                f"{probe.stderr.strip()}\nsshd log ({self.log_path}):\n{tail(self.log_path, 30)}"
+            )
+
+    def _login_user(self) -> str:
+        if not is_root():
+            me = pwd.getpwuid(os.geteuid()).pw_name
+            if self.requested_user not in (None, me):
+                raise HarnessError(f"not root: sshd can only log in as the current user {me!r}")
+            return me
+        sock_gid = self._socket_group()
+        if self.requested_user == "root" or (self.requested_user is None and sock_gid == 0):
+            return "root"
+        name = self.requested_user or DEFAULT_LOGIN_USER
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            run(["useradd", "--system", "--create-home", "--user-group", "--shell", "/bin/sh", name], timeout=60)
+        # A locked password ("!") makes sshd (UsePAM no) refuse even key logins; "*" = no password.
+        run(["usermod", "-p", "*", name], timeout=60)
+        groups = {g for g in ("docker",) if _group_exists(g)}
+        if sock_gid is not None and sock_gid != 0:
+            groups.add(grp.getgrgid(sock_gid).gr_name)
+        if groups:
+            run(["usermod", "-a", "-G", ",".join(sorted(groups)), name], timeout=60)
+        return name
+
+    def _socket_group(self) -> int | None:
+        path = self.engine.socket_path
+        if path is None:
+            return None
+        try:
+            st = path.stat()
+        except OSError as e:
+            raise HarnessError(f"the engine socket {path} is not reachable: {e}") from e
+        if not stat.S_ISSOCK(st.st_mode):
+            raise HarnessError(f"{path} is not a socket")
+        return st.st_gid
+
+    def __repr__(self) -> str:
+        return f"SshHost({self.docker_url!r})"
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
