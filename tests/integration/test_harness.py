@@ -13,72 +13,34 @@ from pathlib import Path
 
 import pytest
 
-try:  # tests/integration as a package (tests.integration.harness) or as a rootdir-less folder
-    from .harness import (
-        DockerEngine,
-        ExampleImage,
-        HarnessError,
-        Registry,
-        SshHost,
-        free_port,
-        generate_ed25519_key,
-        http_get,
-        wait_http,
-    )
-except ImportError:
-    from harness import (  # type: ignore[no-redef]
-        DockerEngine,
-        ExampleImage,
-        HarnessError,
-        Registry,
-        SshHost,
-        free_port,
-        generate_ed25519_key,
-        http_get,
-        wait_http,
-    )
+from tests.integration.harness import (
+    DockerEngine,
+    ExampleImage,
+    HarnessError,
+    Registry,
+    SshHost,
+    free_port,
+    generate_ed25519_key,
+    http_get,
+    wait_http,
+)
 
 pytestmark = pytest.mark.integration
 
 
-# Module-scoped so they never collide with session fixtures of the integration conftest.
-@pytest.fixture(scope="module")
-def h_engine() -> Iterator[DockerEngine]:
-    with DockerEngine() as engine:
-        yield engine
-
-
-@pytest.fixture(scope="module")
-def h_ssh(h_engine: DockerEngine) -> Iterator[SshHost]:
-    with SshHost(h_engine) as host:
-        yield host
-
-
-@pytest.fixture(scope="module")
-def h_registry(h_engine: DockerEngine) -> Iterator[Registry]:
-    with Registry(h_engine) as registry:
-        yield registry
-
-
-@pytest.fixture(scope="module")
-def h_image(h_engine: DockerEngine, h_registry: Registry) -> Iterator[ExampleImage]:
-    with ExampleImage(h_engine, h_registry, owner="acme") as image:
-        yield image
+@pytest.fixture
+def known_hosts(ssh_host: SshHost, tmp_path: Path) -> Path:
+    return ssh_host.write_known_hosts(tmp_path / "known_hosts")
 
 
 @pytest.fixture
-def known_hosts(h_ssh: SshHost, tmp_path: Path) -> Path:
-    return h_ssh.write_known_hosts(tmp_path / "known_hosts")
-
-
-@pytest.fixture
-def cleanup(h_engine: DockerEngine) -> Iterator[list[tuple[str, str]]]:
+def cleanup(engine: DockerEngine) -> Iterator[list[tuple[str, str]]]:
     """Collects ("container"|"volume", name) to remove after the test."""
     items: list[tuple[str, str]] = []
     yield items
     for kind, name in reversed(items):
         args = ["rm", "-f", name] if kind == "container" else ["volume", "rm", "-f", name]
-        h_engine.run(*args, check=False)
+        engine.run(*args, check=False)
 
 
 def test_free_port_and_wait_http_timeout() -> None:
@@ -88,17 +50,17 @@ def test_free_port_and_wait_http_timeout() -> None:
         wait_http(f"http://127.0.0.1:{port}/health", timeout=1)
 
 
-def test_example_image_has_two_pushed_versions(h_image: ExampleImage, h_registry: Registry) -> None:
-    v1, v2 = h_image.v1, h_image.v2
+def test_example_image_has_two_pushed_versions(example_image: ExampleImage, registry: Registry) -> None:
+    v1, v2 = example_image.v1, example_image.v2
     assert v1.app_version != v2.app_version
     assert v1.tag != v2.tag and v1.digest != v2.digest
     for v in (v1, v2):
         assert re.fullmatch(r"sha-[0-9a-f]{7,}", v.tag)
-        assert v.ref == f"{h_registry.address}/acme/local-llm-server:{v.tag}"
+        assert v.ref == f"{registry.address}/acme/local-llm-server:{v.tag}"
         assert v.ref.startswith("127.0.0.1:")
-    assert sorted(h_registry.tags("acme/local-llm-server")) == sorted([v1.tag, v2.tag])
+    assert sorted(registry.tags("acme/local-llm-server")) == sorted([v1.tag, v2.tag])
     # Anonymous access is refused.
-    assert h_registry.api_get("/v2/acme/local-llm-server/tags/list", auth=False)[0] == 401
+    assert registry.api_get("/v2/acme/local-llm-server/tags/list", auth=False)[0] == 401
 
 
 class _HostHandler(BaseHTTPRequestHandler):
@@ -114,16 +76,16 @@ class _HostHandler(BaseHTTPRequestHandler):
 
 
 def test_engine_runs_example_image_and_volume_survives_rollout(
-    h_engine: DockerEngine, h_image: ExampleImage, cleanup: list[tuple[str, str]]
+    engine: DockerEngine, example_image: ExampleImage, cleanup: list[tuple[str, str]]
 ) -> None:
     suffix = secrets.token_hex(4)
     volume = f"si-test-data-{suffix}"
-    h_engine.run("volume", "create", volume)
+    engine.run("volume", "create", volume)
     cleanup.append(("volume", volume))
 
     def start(name: str, ref: str) -> int:
         port = free_port()
-        h_engine.run(
+        engine.run(
             "run", "-d", "--name", name,
             "--add-host", "host.docker.internal:host-gateway",
             "-p", f"127.0.0.1:{port}:8000",
@@ -136,24 +98,24 @@ def test_engine_runs_example_image_and_volume_survives_rollout(
         return port
 
     name1 = f"si-test-v1-{suffix}"
-    port = start(name1, h_image.v1.ref)
+    port = start(name1, example_image.v1.ref)
     _, body = wait_http(f"http://127.0.0.1:{port}/health", timeout=90)
-    assert json.loads(body) == {"status": "ok", "env": "harness", "version": h_image.v1.app_version}
+    assert json.loads(body) == {"status": "ok", "env": "harness", "version": example_image.v1.app_version}
     _, body = wait_http(f"http://127.0.0.1:{port}/", timeout=10)
     assert json.loads(body)["allowed_origins"] == ["https://a.example", "https://b.example"]
     assert http_get(f"http://127.0.0.1:{port}/api/cache/missing")[0] == 404
 
     # The container runs as uid 10001 and reaches a service on the host via host.docker.internal.
-    assert h_engine.run("exec", name1, "id", "-u").stdout.strip() == "10001"
-    gateway = h_engine.gateway_ip
+    assert engine.run("exec", name1, "id", "-u").stdout.strip() == "10001"
+    gateway = engine.gateway_ip
     assert gateway, "the engine reports no bridge gateway"
-    hosts = h_engine.run("exec", name1, "cat", "/etc/hosts").stdout
+    hosts = engine.run("exec", name1, "cat", "/etc/hosts").stdout
     assert re.search(rf"^{re.escape(gateway)}\s+host\.docker\.internal$", hosts, re.M), hosts
     server = ThreadingHTTPServer((gateway, 0), _HostHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        out = h_engine.run(
+        out = engine.run(
             "exec", name1, "curl", "-fsS", "--max-time", "10", f"http://host.docker.internal:{server.server_port}/"
         )
         assert out.stdout == "hello from the host"
@@ -167,27 +129,27 @@ def test_engine_runs_example_image_and_volume_survives_rollout(
     req = urllib.request.Request(f"http://127.0.0.1:{port}/api/cache/rollout", data=b"kept", method="POST")
     with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=10) as resp:
         assert resp.status == 200
-    h_engine.run("rm", "-f", name1)
+    engine.run("rm", "-f", name1)
 
-    port2 = start(f"si-test-v2-{suffix}", h_image.v2.ref)
+    port2 = start(f"si-test-v2-{suffix}", example_image.v2.ref)
     _, body = wait_http(f"http://127.0.0.1:{port2}/api/health", timeout=90)
-    assert json.loads(body)["version"] == h_image.v2.app_version
+    assert json.loads(body)["version"] == example_image.v2.app_version
     assert http_get(f"http://127.0.0.1:{port2}/api/cache/rollout") == (200, b"kept")
 
 
-def test_docker_over_ssh_with_pinned_host_key(h_engine: DockerEngine, h_ssh: SshHost, known_hosts: Path) -> None:
-    engine_id = h_engine.run("info", "--format", "{{.ID}}").stdout.strip()
+def test_docker_over_ssh_with_pinned_host_key(engine: DockerEngine, ssh_host: SshHost, known_hosts: Path) -> None:
+    engine_id = engine.run("info", "--format", "{{.ID}}").stdout.strip()
     # docker CLI: docker -H ssh://user@127.0.0.1:PORT
-    assert h_ssh.docker("info", "--format", "{{.ID}}", known_hosts_path=known_hosts).stdout.strip() == engine_id
+    assert ssh_host.docker("info", "--format", "{{.ID}}", known_hosts_path=known_hosts).stdout.strip() == engine_id
     # What the Pulumi Docker provider does: ssh <ssh_opts> ... docker system dial-stdio, here with
     # a plain docker command over the same options.
-    out = h_ssh.ssh("docker", "info", "--format", "{{.ID}}", known_hosts_path=known_hosts)
+    out = ssh_host.ssh("docker", "info", "--format", "{{.ID}}", known_hosts_path=known_hosts)
     assert out.stdout.strip() == engine_id
-    assert h_ssh.ssh("id", "-un", known_hosts_path=known_hosts).stdout.strip() == h_ssh.user
+    assert ssh_host.ssh("id", "-un", known_hosts_path=known_hosts).stdout.strip() == ssh_host.user
     # Exactly the provider's transport: `ssh <ssh_opts> -l user -p port -- host docker system dial-stdio`
     # carrying the Docker API over stdin/stdout.
     dial = subprocess.run(
-        ["ssh", *h_ssh.ssh_opts_for(known_hosts), "-l", h_ssh.user, "-p", str(h_ssh.port), "--", h_ssh.host,
+        ["ssh", *ssh_host.ssh_opts_for(known_hosts), "-l", ssh_host.user, "-p", str(ssh_host.port), "--", ssh_host.host,
          "docker", "system", "dial-stdio"],
         input=b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n",
         capture_output=True,
@@ -196,16 +158,16 @@ def test_docker_over_ssh_with_pinned_host_key(h_engine: DockerEngine, h_ssh: Ssh
     )  # fmt: skip
     assert dial.returncode == 0, dial.stderr
     assert dial.stdout.startswith(b"HTTP/1.1 200 OK") and dial.stdout.endswith(b"OK"), dial.stdout
-    opts = h_ssh.ssh_opts_for(known_hosts)
-    assert opts[opts.index("-p") + 1] == str(h_ssh.port)
+    opts = ssh_host.ssh_opts_for(known_hosts)
+    assert opts[opts.index("-p") + 1] == str(ssh_host.port)
     assert "StrictHostKeyChecking=yes" in opts and f"UserKnownHostsFile={known_hosts}" in opts
 
 
-def test_docker_over_ssh_with_wrong_host_key_fails(h_ssh: SshHost, tmp_path: Path) -> None:
+def test_docker_over_ssh_with_wrong_host_key_fails(ssh_host: SshHost, tmp_path: Path) -> None:
     wrong_key = generate_ed25519_key(tmp_path / "other_host_key")
-    assert wrong_key != h_ssh.host_key_line
-    wrong = h_ssh.write_known_hosts(tmp_path / "known_hosts_wrong", key_line=wrong_key)
-    out = h_ssh.docker("info", known_hosts_path=wrong, check=False, timeout=120)
+    assert wrong_key != ssh_host.host_key_line
+    wrong = ssh_host.write_known_hosts(tmp_path / "known_hosts_wrong", key_line=wrong_key)
+    out = ssh_host.docker("info", known_hosts_path=wrong, check=False, timeout=120)
     assert out.returncode != 0
     combined = out.stdout + out.stderr
     assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in combined
@@ -213,19 +175,19 @@ def test_docker_over_ssh_with_wrong_host_key_fails(h_ssh: SshHost, tmp_path: Pat
 
     unknown = tmp_path / "known_hosts_empty"
     unknown.write_text("")
-    out = h_ssh.ssh("true", known_hosts_path=unknown, check=False)
+    out = ssh_host.ssh("true", known_hosts_path=unknown, check=False)
     assert out.returncode != 0 and "Host key verification failed" in out.stderr
 
 
 def test_registry_login_push_pull_through_ssh_engine(
-    h_ssh: SshHost, h_registry: Registry, h_image: ExampleImage, known_hosts: Path, tmp_path: Path
+    ssh_host: SshHost, registry: Registry, example_image: ExampleImage, known_hosts: Path, tmp_path: Path
 ) -> None:
-    ref = h_image.v1.ref
+    ref = example_image.v1.ref
     anon = {"DOCKER_CONFIG": str(tmp_path / "anon-config")}
     authed = {"DOCKER_CONFIG": str(tmp_path / "authed-config")}
 
     def docker(*args: str, env: dict[str, str], check: bool = True, input: str | None = None):
-        return h_ssh.docker(*args, known_hosts_path=known_hosts, env=env, check=check, input=input, timeout=600)
+        return ssh_host.docker(*args, known_hosts_path=known_hosts, env=env, check=check, input=input, timeout=600)
 
     # Drop the registry-named tag (layers stay under the local build name) so pulls are real.
     docker("image", "rm", ref, env=anon)
@@ -235,13 +197,13 @@ def test_registry_login_push_pull_through_ssh_engine(
         denied.stderr
     )
 
-    bad = docker("login", h_registry.address, "-u", h_registry.username, "--password-stdin", env=anon, check=False,
+    bad = docker("login", registry.address, "-u", registry.username, "--password-stdin", env=anon, check=False,
                  input="wrong-password")  # fmt: skip
     assert bad.returncode != 0
 
-    docker("login", h_registry.address, "-u", h_registry.username, "--password-stdin", env=authed,
-           input=h_registry.password)  # fmt: skip
+    docker("login", registry.address, "-u", registry.username, "--password-stdin", env=authed,
+           input=registry.password)  # fmt: skip
     docker("pull", ref, env=authed)
     digests = docker("image", "inspect", "--format", "{{json .RepoDigests}}", ref, env=authed).stdout
-    assert h_image.v1.digest in digests
-    docker("pull", h_image.v2.digest_ref, env=authed)
+    assert example_image.v1.digest in digests
+    docker("pull", example_image.v2.digest_ref, env=authed)
