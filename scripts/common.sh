@@ -12,7 +12,7 @@ log() { echo "[service-infra] $*" >&2; }
 ensure_venv() {
   local requirements="$1" stamp="$ROOT/.venv/.installed"
   local want
-  want="$(cat "$ROOT/requirements.txt" "$ROOT/$requirements" | sha256sum | cut -c1-16)-$requirements"
+  want="$(cat "$ROOT/requirements.txt" "$ROOT/policy/requirements.txt" "$ROOT/$requirements" | sha256sum | cut -c1-16)-$requirements"
   if [ ! -x "$ROOT/.venv/bin/python" ]; then
     log "creating the virtualenv .venv"
     python3 -m venv "$ROOT/.venv"
@@ -29,4 +29,19 @@ ensure_toolchain() {
   local bin
   bin="$("$ROOT/toolchain/install.sh" | tail -n 1)"
   export PATH="$bin:$PATH"
+}
+
+# ensure_debian_packages PKG...: install missing Debian packages when root (apt); else say what is missing.
+ensure_debian_packages() {
+  local missing=()
+  for package in "$@"; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing Debian packages: ${missing[*]} (install them, or run as root)"
+    return 1
+  fi
+  log "installing ${missing[*]}"
+  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }

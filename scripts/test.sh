@@ -15,6 +15,9 @@ log "lint and format (ruff)"
 .venv/bin/ruff format --check .
 log "types (pyright)"
 .venv/bin/pyright
+log "workflows (actionlint; shellcheck checks their run: scripts)"
+ensure_debian_packages shellcheck
+go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml
 log "offline check of the stack files"
 $py -m components check Pulumi.*.yaml
 

@@ -1,0 +1,191 @@
+"""The pack as a whole: which stack it runs for, its enforcement levels, and the SDK path.
+
+The analyzer tests go through pulumi_policy's own gRPC servicer (the object the engine talks
+to), with requests built the way the engine builds them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi_policy.policy as sdk
+import pytest
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime import proto
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+
+from policy import guards
+from tests.policy.support import PROD, STAGING, secret, urn
+
+EXPECTED_POLICIES = {
+    "images-pinned",
+    "containers-healthcheck-restart-logs",
+    "production-environment-protected",
+    "production-environment-branch-policy",
+    "no-plaintext-secrets",
+    "fly-volumes-protected",
+}
+
+
+@pytest.mark.parametrize(
+    ("environ", "prod"),
+    [
+        ({"PULUMI_STACK": "prod", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "prod"})}, True),
+        ({"PULUMI_STACK": "staging", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "staging"})}, False),
+        ({"PULUMI_STACK": "local", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "local"})}, False),
+        # The program's own notion of the environment wins over the stack's name...
+        ({"PULUMI_STACK": "prod-eu", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "prod"})}, True),
+        ({"PULUMI_STACK": "prod", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "staging"})}, False),
+        # ...and the name decides only when the key is missing or the config unreadable.
+        ({"PULUMI_STACK": "prod", "PULUMI_CONFIG": json.dumps({"other:key": "x"})}, True),
+        ({"PULUMI_STACK": "prod", "PULUMI_CONFIG": "not json"}, True),
+        ({"PULUMI_STACK": "prod"}, True),
+        ({"PULUMI_STACK": "dev"}, False),
+        ({}, False),  # e.g. `pulumi policy publish`: no stack at all
+    ],
+)
+def test_enforcement_follows_the_stack(environ: dict[str, str], prod: bool) -> None:
+    target = guards.Target.from_environ(environ)
+    assert target.is_prod is prod
+    assert target.enforcement_level is (EnforcementLevel.MANDATORY if prod else EnforcementLevel.ADVISORY)
+
+
+def test_target_never_reads_more_than_the_environment_key() -> None:
+    environ = {
+        "PULUMI_STACK": "prod",
+        "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "prod", "service-infra:secrets": '{"API_KEY": "s3cr3t"}'}),
+    }
+    assert "s3cr3t" not in repr(guards.Target.from_environ(environ))
+    assert "s3cr3t" not in guards.Target.from_environ(environ).describe()
+
+
+def test_the_pack_has_every_policy_once() -> None:
+    names = [p.name for p in guards.policies(PROD)]
+    assert sorted(names) == sorted(EXPECTED_POLICIES)
+    kinds = {p.name: type(p) for p in guards.policies(PROD)}
+    assert kinds["production-environment-branch-policy"] is StackValidationPolicy
+    assert all(k is ResourceValidationPolicy for n, k in kinds.items() if n != "production-environment-branch-policy")
+    # Every policy takes the pack's level: none pins its own.
+    assert all(p.enforcement_level is None for p in guards.policies(PROD))
+
+
+def test_secret_marker_hook_is_installed_once() -> None:
+    guards.install_secret_markers()
+    hooked = vars(sdk)["deserialize_properties"]
+    guards.install_secret_markers()
+    assert vars(sdk)["deserialize_properties"] is hooked
+    assert getattr(hooked, "_service_infra_secret_markers", False)
+
+
+def servicer(target: guards.Target) -> Any:
+    guards.install_secret_markers()
+    return sdk._PolicyAnalyzerServicer(  # the object pulumi_policy serves to the engine
+        guards.PACK_NAME, "0.1.0", guards.policies(target), target.enforcement_level
+    )
+
+
+def struct(props: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(props)
+    return message
+
+
+def analyze(target: guards.Target, resource_type: str, name: str, props: dict[str, Any], protect: bool = False) -> Any:
+    request = proto.AnalyzeRequest(
+        urn=urn(resource_type, name),
+        type=resource_type,
+        name=name,
+        properties=struct(props),
+        options=proto.AnalyzerResourceOptions(protect=protect),
+    )
+    return servicer(target).Analyze(request, None)
+
+
+BAD_CONTAINER = {
+    "image": "nginx:latest",
+    "restart": "always",
+    "envs": ["APP_ENV=prod", "API_KEY=plaintext-key-value"],
+}
+
+
+def test_in_prod_every_violation_is_mandatory() -> None:
+    response = analyze(PROD, guards.CONTAINER, "llm-server-container", BAD_CONTAINER)
+    levels = {d.enforcementLevel for d in response.diagnostics}
+    assert levels == {proto.MANDATORY}
+    policies = {d.policyName for d in response.diagnostics}
+    assert policies == {"images-pinned", "containers-healthcheck-restart-logs", "no-plaintext-secrets"}
+    assert all(d.policyPackName == guards.PACK_NAME for d in response.diagnostics)
+    assert all("plaintext-key-value" not in d.message for d in response.diagnostics)
+
+
+def test_elsewhere_every_violation_is_advisory() -> None:
+    response = analyze(STAGING, guards.CONTAINER, "llm-server-container", BAD_CONTAINER)
+    assert response.diagnostics
+    assert {d.enforcementLevel for d in response.diagnostics} == {proto.ADVISORY}
+
+
+def test_analyzer_info_announces_the_level() -> None:
+    for target, level in ((PROD, proto.MANDATORY), (STAGING, proto.ADVISORY)):
+        info = servicer(target).GetAnalyzerInfo(empty_pb2.Empty(), None)
+        assert info.name == guards.PACK_NAME
+        assert {p.name for p in info.policies} == EXPECTED_POLICIES
+        assert {p.enforcementLevel for p in info.policies} == {level}
+
+
+def test_secrets_reach_policies_as_secrets_through_the_sdk() -> None:
+    props = {
+        "envs": secret(["APP_ENV=prod", "API_KEY=test-secret-value-of-API_KEY"]),
+        **{k: v for k, v in BAD_CONTAINER.items() if k != "envs"},
+    }
+    response = analyze(PROD, guards.CONTAINER, "llm-server-container", props)
+    assert "no-plaintext-secrets" not in {d.policyName for d in response.diagnostics}
+
+
+def test_unknown_values_do_not_turn_into_errors() -> None:
+    props = {
+        "image": proto_unknown(),
+        "envs": proto_unknown(),
+        "healthcheck": proto_unknown(),
+        "logOpts": proto_unknown(),
+    }
+    props["restart"] = "unless-stopped"
+    response = analyze(PROD, guards.CONTAINER, "llm-server-container", props)
+    # pulumi_policy turns an unhandled unknown into a "can't run policy during preview" diagnostic.
+    assert [d.message for d in response.diagnostics] == []
+
+
+def proto_unknown() -> str:
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    return UNKNOWN_STRING_VALUE
+
+
+def test_protect_travels_in_the_request_options() -> None:
+    create = "python3 -m components.flyctl ensure-volume --app a --name cache_data --region iad --size 1"
+    unprotected = analyze(PROD, guards.COMMAND, "image-descriptor-volume-cache_data", {"create": create})
+    protected = analyze(PROD, guards.COMMAND, "image-descriptor-volume-cache_data", {"create": create}, protect=True)
+    assert [d.policyName for d in unprotected.diagnostics] == ["fly-volumes-protected"]
+    assert list(protected.diagnostics) == []
+
+
+def test_stack_policy_through_the_servicer() -> None:
+    environment = {
+        "repository": "local-llm-server",
+        "environment": "production",
+        "reviewers": [{"users": [1.0]}],
+        "deploymentBranchPolicy": {"protectedBranches": False, "customBranchPolicies": True},
+    }
+    env_urn = urn(guards.GITHUB_ENVIRONMENT, "production")
+    request = proto.AnalyzeStackRequest(
+        resources=[
+            proto.AnalyzerResource(
+                urn=env_urn, type=guards.GITHUB_ENVIRONMENT, name="production", properties=struct(environment)
+            )
+        ]
+    )
+    response = servicer(PROD).AnalyzeStack(request, None)
+    ((diagnostic),) = response.diagnostics
+    assert diagnostic.policyName == "production-environment-branch-policy"
+    assert diagnostic.urn == env_urn
+    assert diagnostic.enforcementLevel == proto.MANDATORY

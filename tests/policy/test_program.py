@@ -1,0 +1,136 @@
+"""The real program's resources against the pack.
+
+The program runs under Pulumi mocks (tests/unit's harness) for each committed stack; every
+RegisterResource request it sends is turned into the AnalyzeRequest the engine would send the
+pack (same properties Struct: wire names, secrets, protect), and into one AnalyzeStackRequest.
+The committed stacks must pass; a stack edited into a violation must not.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi_policy.policy as sdk
+import pytest
+from pulumi.runtime import mocks, proto
+
+from policy import guards
+from tests.unit.conftest import load_stack_config, run_stack
+
+
+@dataclass
+class Registration:
+    urn: str
+    request: Any
+
+
+@pytest.fixture
+def capture(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Registration]]:
+    registered: list[Registration] = []
+    original = mocks.MockMonitor.RegisterResource
+
+    def register(self: mocks.MockMonitor, request: Any) -> Any:
+        response = original(self, request)
+        registered.append(Registration(response.urn, request))
+        return response
+
+    monkeypatch.setattr(mocks.MockMonitor, "RegisterResource", register)
+    yield registered
+
+
+def analyze(stack: str, config: dict[str, Any], registered: list[Registration]) -> list[Any]:
+    """Every diagnostic the pack gives the program's resources for this stack."""
+    run_stack(config, stack)
+    environment = config.get(guards.ENVIRONMENT_KEY)
+    target = guards.Target(stack=stack, environment=environment)
+    guards.install_secret_markers()
+    analyzer = sdk._PolicyAnalyzerServicer(guards.PACK_NAME, "0.1.0", guards.policies(target), target.enforcement_level)
+    custom = [r for r in registered if r.request.custom and not r.request.type.startswith("pulumi:providers:")]
+    assert custom, "the program registered no resources"
+    diagnostics = []
+    for r in custom:
+        options = proto.AnalyzerResourceOptions(protect=r.request.protect, parent=r.request.parent)
+        request = proto.AnalyzeRequest(
+            urn=r.urn, type=r.request.type, name=r.request.name, properties=r.request.object, options=options
+        )
+        diagnostics.extend(analyzer.Analyze(request, None).diagnostics)
+    resources = [
+        proto.AnalyzerResource(
+            urn=r.urn,
+            type=r.request.type,
+            name=r.request.name,
+            properties=r.request.object,
+            options=proto.AnalyzerResourceOptions(protect=r.request.protect),
+            parent=r.request.parent,
+            dependencies=list(r.request.dependencies),
+            propertyDependencies={
+                key: proto.AnalyzerPropertyDependencies(urns=list(deps.urns))
+                for key, deps in r.request.propertyDependencies.items()
+            },
+        )
+        for r in custom
+    ]
+    diagnostics.extend(analyzer.AnalyzeStack(proto.AnalyzeStackRequest(resources=resources), None).diagnostics)
+    return diagnostics
+
+
+def types_of(registered: list[Registration]) -> set[str]:
+    return {r.request.type for r in registered}
+
+
+@pytest.mark.parametrize("stack", ["local", "staging", "prod"])
+def test_committed_stacks_pass_every_policy(stack: str, capture: list[Registration]) -> None:
+    diagnostics = analyze(stack, load_stack_config(stack), capture)
+    assert [(d.policyName, d.message) for d in diagnostics] == []
+
+
+def test_prod_exercises_every_guarded_resource_type(capture: list[Registration]) -> None:
+    analyze("prod", load_stack_config("prod"), capture)
+    assert {
+        guards.REMOTE_IMAGE,
+        guards.CONTAINER,
+        guards.COMMAND,
+        guards.GITHUB_ENVIRONMENT,
+        guards.GITHUB_BRANCH_POLICY,
+        guards.GITHUB_ENVIRONMENT_VARIABLE,
+    } <= types_of(capture)
+    protected = {r.request.name for r in capture if r.request.protect}
+    assert {"image-descriptor-app", "image-descriptor-volume-cache_data"} <= protected
+
+
+def test_prod_with_unprotected_fly_data_is_refused(capture: list[Registration]) -> None:
+    config = copy.deepcopy(load_stack_config("prod"))
+    config["service-infra:services"]["image-descriptor"]["fly"]["protect"] = False
+    diagnostics = analyze("prod", config, capture)
+    found = [(d.policyName, d.enforcementLevel) for d in diagnostics]
+    assert found == [("fly-volumes-protected", proto.MANDATORY)] * 2
+    messages = sorted(d.message for d in diagnostics)
+    assert "Command 'image-descriptor-app': the Fly app is not protected" in messages[0]
+    assert "Command 'image-descriptor-volume-cache_data': the Fly volume is not protected" in messages[1]
+
+
+def test_staging_with_unprotected_fly_data_is_allowed(capture: list[Registration]) -> None:
+    config = copy.deepcopy(load_stack_config("staging"))
+    config["service-infra:services"]["image-descriptor"]["fly"]["protect"] = False
+    assert list(analyze("staging", config, capture)) == []
+
+
+def test_a_plaintext_password_in_a_local_env_is_flagged_as_advice(capture: list[Registration]) -> None:
+    config = copy.deepcopy(load_stack_config("local"))
+    config["service-infra:services"]["llm-server"]["env"]["DB_PASSWORD"] = "hunter2-local"
+    diagnostics = analyze("local", config, capture)
+    assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [("no-plaintext-secrets", proto.ADVISORY)]
+    assert "DB_PASSWORD is set to a literal value" in diagnostics[0].message
+    assert "hunter2-local" not in diagnostics[0].message
+
+
+def test_env_inside_a_secret_list_is_not_judged(capture: list[Registration]) -> None:
+    # With secret_env the program makes the whole env list one Pulumi secret (encrypted in state),
+    # so the pack cannot tell a plain `env` entry from a `secret_env` one inside it: a known limit.
+    # Such a value is still plaintext in Pulumi.<stack>.yaml; only a settings rule can see that.
+    config = copy.deepcopy(load_stack_config("prod"))
+    config["service-infra:services"]["llm-server"]["env"]["DB_PASSWORD"] = "hunter2-prod"
+    assert list(analyze("prod", config, capture)) == []

@@ -1,0 +1,149 @@
+"""The pack as the engine runs it: a process started the way the Python language host starts it.
+
+`pulumi-language-python` runs `python -u -m pulumi.policy <engine address> <pack dir>` from the
+pack's folder, with the stack's name and configuration in PULUMI_STACK and PULUMI_CONFIG; the
+pack prints the port of its Analyzer gRPC server. These tests do the same and talk to it over
+gRPC, so they cover __main__.py, PulumiPolicy.yaml's layout and the enforcement per stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import yaml
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime import proto
+from pulumi.runtime.proto import analyzer_pb2_grpc
+
+from policy import guards
+from tests.policy.support import secret, urn
+
+ROOT = Path(__file__).resolve().parents[2]
+PACK = ROOT / "policy"
+
+
+def test_pulumipolicy_yaml_runs_python_from_the_project_venv() -> None:
+    spec = yaml.safe_load((PACK / "PulumiPolicy.yaml").read_text())
+    assert spec["runtime"]["name"] == "python"
+    venv = (PACK / spec["runtime"]["options"]["virtualenv"]).resolve()
+    assert venv == (ROOT / ".venv").resolve()
+    # The venv these tests run in is the one the pack names, so it has pulumi_policy.
+    assert Path(sys.prefix).resolve() == venv
+
+
+class Served:
+    def __init__(self, stack: str, environment: str | None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+        env.update({"PULUMI_STACK": stack, "PULUMI_PROJECT": guards.PROJECT, "PULUMI_DRY_RUN": "true"})
+        if environment is not None:
+            env["PULUMI_CONFIG"] = json.dumps({guards.ENVIRONMENT_KEY: environment, "service-infra:x": "y"})
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(PACK)],
+            cwd=PACK,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], 60)
+        line = self.process.stdout.readline() if ready else ""
+        if not line.strip().isdigit():
+            self.close()
+            raise AssertionError(f"the pack did not start: {line!r} {self.stderr()}")
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{line.strip()}")
+        self.stub = analyzer_pb2_grpc.AnalyzerStub(self.channel)
+
+    def stderr(self) -> str:
+        if self.process.poll() is None or self.process.stderr is None:
+            return ""
+        return self.process.stderr.read()
+
+    def close(self) -> None:
+        if getattr(self, "channel", None) is not None:
+            self.channel.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture(scope="module")
+def prod() -> Iterator[Served]:
+    served = Served("prod", "prod")
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+@pytest.fixture(scope="module")
+def staging() -> Iterator[Served]:
+    served = Served("staging", "staging")
+    try:
+        yield served
+    finally:
+        served.close()
+
+
+def analyze(served: Served, resource_type: str, name: str, props: dict[str, Any], protect: bool = False) -> Any:
+    properties = struct_pb2.Struct()
+    properties.update(props)
+    request = proto.AnalyzeRequest(
+        urn=urn(resource_type, name),
+        type=resource_type,
+        name=name,
+        properties=properties,
+        options=proto.AnalyzerResourceOptions(protect=protect),
+    )
+    return served.stub.Analyze(request, timeout=30)
+
+
+def test_served_pack_describes_itself(prod: Served, staging: Served) -> None:
+    for served, level in ((prod, proto.MANDATORY), (staging, proto.ADVISORY)):
+        info = served.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+        assert info.name == guards.PACK_NAME
+        assert len(info.policies) == 6
+        assert {p.enforcementLevel for p in info.policies} == {level}
+
+
+def test_prod_violations_are_mandatory_and_secrets_stay_unflagged(prod: Served) -> None:
+    props = {
+        "image": "sha256:" + "0" * 64,
+        "restart": "always",
+        "logOpts": {"max-size": "10m", "max-file": "3"},
+        "healthcheck": {"tests": ["CMD", "true"]},
+        "envs": secret(["APP_ENV=prod", "API_KEY=test-secret-value-of-API_KEY"]),
+    }
+    response = analyze(prod, guards.CONTAINER, "llm-server-container", props)
+    assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [
+        ("containers-healthcheck-restart-logs", proto.MANDATORY)
+    ]
+    assert "restart policy is 'always'" in response.diagnostics[0].message
+
+
+def test_staging_violations_are_advisory(staging: Served) -> None:
+    response = analyze(staging, guards.REMOTE_IMAGE, "llm-server-image", {"name": "ghcr.io/acme/x:latest"})
+    assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [("images-pinned", proto.ADVISORY)]
+
+
+def test_the_served_pack_knows_it_is_prod(prod: Served, staging: Served) -> None:
+    create = "python3 -m components.flyctl ensure-app --app acme-image-descriptor --org acme"
+    assert [d.policyName for d in analyze(prod, guards.COMMAND, "x-app", {"create": create}).diagnostics] == [
+        "fly-volumes-protected"
+    ]
+    assert list(analyze(staging, guards.COMMAND, "x-app", {"create": create}).diagnostics) == []
