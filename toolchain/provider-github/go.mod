@@ -10,11 +10,14 @@ require (
 	// No provider/vX tags: pseudo-version of commit
 	// e46c2bbdc297d05a418b40af162f1da43547819a (tag v6.15.0).
 	github.com/pulumi/pulumi-github/provider/v6 v6.0.0-20260814162548-e46c2bbdc297
-	// pulumi-github replaces this with its git submodule (../upstream), which at
-	// v6.15.0 is the unpatched upstream tag v6.13.0: require that release instead.
 	github.com/integrations/terraform-provider-github/v6 v6.13.0
 	github.com/pulumi/pulumi-terraform-bridge/v3 v3.137.0
 )
+
+// pulumi-github requires the upstream provider as v6.0.0 and replaces it with its
+// git submodule (../upstream), which at v6.15.0 is the unpatched upstream tag
+// v6.13.0: point every required version at that release instead.
+replace github.com/integrations/terraform-provider-github/v6 => github.com/integrations/terraform-provider-github/v6 v6.13.0
 
 // Copied from pulumi-github's provider/go.mod at v6.15.0:
 // terraform-exec v0.16.0 dropped the tfinstall package that an old dependency imports.

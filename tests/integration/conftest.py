@@ -1,0 +1,98 @@
+"""Integration fixtures: the real Pulumi engine, a real Docker engine (local and over real SSH),
+a real registry, and the `fly` stand-in. A part that cannot start fails the run; nothing is skipped."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port
+from tests.integration.pulumi_project import ROOT, Project
+
+FLY_STANDIN = ROOT / "tests" / "fakes" / "fly"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def toolchain_path() -> str:
+    """The Pulumi CLI, language host and plugins at the pinned versions (installed if missing)."""
+    done = subprocess.run([str(ROOT / "toolchain" / "install.sh")], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.fail(f"the Pulumi toolchain is not available:\n{done.stderr[-4000:]}", pytrace=False)
+    return done.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[DockerEngine]:
+    with DockerEngine() as docker_engine:
+        yield docker_engine
+
+
+@pytest.fixture(scope="session")
+def ssh_host(engine: DockerEngine) -> Iterator[SshHost]:
+    with SshHost(engine) as host:
+        yield host
+
+
+@pytest.fixture(scope="session")
+def registry(engine: DockerEngine) -> Iterator[Registry]:
+    with Registry(engine) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def example_image(engine: DockerEngine, registry: Registry) -> Iterator[ExampleImage]:
+    with ExampleImage(engine, registry, owner="acme") as image:
+        yield image
+
+
+@pytest.fixture
+def fly_state(tmp_path: Path) -> dict[str, Path]:
+    return {"state": tmp_path / "fly-state.json", "log": tmp_path / "fly-argv.jsonl"}
+
+
+@pytest.fixture
+def project(toolchain_path: str, engine: DockerEngine, fly_state: dict[str, Path]) -> Iterator[Project]:
+    # Not under pytest's tmp_path (mode 0700): the containers' non-root user reads the
+    # hot-reloaded source from here.
+    base = Path(tempfile.mkdtemp(prefix="si-it-"))
+    base.chmod(0o755)
+    env = {
+        "PATH": os.pathsep.join([toolchain_path, str(FLY_STANDIN), os.environ["PATH"]]),
+        "DOCKER_HOST": engine.host,
+        "FLY_STANDIN_STATE": str(fly_state["state"]),
+        "FLY_STANDIN_LOG": str(fly_state["log"]),
+    }
+    yield Project(base / "project", env, toolchain_path)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+class Healthy(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/api/health" else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def public_health_url() -> Iterator[str]:
+    """Stands in for https://<app>.fly.dev/api/health, which this machine cannot reach."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Healthy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/health"
+    server.shutdown()

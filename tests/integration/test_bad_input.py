@@ -1,0 +1,78 @@
+"""Bad input through the real engine: a clear error, and what was running keeps running."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pulumi import automation as auto
+
+from tests.integration.harness import (
+    DockerEngine,
+    ExampleImage,
+    Registry,
+    SshHost,
+    free_port,
+    generate_ed25519_key,
+    wait_http,
+)
+from tests.integration.pulumi_project import Project
+from tests.integration.test_ssh_host import API_KEY, ssh_stack_config
+
+
+def container_id(engine: DockerEngine) -> str:
+    return engine.run("inspect", "-f", "{{.Id}}", "llm-server-staging").stdout.strip()
+
+
+def test_bad_input_fails_clearly_and_keeps_the_running_version(
+    project: Project,
+    engine: DockerEngine,
+    ssh_host: SshHost,
+    registry: Registry,
+    example_image: ExampleImage,
+    tmp_path,
+) -> None:
+    port = free_port()
+    stack = project.stack(
+        "staging",
+        ssh_stack_config(ssh_host, registry, example_image.repository, example_image.v1.tag, port),
+        secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY},
+    )
+    stack.up()
+    running = container_id(engine)
+
+    def still_serving() -> None:
+        _, body = wait_http(f"http://127.0.0.1:{port}/health", timeout=10)
+        assert json.loads(body)["version"] == example_image.v1.app_version
+        assert container_id(engine) == running
+
+    def fails_with(*fragments: str) -> None:
+        with pytest.raises(auto.CommandError) as failed:
+            stack.up()
+        for fragment in fragments:
+            assert fragment in str(failed.value), str(failed.value)[-3000:]
+        still_serving()
+
+    # A tag the registry does not hold.
+    stack.set("services.llm-server.tag", "sha-0000000deadbeef")
+    fails_with("sha-0000000deadbeef")
+    stack.set("services.llm-server.tag", example_image.v1.tag)
+
+    # An invalid stack config: named key, nothing registered.
+    stack.set("services.llm-server.docker.prot", 8001)
+    fails_with("service-infra:services.llm-server.docker.prot: unknown key; did you mean `port`?")
+    stack.stack.remove_config("service-infra:services.llm-server.docker.prot", path=True)
+
+    # A wrong pinned host key: ssh refuses the host.
+    wrong_key = generate_ed25519_key(tmp_path / "wrong-host-key")
+    stack.set("docker_hosts.mini.host_key", wrong_key)
+    fails_with("Host key verification failed")
+    stack.set("docker_hosts.mini.host_key", ssh_host.host_key_line)
+
+    # An unreachable host.
+    stack.set("docker_hosts.mini.url", f"ssh://{ssh_host.user}@127.0.0.1:{free_port()}")
+    fails_with("Connection refused")
+    stack.set("docker_hosts.mini.url", ssh_host.docker_url)
+
+    stack.preview(expect_no_changes=True)  # back where it started
+    stack.destroy()

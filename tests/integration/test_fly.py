@@ -1,0 +1,80 @@
+"""Fly.io through the `fly` stand-in: app, volume and staged secrets created once, adopted after."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from tests.integration.pulumi_project import Project
+
+SECRETS = {
+    "FLY_API_TOKEN": "it-fly-token-5f0d2a",
+    "GOOGLE_AI_API_KEY": "it-google-key-8c1e77",
+    "SUPABASE_URL": "https://it-project.supabase.example",
+}
+
+
+def fly_config(app: str, health_url: str) -> dict[str, Any]:
+    return {
+        "environment": "staging",
+        "services": {
+            "image-descriptor": {
+                "image": "ghcr.io/acme/image-descriptor",
+                "tag": "sha-5e0a7c9",
+                "health_path": "/api/health",
+                "allowed_origins": "https://staging.acme.example",
+                "origins_env": "CORS_ORIGINS",
+                "fly": {
+                    "app": app,
+                    "org": "acme",
+                    "region": "iad",
+                    "volumes": [{"name": "cache_data", "size_gb": 1, "mount": "/data"}],
+                    "secrets": ["GOOGLE_AI_API_KEY", "SUPABASE_URL"],
+                    "health_url": health_url,
+                },
+            }
+        },
+    }
+
+
+def read_fly_state(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def test_app_volume_and_secrets_are_created_once(
+    project: Project, fly_state: dict[str, Path], public_health_url: str
+) -> None:
+    stack = project.stack("staging", fly_config("it-image-descriptor", public_health_url), SECRETS)
+    stack.up()
+    state = read_fly_state(fly_state["state"])
+    assert list(state["apps"]) == ["it-image-descriptor"]
+    assert [v["name"] for v in state["volumes"].values()] == ["cache_data"]
+    assert set(state["secrets"]["it-image-descriptor"]) == {"GOOGLE_AI_API_KEY", "SUPABASE_URL"}
+    (release,) = state["releases"]["it-image-descriptor"]
+    assert release["image"] == "ghcr.io/acme/image-descriptor:sha-5e0a7c9"
+
+    stack.preview(expect_no_changes=True)
+    # Lost state, same app: a second stack adopts the app and volume instead of duplicating them.
+    again = project.stack("staging-again", fly_config("it-image-descriptor", public_health_url), SECRETS)
+    again.up()
+    state = read_fly_state(fly_state["state"])
+    assert list(state["apps"]) == ["it-image-descriptor"]
+    assert [v["name"] for v in state["volumes"].values() if v.get("state") != "destroyed"] == ["cache_data"]
+
+
+def test_an_app_name_owned_by_someone_else_is_a_clear_error(
+    project: Project, fly_state: dict[str, Path], public_health_url: str
+) -> None:
+    fly_state["state"].write_text(
+        json.dumps({"orgs": {"rival": {"name": "Rival", "member": False}}, "apps": {"taken-name": {"org": "rival"}}})
+    )
+    stack = project.stack("staging", fly_config("taken-name", public_health_url), SECRETS)
+    with pytest.raises(auto.CommandError) as failed:
+        stack.up()
+    assert "Fly app name taken-name belongs to someone else" in str(failed.value)
+    assert "choose another `fly.app`" in str(failed.value)
+    assert read_fly_state(fly_state["state"])["apps"]["taken-name"]["org"] == "rival"

@@ -1,0 +1,55 @@
+"""The `local` stack through the real engine: up, hot reload, destroy."""
+
+from __future__ import annotations
+
+import json
+
+from tests.integration.harness import DockerEngine, ExampleImage, free_port, http_get, wait_http
+from tests.integration.harness._util import wait_for
+from tests.integration.pulumi_project import Project
+
+
+def test_local_stack_serves_hot_reloads_and_is_destroyed(
+    project: Project, engine: DockerEngine, example_image: ExampleImage
+) -> None:
+    repository, tag = example_image.v1.local_ref.rsplit(":", 1)
+    port = free_port()
+    stack = project.stack(
+        "local",
+        {
+            "environment": "local",
+            "docker_hosts": {"local": {"url": engine.host}},
+            "services": {
+                "llm-server": {
+                    "image": repository,
+                    "tag": tag,
+                    "env": {"APP_ENV": "local"},
+                    "docker": {
+                        "host": "local",
+                        "port": port,
+                        "bind": "127.0.0.1",
+                        "volumes": {"cache": "/data"},
+                        "hot_reload": {"source": "examples/service"},
+                    },
+                }
+            },
+        },
+    )
+    run = stack.up()
+    assert run.outputs["service_urls"] == {"llm-server": f"http://127.0.0.1:{port}"}
+    assert run.outputs["containers"] == {"llm-server": "llm-server-local"}
+    _, body = wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
+    assert json.loads(body)["env"] == "local"
+
+    # Edit the mounted source: the server reloads it, with no other `up`.
+    main = project.dir / "examples" / "service" / "app" / "main.py"
+    main.write_text(main.read_text().replace('"status": "ok"', '"status": "ok", "edited": "yes"'))
+    wait_for(
+        lambda: b'"edited":"yes"' in http_get(f"http://127.0.0.1:{port}/health")[1],
+        timeout=30,
+        what="the edited source to be served",
+    )
+
+    stack.destroy()
+    assert engine.run("ps", "-a", "-q", "--filter", "name=^llm-server-local$").stdout.strip() == ""
+    assert engine.run("volume", "ls", "-q", "--filter", "name=^llm-server-local-cache$").stdout.strip() == ""

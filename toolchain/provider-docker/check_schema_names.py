@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Compare the generated schema of our docker provider with the pulumi_docker SDK.
+
+The Python SDK sends and reads properties by their wire (Pulumi) names; the bridge
+derives those names from the Terraform schema (camelCase, lists pluralised). A
+name the SDK uses that the schema lacks is silently dropped on input, or never
+populated on output. This walks every resource (and the provider) of the schema
+that the SDK also has, inputs and outputs, recursing into nested object types by
+following the SDK's own type annotations, and reports:
+
+  MISSING  a wire name the SDK uses that the schema does not have (fatal for the
+           resources service-infra uses, see USED);
+  SHAPE    array/map/object/scalar disagreement (fatal for USED);
+  extra    a name only the schema has (harmless: newer upstream fields).
+
+Usage: python3 check_schema_names.py SCHEMA.json [--strict]   (with the
+project's venv Python, which has pulumi_docker installed). Exit 1 on a fatal
+finding (or on any MISSING/SHAPE with --strict).
+"""
+
+import collections.abc
+import json
+import pathlib
+import re
+import sys
+import typing
+
+import pulumi
+import pulumi._types as pt
+import pulumi_docker
+
+# Tokens service-infra uses: any mismatch here fails the check.
+USED = {
+    "pulumi:providers:docker",
+    "docker:index/container:Container",
+    "docker:index/remoteImage:RemoteImage",
+    "docker:index/volume:Volume",
+    "docker:index/network:Network",
+}
+
+
+def shape(t):
+    """array/map/object/scalar for an SDK type (already unwrapped of Input/Optional)."""
+    t = unwrap(t)
+    origin = typing.get_origin(t)
+    if origin in (list, collections.abc.Sequence, typing.Sequence):
+        return "array", unwrap(typing.get_args(t)[0])
+    if origin in (dict, collections.abc.Mapping, typing.Mapping):
+        return "map", unwrap(typing.get_args(t)[1])
+    if isinstance(t, type) and (pt.is_input_type(t) or pt.is_output_type(t)):
+        return "object", t
+    return "scalar", t
+
+
+def unwrap(t):
+    """Strips Input[...] / Optional[...] / Union[X, XDict] down to one type."""
+    for _ in range(10):
+        u = pt.unwrap_type(t) if not isinstance(t, str) else t
+        origin = typing.get_origin(u)
+        if origin is typing.Union:
+            args = [a for a in typing.get_args(u) if a is not type(None)]
+            classes = [a for a in args if isinstance(a, type) and (pt.is_input_type(a) or pt.is_output_type(a))]
+            nonawait = [
+                a for a in args if typing.get_origin(a) not in (collections.abc.Awaitable,) and not _is_output(a)
+            ]
+            u = classes[0] if classes else (nonawait[0] if nonawait else args[0])
+        if u is t:
+            return u
+        t = u
+    return t
+
+
+def _is_output(a):
+    return a is pulumi.Output or typing.get_origin(a) is pulumi.Output
+
+
+def schema_shape(spec):
+    if "$ref" in spec:
+        ref = spec["$ref"]
+        if ref.startswith("#/types/"):
+            return "object", ref[len("#/types/") :]
+        return "scalar", None  # pulumi.json#/Any, Archive, ...
+    typ = spec.get("type")
+    if typ == "array":
+        return "array", spec["items"]
+    if typ == "object":
+        return "map", spec.get("additionalProperties", {})
+    return "scalar", None
+
+
+class Checker:
+    def __init__(self, schema):
+        self.schema = schema
+        self.fatal = []
+        self.other = []
+        self.extra = []
+        self.seen = set()
+
+    def report(self, token, msg, kind):
+        line = f"{kind:7} {token}: {msg}"
+        if kind == "extra":
+            self.extra.append(line)
+        elif token in USED:
+            self.fatal.append(line)
+        else:
+            self.other.append(line)
+
+    def props(self, cls):
+        names = {pulumi_name: py for py, pulumi_name, _ in pt._py_properties(cls)}
+        types = pt._types_from_py_properties(cls)
+        return {n: types.get(n) for n in names}
+
+    def compare(self, token, where, cls, schema_props):
+        key = (token, where, cls)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        sdk = self.props(cls)
+        for name, t in sorted(sdk.items()):
+            if name not in schema_props:
+                self.report(token, f"{where}.{name} (SDK {cls.__name__}) not in schema", "MISSING")
+                continue
+            self.compare_value(token, f"{where}.{name}", t, schema_props[name])
+        for name in sorted(set(schema_props) - set(sdk)):
+            self.report(token, f"{where}.{name} only in schema", "extra")
+
+    def compare_value(self, token, where, t, spec):
+        if t is None:
+            return
+        s_kind, s_elem = shape(t)
+        k_kind, k_elem = schema_shape(spec)
+        if s_kind != k_kind:
+            self.report(token, f"{where}: SDK {s_kind}, schema {k_kind}", "SHAPE")
+            return
+        if s_kind in ("array", "map"):
+            self.compare_value(token, where + "[]", s_elem, k_elem)
+        elif s_kind == "object":
+            typ = self.schema["types"].get(k_elem)
+            if typ is None:
+                self.report(token, f"{where}: schema type {k_elem} not found", "SHAPE")
+                return
+            self.compare(token, where, s_elem, typ.get("properties", {}))
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    schema = json.loads(pathlib.Path(sys.argv[1]).read_text())
+    strict = "--strict" in sys.argv[2:]
+    c = Checker(schema)
+
+    prov = schema["provider"]
+    c.compare("pulumi:providers:docker", "inputs", pulumi_docker.ProviderArgs, prov.get("inputProperties", {}))
+
+    checked = 0
+    for token, res in sorted(schema["resources"].items()):
+        name = token.rsplit(":", 1)[1]
+        cls = getattr(pulumi_docker, name, None)
+        args = getattr(pulumi_docker, name + "Args", None)
+        if cls is None or args is None:
+            print(f"note    {token}: no such resource in the SDK")
+            continue
+        checked += 1
+        c.compare(token, "inputs", args, res.get("inputProperties", {}))
+        c.compare(token, "outputs", cls, res.get("properties", {}))
+    for token in sorted(USED - {"pulumi:providers:docker"} - set(schema["resources"])):
+        c.fatal.append(f"MISSING {token}: resource not in schema")
+
+    # Resources and functions the SDK has that the schema does not.
+    sdk_dir = pathlib.Path(pulumi_docker.__file__).parent
+    sdk_resources, sdk_functions = set(), set()
+    for f in sdk_dir.glob("*.py"):
+        text = f.read_text()
+        sdk_resources.update(
+            re.findall(r'^@pulumi\.type_token\("([^"]+)"\)\nclass \w+\(pulumi\.CustomResource\)', text, re.M)
+        )
+        sdk_functions.update(re.findall(r"pulumi\.runtime\.invoke\('([^']+)'", text))
+    for token in sorted(sdk_resources - set(schema["resources"])):
+        print(f"note    {token}: SDK resource not provided by this provider")
+    for token in sorted(sdk_functions - set(schema.get("functions", {}))):
+        print(f"note    {token}: SDK function not provided by this provider")
+
+    for line in c.extra:
+        print(line)
+    for line in c.other:
+        print(line)
+    for line in c.fatal:
+        print(line)
+    print(
+        f"checked provider + {checked} resources: {len(c.fatal)} fatal, "
+        f"{len(c.other)} other mismatches, {len(c.extra)} schema-only names"
+    )
+    if c.fatal or (strict and c.other):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
