@@ -299,6 +299,67 @@ func secretOutputs(m resource.PropertyMap) bool {
 	return false
 }
 
+// redactor holds the secret values a run must never print, longest first.
+type redactor []string
+
+// minRedacted: shorter secret fragments are not masked (they would garble all output).
+const minRedacted = 3
+
+// newRedactor collects every secret string among the inputs stdout and stderr depend
+// on; for those strings it also masks each line and each NAME=VALUE value (with its
+// quotes trimmed), as secrets travel on stdin.
+func newRedactor(m resource.PropertyMap) redactor {
+	seen := map[string]bool{}
+	add := func(s string) {
+		if len(s) >= minRedacted {
+			seen[s] = true
+		}
+	}
+	var walk func(v resource.PropertyValue, secret bool)
+	walk = func(v resource.PropertyValue, secret bool) {
+		switch {
+		case v.IsSecret():
+			walk(v.SecretValue().Element, true)
+		case v.IsOutput():
+			walk(v.OutputValue().Element, secret || v.OutputValue().Secret)
+		case v.IsArray():
+			for _, e := range v.ArrayValue() {
+				walk(e, secret)
+			}
+		case v.IsObject():
+			for _, e := range v.ObjectValue() {
+				walk(e, secret)
+			}
+		case v.IsString() && secret:
+			add(v.StringValue())
+			for _, line := range strings.Split(v.StringValue(), "\n") {
+				add(strings.TrimSpace(line))
+				if _, value, ok := strings.Cut(line, "="); ok {
+					add(strings.Trim(strings.TrimSpace(value), `"'`))
+				}
+			}
+		}
+	}
+	for _, key := range outputDependencies {
+		if v, ok := m[key]; ok {
+			walk(v, false)
+		}
+	}
+	out := make(redactor, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
+	return out
+}
+
+func (r redactor) apply(s string) string {
+	for _, secret := range r {
+		s = strings.ReplaceAll(s, secret, "[secret]")
+	}
+	return s
+}
+
 // commandEnv is the environment of a run: base (the provider's own environment),
 // then the resource's `environment` (sorted, so runs are reproducible), then the
 // previous run's stdout/stderr when addPreviousOutputInEnv and they are not empty.
@@ -331,8 +392,8 @@ type runSpec struct {
 	Dir         string   // "": the provider's working directory
 	Env         []string
 	Stdin       *string
-	// Secret hides the command, its output and its environment from errors and logs.
-	Secret bool
+	// Redact masks secret values in everything a run prints (log lines, errors).
+	Redact redactor
 	// LogStdout/LogStderr: stream those lines to Log while the command runs.
 	LogStdout, LogStderr bool
 	Log                  func(line string)
@@ -343,7 +404,7 @@ const errorTail = 4096
 
 // run runs spec.Command through the interpreter and returns its stdout and stderr,
 // each without its trailing newline (as upstream). A non-zero exit is an error that
-// quotes the command and the tail of its combined output, unless spec.Secret.
+// quotes the command and the tail of its combined output, secret values masked.
 func run(ctx context.Context, spec runSpec) (string, string, error) {
 	interp := spec.Interpreter
 	if len(interp) == 0 {
@@ -359,8 +420,8 @@ func run(ctx context.Context, spec runSpec) (string, string, error) {
 
 	var stdout, stderr bytes.Buffer
 	combined := &lockedBuffer{}
-	outLog := newLineWriter(spec.LogStdout && !spec.Secret, spec.Log)
-	errLog := newLineWriter(spec.LogStderr && !spec.Secret, spec.Log)
+	outLog := newLineWriter(spec.LogStdout, spec.Log, spec.Redact)
+	errLog := newLineWriter(spec.LogStderr, spec.Log, spec.Redact)
 	cmd.Stdout = io.MultiWriter(&stdout, combined, outLog)
 	cmd.Stderr = io.MultiWriter(&stderr, combined, errLog)
 
@@ -368,11 +429,8 @@ func run(ctx context.Context, spec runSpec) (string, string, error) {
 	outLog.Flush()
 	errLog.Flush()
 	if err != nil {
-		if spec.Secret {
-			return "", "", fmt.Errorf("%w: running a command whose inputs are secret "+
-				"(command and output not shown)", err)
-		}
-		return "", "", fmt.Errorf("%w: running %q:\n%s", err, spec.Command, tail(combined.String(), errorTail))
+		return "", "", fmt.Errorf("%w: running %q:\n%s", err,
+			spec.Redact.apply(spec.Command), spec.Redact.apply(tail(combined.String(), errorTail)))
 	}
 	return strings.TrimSuffix(stdout.String(), "\n"), strings.TrimSuffix(stderr.String(), "\n"), nil
 }
@@ -407,15 +465,16 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// lineWriter passes each complete line written to it to log (when enabled).
+// lineWriter passes each complete line written to it to log (when enabled), redacted.
 type lineWriter struct {
 	enabled bool
 	log     func(string)
+	redact  redactor
 	pending []byte
 }
 
-func newLineWriter(enabled bool, log func(string)) *lineWriter {
-	return &lineWriter{enabled: enabled && log != nil, log: log}
+func newLineWriter(enabled bool, log func(string), redact redactor) *lineWriter {
+	return &lineWriter{enabled: enabled && log != nil, log: log, redact: redact}
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -428,7 +487,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		w.log(string(w.pending[:i]))
+		w.log(w.redact.apply(string(w.pending[:i])))
 		w.pending = w.pending[i+1:]
 	}
 	return len(p), nil
@@ -437,7 +496,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // Flush logs a last line that had no newline.
 func (w *lineWriter) Flush() {
 	if w.enabled && len(w.pending) > 0 {
-		w.log(string(w.pending))
+		w.log(w.redact.apply(string(w.pending)))
 	}
 	w.pending = nil
 }

@@ -197,12 +197,24 @@ func TestRunFailure(t *testing.T) {
 		}
 	}
 	var logged []string
-	_, _, err = run(context.Background(), runSpec{
-		Command: "echo TOPSECRET; exit 1", Secret: true, LogStdout: true,
-		Log: func(l string) { logged = append(logged, l) },
+	redact := newRedactor(resource.PropertyMap{
+		keyStdin: secret(str("TOKEN=\"TOPSECRET\"\n")),
+		keyEnvironment: resource.NewProperty(resource.PropertyMap{
+			"KEY": secret(str("hunter22")), "PLAIN": str("visible-value"),
+		}),
 	})
-	if err == nil || strings.Contains(err.Error(), "TOPSECRET") || len(logged) != 0 {
-		t.Errorf("a secret command leaked: err=%v logged=%v", err, logged)
+	_, _, err = run(context.Background(), runSpec{
+		Command: "echo TOPSECRET hunter22 visible-value; echo error: app is taken; exit 1", Redact: redact,
+		LogStdout: true, Log: func(l string) { logged = append(logged, l) },
+	})
+	if err == nil || strings.Contains(err.Error(), "TOPSECRET") || strings.Contains(err.Error(), "hunter22") {
+		t.Errorf("a secret leaked into the error: %v", err)
+	}
+	if !strings.Contains(err.Error(), "error: app is taken") || !strings.Contains(err.Error(), "visible-value") {
+		t.Errorf("the error must keep what is not secret: %v", err)
+	}
+	if len(logged) != 2 || logged[0] != "[secret] [secret] visible-value" {
+		t.Errorf("log lines must be redacted, not dropped: %q", logged)
 	}
 	_, _, err = run(context.Background(), runSpec{Command: "true", Dir: filepath.Join(t.TempDir(), "missing")})
 	if err == nil {

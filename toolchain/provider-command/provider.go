@@ -337,14 +337,13 @@ func (p *commandProvider) runCommand(
 	if err != nil {
 		return "", "", err
 	}
-	secret := secretOutputs(props)
 	spec := runSpec{
 		Command:     command,
 		Interpreter: in.Interpreter,
 		Dir:         dir,
 		Env:         commandEnv(environ(), in, prevStdout, prevStderr),
 		Stdin:       in.Stdin,
-		Secret:      secret,
+		Redact:      newRedactor(props),
 		LogStdout:   in.Logging == "" || in.Logging == logStdout || in.Logging == logStdoutAndStderr,
 		LogStderr:   in.Logging == "" || in.Logging == logStderr || in.Logging == logStdoutAndStderr,
 	}
@@ -353,12 +352,8 @@ func (p *commandProvider) runCommand(
 			_ = p.host.Log(ctx, diag.Info, resource.URN(urn), line)
 		}
 	}
-	// Only the command (when not secret) and the directory reach the verbose log;
+	// Only the command (secrets masked) and the directory reach the verbose log;
 	// never stdin nor environment values.
-	if secret {
-		logging.V(5).Infof("%s: running a command with secret inputs in %s", urn, dir)
-	} else {
-		logging.V(5).Infof("%s: running %q in %s", urn, command, dir)
-	}
+	logging.V(5).Infof("%s: running %q in %s", urn, spec.Redact.apply(command), dir)
 	return run(ctx, spec)
 }
