@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pulumi
 
-from components import settings
+from components import preflight, settings
 from components.environment import ServiceEnvironment
 
 config = settings.load_runtime_settings()  # raises, naming every bad key, before any resource
+preflight.check_docker_hosts(config)  # SSH hosts answer with their pinned key, or nothing is touched
 environment = ServiceEnvironment(
     config.environment.value,
     config,

@@ -76,7 +76,9 @@ def project(toolchain_path: str, engine: DockerEngine, fly_state: dict[str, Path
         "FLY_STANDIN_STATE": str(fly_state["state"]),
         "FLY_STANDIN_LOG": str(fly_state["log"]),
     }
-    yield Project(base / "project", env, toolchain_path)
+    project = Project(base / "project", env, toolchain_path)
+    yield project
+    project.tear_down()
     shutil.rmtree(base, ignore_errors=True)
 
 

@@ -48,6 +48,7 @@ class Project:
         shutil.copytree(ROOT / "components", directory / "components", ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(ROOT / "examples", directory / "examples", ignore=shutil.ignore_patterns("__pycache__"))
         (directory / ".venv").symlink_to(ROOT / ".venv")
+        self.stacks: list[Stack] = []
 
     def stack(self, name: str, config: dict[str, Any], secrets: dict[str, str] | None = None) -> Stack:
         document = {"config": {f"{PROJECT}:{key}": value for key, value in config.items()}}
@@ -61,7 +62,16 @@ class Project:
         )
         for secret_name, value in (secrets or {}).items():
             stack.set_config(f"{PROJECT}:secrets.{secret_name}", auto.ConfigValue(value, secret=True), path=True)
-        return Stack(stack, self)
+        self.stacks.append(Stack(stack, self))
+        return self.stacks[-1]
+
+    def tear_down(self) -> None:
+        """Destroy what a test left up (a failed test must not leave containers behind)."""
+        for stack in reversed(self.stacks):
+            try:
+                stack.stack.destroy(color="never")
+            except auto.CommandError as error:
+                print(f"tear-down of {stack.stack.name} failed: {error}")
 
     def state_text(self) -> str:
         """Every file of the backend, as text: what must never hold a plaintext secret."""

@@ -66,12 +66,12 @@ def test_bad_input_fails_clearly_and_keeps_the_running_version(
     # A wrong pinned host key: ssh refuses the host.
     wrong_key = generate_ed25519_key(tmp_path / "wrong-host-key")
     stack.set("docker_hosts.mini.host_key", wrong_key)
-    fails_with("Host key verification failed")
+    fails_with("service-infra:docker_hosts.mini.host_key:", "presented a host key other than the pinned one")
     stack.set("docker_hosts.mini.host_key", ssh_host.host_key_line)
 
     # An unreachable host.
     stack.set("docker_hosts.mini.url", f"ssh://{ssh_host.user}@127.0.0.1:{free_port()}")
-    fails_with("Connection refused")
+    fails_with("service-infra:docker_hosts.mini.url: cannot reach 127.0.0.1:", "Connection refused")
     stack.set("docker_hosts.mini.url", ssh_host.docker_url)
 
     stack.preview(expect_no_changes=True)  # back where it started

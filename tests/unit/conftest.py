@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import runpy
+import subprocess
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
+
+from components import preflight
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "service-infra"
@@ -44,6 +47,12 @@ class Registered:
 class Recorder(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    host_checks: list[list[str]] = field(default_factory=list)
+
+    def check_host(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        """Stands in for ssh to the Docker hosts, which unit tests do not reach."""
+        self.host_checks.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "27.3.1\n", "")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         self.resources.append(Registered(args.typ, args.name, args.inputs, bool(args.custom)))
@@ -104,7 +113,12 @@ def run_stack(config: dict[str, Any], stack: str = "test", recorder: Recorder | 
     def program() -> None:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
-    program()
+    real_check = preflight.check_docker_hosts
+    preflight.check_docker_hosts = lambda config: real_check(config, run=recorder.check_host)
+    try:
+        program()
+    finally:
+        preflight.check_docker_hosts = real_check
     return recorder
 
 

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from components import flyctl, probe
+from components import flyctl, preflight, probe
 from components.docker_host import known_hosts_line, ssh_options
 from components.settings import DockerHost
 
@@ -137,3 +137,36 @@ def test_ssh_options_pin_the_host_key() -> None:
     assert options[options.index("-i") + 1] == "/k"
     assert "StrictHostKeyChecking=yes" in options
     assert "KnownHostsCommand=/bin/echo [mini]:2222 ssh-ed25519 AAAAC3Nza" in options
+
+
+def test_host_check_runs_what_the_provider_runs_over_ssh() -> None:
+    host = DockerHost(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza")
+    argv = preflight.ssh_check_command(host)
+    assert argv[0] == "ssh"
+    assert argv[1 : 1 + len(ssh_options(host))] == ssh_options(host)
+    assert argv[-11:] == [
+        "-p", "2222", "-l", "deploy", "-T", "--", "mini", "docker", "version", "--format", "{{.Server.Version}}",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        ("@@@@\nHost key verification failed.\n",
+         "service-infra:docker_hosts.mini.host_key: mini:2222 presented a host key other than the pinned one; "
+         "if the host was reinstalled, pin its new key from `ssh-keyscan -t ed25519 -p 2222 mini`"),
+        ("ssh: connect to host mini port 2222: Connection refused\n",
+         "service-infra:docker_hosts.mini.url: cannot reach mini:2222 over SSH "
+         "(ssh: connect to host mini port 2222: Connection refused); check the host is up and the url is right"),
+        ("deploy@mini: Permission denied (publickey).\n",
+         "service-infra:docker_hosts.mini.identity_file: mini:2222 refused the SSH key "
+         "(deploy@mini: Permission denied (publickey).); load the deploy key into ssh-agent or set identity_file"),
+        ("bash: docker: command not found\n",
+         "service-infra:docker_hosts.mini.url: the Docker engine on mini:2222 did not answer over SSH: "
+         "bash: docker: command not found"),
+    ],
+)  # fmt: skip
+def test_host_check_failures_name_the_key_to_change(stderr: str, expected: str) -> None:
+    host = DockerHost(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza")
+    assert preflight.explain("mini", host, 255, stderr) == expected
+    assert preflight.explain("mini", host, 0, "") is None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
+from components import preflight
 from components.settings import SettingsError
 from tests.unit.conftest import (
     Recorder,
@@ -215,3 +217,17 @@ def test_nothing_is_registered_when_settings_are_invalid() -> None:
         "service-infra:services.llm-server.tag: an immutable tag is required in prod (e.g. sha-1a2b3c4), got 'latest'",
         "service-infra:services.llm-server.docker.prot: unknown key; did you mean `port`?",
     ]
+
+
+def test_ssh_hosts_are_checked_before_anything_is_registered(stacks: dict[str, Recorder]) -> None:
+    (check,) = stacks["prod"].host_checks
+    assert check[-5:] == ["mac-mini.tailnet.example", "docker", "version", "--format", "{{.Server.Version}}"]
+    assert not stacks["local"].host_checks  # the local engine needs no SSH
+
+
+def test_a_failed_host_check_registers_nothing() -> None:
+    recorder = Recorder()
+    recorder.check_host = lambda argv: subprocess.CompletedProcess(argv, 255, "", "Host key verification failed.\n")  # type: ignore[method-assign]
+    with pytest.raises(preflight.HostCheckError, match=r"docker_hosts\.mac-mini\.host_key: mac-mini"):
+        run_stack(load_stack_config("prod"), "prod", recorder)
+    assert not recorder.resources
