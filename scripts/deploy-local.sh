@@ -2,6 +2,7 @@
 # Deploy the `local` stack on a fresh machine: installs what it needs (Python packages, the
 # Pulumi toolchain, a Docker engine when none answers and we are root), builds the example
 # service image without any registry, runs `pulumi up -s local`, and prints the service URL.
+# `scripts/deploy-local.sh destroy` tears the local stack down again.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -23,8 +24,12 @@ export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-service-infra-exampl
 case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
 
 pulumi stack select --create local --non-interactive >/dev/null
+if [ "${1:-up}" = destroy ]; then
+  pulumi destroy --stack local --yes --non-interactive
+  exit 0
+fi
 pulumi up --stack local --yes --non-interactive --diff
 url="$(pulumi stack output --stack local service_urls --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["llm-server"])')"
 echo
 echo "llm-server (local) is up: $url/health"
-echo "Edit examples/service/app/*.py and the server reloads; tear down with: pulumi destroy -s local"
+echo "Edit examples/service/app/*.py and the server reloads; tear down with: scripts/deploy-local.sh destroy"
