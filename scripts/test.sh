@@ -18,6 +18,10 @@ log "types (pyright)"
 log "workflows (actionlint; shellcheck checks their run: scripts)"
 ensure_debian_packages shellcheck
 go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml
+log "toolchain Go tests (our command provider and language-host launcher)"
+for module in toolchain/provider-command toolchain/language-python/launcher; do
+  (cd "$module" && GOFLAGS=-mod=readonly go test -count=1 ./...)
+done
 log "offline check of the stack files"
 $py -m components check Pulumi.*.yaml
 
