@@ -81,7 +81,15 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 config.github.repository, config.github, secrets[config.github.token_secret], secrets, opts=child
             )
             for env_name, environment in config.github.environments.items():
-                GithubEnvironment(env_name, environment, repo.repository, repo.provider, secrets, opts=child)
+                GithubEnvironment(
+                    env_name,
+                    environment,
+                    repo.repository,
+                    repo.provider,
+                    secrets,
+                    config_key=f"{settings.PROJECT}:github.environments.{env_name}",
+                    opts=child,
+                )
                 self.github_environments.append(env_name)
 
         self.register_outputs(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import pulumi
 import pulumi_github as github
@@ -10,9 +10,21 @@ import pulumi_github as github
 from components import settings
 
 
-def _sorted_ids(ids: list[pulumi.Output[int]]) -> pulumi.Output[list[int]]:
-    # A stable order keeps the provider from showing a diff on reviewers at every preview.
-    return pulumi.Output.all(*ids).apply(lambda values: sorted(int(v) for v in values))
+class UnknownReviewerError(ValueError):
+    """A reviewer name GitHub does not know; the message names the config key to fix."""
+
+
+def _resolve_ids(
+    names: tuple[str, ...], lookup: Callable[[str], str], key: str, kind: str
+) -> tuple[list[int], list[str]]:
+    """Names to numeric ids (sorted, so the provider sees a stable list), and a problem per unknown name."""
+    ids, problems = [], []
+    for name in names:
+        try:
+            ids.append(int(lookup(name)))
+        except Exception as error:  # the provider's invoke error: 404, no access, ...
+            problems.append(f"{key}: GitHub has no {kind} {name!r} visible to the token ({error})")
+    return sorted(ids), problems
 
 
 class GithubEnvironment(pulumi.ComponentResource):
@@ -25,22 +37,32 @@ class GithubEnvironment(pulumi.ComponentResource):
         repository: str,
         provider: github.Provider,
         secrets: Mapping[str, pulumi.Output[str]],
+        config_key: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("service-infra:github_environment:GithubEnvironment", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        lookup = pulumi.InvokeOutputOptions(parent=self, provider=provider)
+        # Plain (not output) invokes, so an unknown name fails here, naming its config key,
+        # before anything is written to GitHub.
+        lookup = pulumi.InvokeOptions(parent=self, provider=provider)
         reviewers = environment.reviewers
-        user_ids = [github.get_user_output(username=user, opts=lookup).id.apply(int) for user in reviewers.users]
-        team_ids = [github.get_team_output(slug=team, opts=lookup).id.apply(int) for team in reviewers.teams]
+        user_ids, user_problems = _resolve_ids(
+            reviewers.users,
+            lambda u: github.get_user(username=u, opts=lookup).id,
+            f"{config_key}.reviewers.users",
+            "user",
+        )
+        team_ids, team_problems = _resolve_ids(
+            reviewers.teams, lambda t: github.get_team(slug=t, opts=lookup).id, f"{config_key}.reviewers.teams", "team"
+        )
+        if user_problems or team_problems:
+            raise UnknownReviewerError("\n".join(user_problems + team_problems))
 
         self.environment = github.RepositoryEnvironment(
             name,
             repository=repository,
             environment=name,
-            reviewers=[
-                github.RepositoryEnvironmentReviewerArgs(users=_sorted_ids(user_ids), teams=_sorted_ids(team_ids))
-            ]
+            reviewers=[github.RepositoryEnvironmentReviewerArgs(users=user_ids, teams=team_ids)]
             if reviewers.count
             else None,
             prevent_self_review=environment.prevent_self_review,

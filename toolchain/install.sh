@@ -4,8 +4,9 @@
 #     that reports v3.259.0, else built by toolchain/pulumi/build.sh;
 #   - the Python language host (toolchain/language-python/build.sh);
 #   - resource plugins at the versions the Python SDKs pin: command 1.2.1 (our own,
-#     toolchain/provider-command/build.sh) and docker 5.1.0
-#     (toolchain/provider-docker/build.sh), installed into $PULUMI_HOME (default
+#     toolchain/provider-command/build.sh), docker 5.1.0
+#     (toolchain/provider-docker/build.sh) and github 6.15.0
+#     (toolchain/provider-github/build.sh), installed into $PULUMI_HOME (default
 #     ~/.pulumi) with `pulumi plugin install resource NAME VERSION --file BINARY`.
 # Every part is required. Builds are cached outside the repo, keyed by version and by
 # a hash of the part's folder, so a second run takes seconds.
@@ -19,7 +20,7 @@ set -euo pipefail
 
 readonly PULUMI_VERSION=3.259.0
 # name:version of the resource plugins, built in this order.
-readonly PLUGINS=(command:1.2.1 docker:5.1.0)
+readonly PLUGINS=(command:1.2.1 docker:5.1.0 github:6.15.0)
 
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 cache=${SERVICE_INFRA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/service-infra}
@@ -48,7 +49,7 @@ log() { printf '[toolchain %s] %s\n' "$(fmt_secs $((SECONDS - t_start)))" "$*" >
 die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # Every part is required: fail at once when one cannot be built at all.
-for part in pulumi language-python provider-command provider-docker; do
+for part in pulumi language-python provider-command provider-docker provider-github; do
   [[ -f $here/$part/build.sh ]] ||
     die "toolchain/$part/build.sh is missing: cannot build the $part part of the Pulumi toolchain (every part is required)"
 done

@@ -68,6 +68,8 @@ class Recorder(pulumi.runtime.Mocks):
         self.calls.append((args.token, dict(args.args)))
         if args.token == "github:index/getUser:getUser":
             login = args.args["username"]
+            if login.startswith("nobody"):  # as the provider reports a 404
+                return {}, [("username", f"GET /users/{login}: 404 Not Found")]  # type: ignore[return-value]
             return {"id": str(numeric_id(login)), "login": login}
         if args.token == "github:index/getTeam:getTeam":
             slug = args.args["slug"]

@@ -231,3 +231,13 @@ def test_a_failed_host_check_registers_nothing() -> None:
     with pytest.raises(preflight.HostCheckError, match=r"docker_hosts\.mac-mini\.host_key: mac-mini"):
         run_stack(load_stack_config("prod"), "prod", recorder)
     assert not recorder.resources
+
+
+def test_an_unknown_reviewer_names_its_config_key_and_registers_nothing_in_github() -> None:
+    config = load_stack_config("prod")
+    config["service-infra:github"]["environments"]["production"]["reviewers"]["users"][1] = "nobody-acme"
+    recorder = Recorder()
+    with pytest.raises(Exception, match=r"service-infra:github\.environments\.production\.reviewers\.users: "
+                       r"GitHub has no user 'nobody-acme' visible to the token"):  # fmt: skip
+        run_stack(config, "prod", recorder)
+    assert not recorder.of_type(ENVIRONMENT)

@@ -1,0 +1,995 @@
+"""The GitHub REST API stand-in: state, routes and the threaded HTTP server (see __init__.py)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import datetime
+import http.server
+import itertools
+import json
+import re
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, PublicKey, SealedBox
+
+DEFAULT_TOKEN = "ghp_servicEinfraStandinT0ken0000000000000"
+DOCS = "https://docs.github.com/rest"
+REST_PREFIX = "/api/v3"
+GRAPHQL_PATH = "/api/graphql"
+MAX_REVIEWERS = 6
+MAX_WAIT_TIMER = 43200
+SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+Json = dict[str, Any]
+
+
+class ApiError(Exception):
+    """An error response, shaped as GitHub shapes them."""
+
+    def __init__(self, status: int, message: str, errors: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body: Json = {"message": message, "documentation_url": DOCS, "status": str(status)}
+        if errors:
+            self.body["errors"] = errors
+
+
+def not_found() -> ApiError:
+    return ApiError(404, "Not Found")
+
+
+def invalid(message: str, resource: str, field_name: str, code: str = "invalid") -> ApiError:
+    return ApiError(422, message, [{"resource": resource, "field": field_name, "code": code}])
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One request the stand-in received."""
+
+    method: str
+    path: str  # as sent, without the query string (e.g. /api/v3/repos/acme/app/environments/production)
+    query: dict[str, list[str]]
+    body: Any  # the parsed JSON body, or None
+    status: int = 0
+
+    @property
+    def route(self) -> str:
+        """METHOD and the REST path with the /api/v3 prefix removed, e.g. `GET /users/alice`."""
+        path = self.path[len(REST_PREFIX) :] if self.path.startswith(REST_PREFIX + "/") else self.path
+        return f"{self.method} {unquote(path)}"
+
+
+@dataclass
+class KeyPair:
+    key_id: str
+    private: PrivateKey
+
+    @property
+    def public_b64(self) -> str:
+        return base64.b64encode(bytes(self.private.public_key)).decode()
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _new_key() -> KeyPair:
+    return KeyPair(key_id=str(secrets.randbelow(9 * 10**17) + 10**17), private=PrivateKey.generate())
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Callable[..., tuple[int, Any]]
+
+
+class GithubApi:
+    """The stand-in: start it as a context manager; `base_url` is what the provider's `baseUrl` takes."""
+
+    def __init__(
+        self,
+        owner: str,
+        repo: str,
+        users: Mapping[str, int] | None = None,
+        teams: Mapping[str, int] | None = None,
+        token: str = DEFAULT_TOKEN,
+        *,
+        login: str = "service-infra-bot",
+        login_id: int = 9000001,
+        repo_id: int = 700001,
+        org_id: int = 800001,
+    ) -> None:
+        self.owner = owner
+        self.repo = repo
+        self.token = token
+        self.login = login
+        self.login_id = login_id
+        self.repo_id = repo_id
+        self.org_id = org_id
+        self.users: dict[str, int] = {login: login_id, **dict(users or {})}
+        self.teams: dict[str, int] = dict(teams or {})
+        # name -> {id, name, wait_timer, reviewers, prevent_self_review, can_admins_bypass,
+        #          deployment_branch_policy, branch_policies, secrets, variables, key_id, ...}
+        self.environments: dict[str, Json] = {}
+        self.repo_secrets: dict[str, Json] = {}  # name -> {encrypted_value, key_id, created_at, updated_at}
+        self.requests: list[ApiRequest] = []
+        self._keys: dict[str, KeyPair] = {}
+        self._repo_key = self._add_key()
+        self._ids = itertools.count(1000)
+        self._lock = threading.RLock()
+        self._created = _now()
+        self._server: http.server.ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._routes = self._build_routes()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> GithubApi:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        api = self
+
+        class Handler(_Handler):
+            pass
+
+        Handler.api = api
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="github-api", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "the stand-in is not running"
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        """The provider's `baseUrl`: a GitHub Enterprise Server style host (REST under /api/v3/)."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{REST_PREFIX}/"
+
+    # --------------------------------------------------------------- test helpers
+
+    def routes_called(self) -> list[str]:
+        """Distinct `METHOD /path` of the requests so far, ids and names kept, in first-seen order."""
+        return list(dict.fromkeys(request.route for request in self.requests))
+
+    def add_environment(
+        self,
+        name: str,
+        *,
+        reviewers: list[Json] | None = None,
+        wait_timer: int = 0,
+        prevent_self_review: bool = False,
+        can_admins_bypass: bool = True,
+        deployment_branch_policy: Json | None = None,
+    ) -> Json:
+        """Seed an environment, as if someone had made it by hand."""
+        with self._lock:
+            env = self._environment_record(name)
+            self._apply_environment(
+                env,
+                {
+                    "reviewers": reviewers,
+                    "wait_timer": wait_timer,
+                    "prevent_self_review": prevent_self_review,
+                    "can_admins_bypass": can_admins_bypass,
+                    "deployment_branch_policy": deployment_branch_policy,
+                },
+            )
+            self.environments[env["name"]] = env
+            return env
+
+    def set_secret(self, name: str, value: str, environment: str | None = None) -> None:
+        """Seed a secret (sealed with the right public key, as a client would)."""
+        with self._lock:
+            key = self._keys[self._env(environment)["key_id"]] if environment else self._repo_key
+            sealed = SealedBox(PublicKey(bytes(key.private.public_key))).encrypt(value.encode())
+            store = self._env(environment)["secrets"] if environment else self.repo_secrets
+            now = _now()
+            store[name.upper()] = {
+                "encrypted_value": base64.b64encode(sealed).decode(),
+                "key_id": key.key_id,
+                "created_at": now,
+                "updated_at": now,
+            }
+
+    def set_variable(self, environment: str, name: str, value: str) -> None:
+        with self._lock:
+            now = _now()
+            self._env(environment)["variables"][name.upper()] = {"value": value, "created_at": now, "updated_at": now}
+
+    def decrypt_secret(self, environment: str, name: str) -> str:
+        """The plaintext of an environment secret, opened with the environment's private key."""
+        with self._lock:
+            return self._open(self._env(environment)["secrets"][name.upper()])
+
+    def repo_secret(self, name: str) -> str:
+        """The plaintext of a repository secret, opened with the repository's private key."""
+        with self._lock:
+            return self._open(self.repo_secrets[name.upper()])
+
+    def _open(self, record: Json) -> str:
+        key = self._keys[record["key_id"]]
+        return SealedBox(key.private).decrypt(base64.b64decode(record["encrypted_value"])).decode()
+
+    def _env(self, name: str | None) -> Json:
+        for env_name, env in self.environments.items():
+            if name is not None and env_name.lower() == name.lower():
+                return env
+        raise KeyError(f"no environment {name!r} (have: {', '.join(self.environments) or 'none'})")
+
+    def _add_key(self) -> KeyPair:
+        key = _new_key()
+        self._keys[key.key_id] = key
+        return key
+
+    # ------------------------------------------------------------------ JSON shapes
+
+    def _html(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def _api(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{REST_PREFIX}/{path}"
+
+    def user_json(self, login: str) -> Json:
+        user_id = self.users[login]
+        return {
+            "login": login,
+            "id": user_id,
+            "node_id": base64.b64encode(f"04:User{user_id}".encode()).decode(),
+            "avatar_url": f"https://avatars.example.invalid/u/{user_id}?v=4",
+            "gravatar_id": "",
+            "url": self._api(f"users/{login}"),
+            "html_url": self._html(login),
+            "type": "User",
+            "site_admin": False,
+        }
+
+    def _user_detail(self, login: str) -> Json:
+        return {
+            **self.user_json(login),
+            "name": login,
+            "company": None,
+            "blog": "",
+            "location": None,
+            "email": None,
+            "bio": None,
+            "public_repos": 0,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "created_at": self._created,
+            "updated_at": self._created,
+        }
+
+    def _org_json(self) -> Json:
+        return {
+            "login": self.owner,
+            "id": self.org_id,
+            "node_id": base64.b64encode(f"012:Organization{self.org_id}".encode()).decode(),
+            "url": self._api(f"orgs/{self.owner}"),
+            "repos_url": self._api(f"orgs/{self.owner}/repos"),
+            "avatar_url": f"https://avatars.example.invalid/u/{self.org_id}?v=4",
+            "description": None,
+            "name": self.owner,
+            "html_url": self._html(self.owner),
+            "type": "Organization",
+            "created_at": self._created,
+            "updated_at": self._created,
+        }
+
+    def team_json(self, slug: str) -> Json:
+        team_id = self.teams[slug]
+        return {
+            "id": team_id,
+            "node_id": base64.b64encode(f"04:Team{team_id}".encode()).decode(),
+            "url": self._api(f"teams/{team_id}"),
+            "html_url": self._html(f"orgs/{self.owner}/teams/{slug}"),
+            "name": slug,
+            "slug": slug,
+            "description": None,
+            "privacy": "closed",
+            "notification_setting": "notifications_enabled",
+            "permission": "pull",
+            "members_url": self._api(f"teams/{team_id}/members{{/member}}"),
+            "repositories_url": self._api(f"teams/{team_id}/repos"),
+            "parent": None,
+        }
+
+    def _repo_json(self) -> Json:
+        full_name = f"{self.owner}/{self.repo}"
+        return {
+            "id": self.repo_id,
+            "node_id": base64.b64encode(f"010:Repository{self.repo_id}".encode()).decode(),
+            "name": self.repo,
+            "full_name": full_name,
+            "private": True,
+            "owner": {**self._org_json(), "site_admin": False},
+            "html_url": self._html(full_name),
+            "description": None,
+            "fork": False,
+            "url": self._api(f"repos/{full_name}"),
+            "default_branch": "main",
+            "visibility": "private",
+            "archived": False,
+            "disabled": False,
+            "created_at": self._created,
+            "updated_at": self._created,
+            "pushed_at": self._created,
+            "permissions": {"admin": True, "maintain": True, "push": True, "triage": True, "pull": True},
+        }
+
+    def _environment_json(self, env: Json) -> Json:
+        rules: list[Json] = []
+        if env["wait_timer"]:
+            rules.append({**self._rule_ids(env, "wait_timer"), "type": "wait_timer", "wait_timer": env["wait_timer"]})
+        if env["reviewers"]:
+            reviewers = []
+            for reviewer in env["reviewers"]:
+                if reviewer["type"] == "User":
+                    login = next(name for name, uid in self.users.items() if uid == reviewer["id"])
+                    reviewers.append({"type": "User", "reviewer": self.user_json(login)})
+                else:
+                    slug = next(name for name, tid in self.teams.items() if tid == reviewer["id"])
+                    reviewers.append({"type": "Team", "reviewer": self.team_json(slug)})
+            rules.append(
+                {
+                    **self._rule_ids(env, "required_reviewers"),
+                    "prevent_self_review": env["prevent_self_review"],
+                    "type": "required_reviewers",
+                    "reviewers": reviewers,
+                }
+            )
+        if env["deployment_branch_policy"] is not None:
+            rules.append({**self._rule_ids(env, "branch_policy"), "type": "branch_policy"})
+        name = env["name"]
+        return {
+            "id": env["id"],
+            "node_id": base64.b64encode(f"011:Environment{env['id']}".encode()).decode(),
+            "name": name,
+            "url": self._api(f"repos/{self.owner}/{self.repo}/environments/{name}"),
+            "html_url": self._html(f"{self.owner}/{self.repo}/deployments/activity_log?environments_filter={name}"),
+            "created_at": env["created_at"],
+            "updated_at": env["updated_at"],
+            "can_admins_bypass": env["can_admins_bypass"],
+            "protection_rules": rules,
+            "deployment_branch_policy": copy.deepcopy(env["deployment_branch_policy"]),
+        }
+
+    def _rule_ids(self, env: Json, kind: str) -> Json:
+        rule_id = env["rule_ids"].setdefault(kind, next(self._ids))
+        return {"id": rule_id, "node_id": base64.b64encode(f"04:Gate{rule_id}".encode()).decode()}
+
+    # ------------------------------------------------------------------ routes
+
+    def _build_routes(self) -> list[Route]:
+        seg = r"([^/]+)"
+        repo = rf"/repos/{seg}/{seg}"
+        env = rf"{repo}/environments/{seg}"
+        by_id_env = rf"/repositories/(\d+)/environments/{seg}"
+        table: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
+            ("GET", r"/user", self._get_authenticated_user),
+            ("GET", rf"/users/{seg}", self._get_user),
+            ("GET", rf"/users/{seg}/gpg_keys", self._get_user_keys),
+            ("GET", rf"/users/{seg}/keys", self._get_user_keys),
+            ("GET", rf"/orgs/{seg}", self._get_org),
+            ("GET", rf"/orgs/{seg}/teams/{seg}", self._get_team),
+            ("GET", rf"/orgs/{seg}/teams/{seg}/members", self._get_team_list),
+            ("GET", rf"/orgs/{seg}/teams/{seg}/repos", self._get_team_list),
+            ("GET", repo, self._get_repo),
+            ("GET", r"/repositories/(\d+)", self._get_repo_by_id),
+            ("GET", rf"{repo}/environments", self._list_environments),
+            ("GET", env, self._get_environment),
+            ("PUT", env, self._put_environment),
+            ("DELETE", env, self._delete_environment),
+            ("GET", rf"{env}/deployment-branch-policies", self._list_branch_policies),
+            ("POST", rf"{env}/deployment-branch-policies", self._create_branch_policy),
+            ("GET", rf"{env}/deployment-branch-policies/(\d+)", self._get_branch_policy),
+            ("PUT", rf"{env}/deployment-branch-policies/(\d+)", self._update_branch_policy),
+            ("DELETE", rf"{env}/deployment-branch-policies/(\d+)", self._delete_branch_policy),
+            ("GET", rf"{repo}/actions/secrets/public-key", self._get_repo_public_key),
+            ("GET", rf"{repo}/actions/secrets", self._list_repo_secrets),
+            ("GET", rf"{repo}/actions/secrets/{seg}", self._get_repo_secret),
+            ("PUT", rf"{repo}/actions/secrets/{seg}", self._put_repo_secret),
+            ("DELETE", rf"{repo}/actions/secrets/{seg}", self._delete_repo_secret),
+            # Environment secrets: go-github addresses them by repository id; GitHub's current
+            # docs by owner/repo. Both are served.
+            ("GET", rf"{by_id_env}/secrets/public-key", self._get_env_public_key_by_id),
+            ("GET", rf"{env}/secrets/public-key", self._get_env_public_key),
+            ("GET", rf"{by_id_env}/secrets", self._list_env_secrets_by_id),
+            ("GET", rf"{env}/secrets", self._list_env_secrets),
+            ("GET", rf"{by_id_env}/secrets/{seg}", self._get_env_secret_by_id),
+            ("GET", rf"{env}/secrets/{seg}", self._get_env_secret),
+            ("PUT", rf"{by_id_env}/secrets/{seg}", self._put_env_secret_by_id),
+            ("PUT", rf"{env}/secrets/{seg}", self._put_env_secret),
+            ("DELETE", rf"{by_id_env}/secrets/{seg}", self._delete_env_secret_by_id),
+            ("DELETE", rf"{env}/secrets/{seg}", self._delete_env_secret),
+            ("GET", rf"{env}/variables", self._list_env_variables),
+            ("POST", rf"{env}/variables", self._create_env_variable),
+            ("GET", rf"{env}/variables/{seg}", self._get_env_variable),
+            ("PATCH", rf"{env}/variables/{seg}", self._update_env_variable),
+            ("DELETE", rf"{env}/variables/{seg}", self._delete_env_variable),
+        ]
+        return [Route(method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in table]
+
+    def handle(self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes) -> tuple[int, Any]:
+        """One request: (status, JSON body or None). Records it."""
+        parts = urlsplit(raw_path)
+        path, query = parts.path, parse_qs(parts.query)
+        body: Any = None
+        status, response = 500, None
+        try:
+            if raw_body:
+                try:
+                    body = json.loads(raw_body)
+                except ValueError:
+                    body = raw_body.decode(errors="replace")
+                    raise ApiError(400, "Problems parsing JSON") from None
+            self._authorize(headers.get("Authorization", ""))
+            status, response = self._dispatch(method, path, body)
+        except ApiError as error:
+            status, response = error.status, error.body
+        finally:
+            with self._lock:
+                self.requests.append(ApiRequest(method, path, query, body, status))
+        return status, response
+
+    def _authorize(self, header: str) -> None:
+        scheme, _, credential = header.partition(" ")
+        if not header:
+            raise ApiError(401, "Requires authentication")
+        if scheme.lower() not in ("bearer", "token") or credential.strip() != self.token:
+            raise ApiError(401, "Bad credentials")
+
+    def _dispatch(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        if path == GRAPHQL_PATH:
+            if method != "POST":
+                raise not_found()
+            # Nothing this program manages goes through GraphQL; answer as GitHub does to an
+            # unknown field, so that an unexpected query shows up clearly in a test.
+            query = body.get("query", "") if isinstance(body, dict) else ""
+            return 200, {"errors": [{"message": f"the GitHub stand-in does not serve GraphQL: {query[:200]}"}]}
+        if not path.startswith(REST_PREFIX + "/"):
+            raise not_found()
+        rest = path[len(REST_PREFIX) :]
+        for route in self._routes:
+            match = route.pattern.match(rest)
+            if match and route.method == method:
+                args = [unquote(group) for group in match.groups()]
+                with self._lock:
+                    return route.handler(*args, body=body)
+        raise not_found()
+
+    # --------------------------------------------------------------- handlers
+
+    def _check_repo(self, owner: str, repo: str) -> None:
+        if owner.lower() != self.owner.lower() or repo.lower() != self.repo.lower():
+            raise not_found()
+
+    def _check_repo_id(self, repo_id: str) -> None:
+        if int(repo_id) != self.repo_id:
+            raise not_found()
+
+    def _find_env(self, name: str) -> Json:
+        try:
+            return self._env(name)
+        except KeyError:
+            raise not_found() from None
+
+    def _get_authenticated_user(self, *, body: Any) -> tuple[int, Any]:
+        return 200, self._user_detail(self.login)
+
+    def _get_user(self, login: str, *, body: Any) -> tuple[int, Any]:
+        for name in self.users:
+            if name.lower() == login.lower():
+                return 200, self._user_detail(name)
+        raise not_found()
+
+    def _get_user_keys(self, login: str, *, body: Any) -> tuple[int, Any]:
+        if not any(name.lower() == login.lower() for name in self.users):
+            raise not_found()
+        return 200, []
+
+    def _get_org(self, org: str, *, body: Any) -> tuple[int, Any]:
+        if org.lower() != self.owner.lower():
+            raise not_found()
+        return 200, self._org_json()
+
+    def _team_slug(self, org: str, slug: str) -> str:
+        if org.lower() != self.owner.lower():
+            raise not_found()
+        for name in self.teams:
+            if name.lower() == slug.lower():
+                return name
+        raise not_found()
+
+    def _get_team(self, org: str, slug: str, *, body: Any) -> tuple[int, Any]:
+        return 200, self.team_json(self._team_slug(org, slug))
+
+    def _get_team_list(self, org: str, slug: str, *, body: Any) -> tuple[int, Any]:
+        self._team_slug(org, slug)
+        return 200, []
+
+    def _get_repo(self, owner: str, repo: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        return 200, self._repo_json()
+
+    def _get_repo_by_id(self, repo_id: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo_id(repo_id)
+        return 200, self._repo_json()
+
+    # environments
+
+    def _environment_record(self, name: str) -> Json:
+        now = _now()
+        return {
+            "id": next(self._ids),
+            "name": name,
+            "created_at": now,
+            "updated_at": now,
+            "wait_timer": 0,
+            "reviewers": [],
+            "prevent_self_review": False,
+            "can_admins_bypass": True,
+            "deployment_branch_policy": None,
+            "branch_policies": {},
+            "secrets": {},
+            "variables": {},
+            "key_id": self._add_key().key_id,
+            "rule_ids": {},
+        }
+
+    def _list_environments(self, owner: str, repo: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        envs = [self._environment_json(env) for env in self.environments.values()]
+        return 200, {"total_count": len(envs), "environments": envs}
+
+    def _get_environment(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        return 200, self._environment_json(self._find_env(name))
+
+    def _put_environment(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        if body is not None and not isinstance(body, dict):
+            raise ApiError(400, "Problems parsing JSON")
+        if not name.strip() or len(name) > 255:
+            raise invalid("Validation Failed", "Environment", "name")
+        settings = self._validate_environment(body or {})
+        try:
+            env = self._env(name)
+        except KeyError:
+            env = self._environment_record(name)
+            self.environments[name] = env
+        self._apply_environment(env, settings)
+        return 200, self._environment_json(env)
+
+    def _validate_environment(self, body: Json) -> Json:
+        unknown = set(body) - {
+            "wait_timer",
+            "reviewers",
+            "prevent_self_review",
+            "can_admins_bypass",
+            "deployment_branch_policy",
+        }
+        if unknown:
+            raise invalid(
+                f"Invalid request.\n\n{', '.join(sorted(unknown))} is not a permitted key.", "Environment", ""
+            )
+        wait_timer = body.get("wait_timer")
+        if wait_timer is not None and (
+            isinstance(wait_timer, bool) or not isinstance(wait_timer, int) or not 0 <= wait_timer <= MAX_WAIT_TIMER
+        ):
+            raise invalid(
+                f"Invalid request.\n\nwait_timer must be an integer between 0 and {MAX_WAIT_TIMER}.",
+                "Environment",
+                "wait_timer",
+            )
+        for flag in ("prevent_self_review", "can_admins_bypass"):
+            if body.get(flag) is not None and not isinstance(body[flag], bool):
+                raise invalid(
+                    f"Invalid request.\n\nFor '{flag}', {body[flag]!r} is not a boolean.", "Environment", flag
+                )
+        reviewers = body.get("reviewers")
+        if reviewers is not None:
+            if not isinstance(reviewers, list):
+                raise invalid("Invalid request.\n\nFor 'reviewers', it is not an array.", "Environment", "reviewers")
+            if len(reviewers) > MAX_REVIEWERS:
+                raise invalid(
+                    f"Invalid request.\n\nA maximum of {MAX_REVIEWERS} reviewers is allowed.",
+                    "Environment",
+                    "reviewers",
+                    "too_long",
+                )
+            for reviewer in reviewers:
+                if (
+                    not isinstance(reviewer, dict)
+                    or reviewer.get("type") not in ("User", "Team")
+                    or isinstance(reviewer.get("id"), bool)
+                    or not isinstance(reviewer.get("id"), int)
+                ):
+                    raise invalid(
+                        "Invalid request.\n\nEach reviewer needs a type (User or Team) and an integer id.",
+                        "Environment",
+                        "reviewers",
+                    )
+                known = self.users.values() if reviewer["type"] == "User" else self.teams.values()
+                if reviewer["id"] not in known:
+                    raise invalid(
+                        f"Invalid request.\n\n{reviewer['type']} {reviewer['id']} cannot be a reviewer: not found.",
+                        "Environment",
+                        "reviewers",
+                        "not_found",
+                    )
+        policy = body.get("deployment_branch_policy")
+        if policy is not None:
+            if (
+                not isinstance(policy, dict)
+                or not isinstance(policy.get("protected_branches"), bool)
+                or not isinstance(policy.get("custom_branch_policies"), bool)
+            ):
+                raise invalid(
+                    "Invalid request.\n\ndeployment_branch_policy needs protected_branches and custom_branch_policies"
+                    " (booleans).",
+                    "Environment",
+                    "deployment_branch_policy",
+                )
+            if policy["protected_branches"] == policy["custom_branch_policies"]:
+                raise invalid(
+                    "Invalid request.\n\nExactly one of protected_branches or custom_branch_policies must be true.",
+                    "Environment",
+                    "deployment_branch_policy",
+                )
+        return body
+
+    def _apply_environment(self, env: Json, settings: Json) -> None:
+        if "wait_timer" in settings:
+            env["wait_timer"] = settings["wait_timer"] or 0
+        if "reviewers" in settings:
+            reviewers = settings["reviewers"] or []
+            unique = {(r["type"], r["id"]): {"type": r["type"], "id": r["id"]} for r in reviewers}
+            env["reviewers"] = list(unique.values())
+        if settings.get("prevent_self_review") is not None:
+            env["prevent_self_review"] = settings["prevent_self_review"]
+        if settings.get("can_admins_bypass") is not None:
+            env["can_admins_bypass"] = settings["can_admins_bypass"]
+        if "deployment_branch_policy" in settings:
+            policy = settings["deployment_branch_policy"]
+            env["deployment_branch_policy"] = (
+                None
+                if policy is None
+                else {
+                    "protected_branches": policy["protected_branches"],
+                    "custom_branch_policies": policy["custom_branch_policies"],
+                }
+            )
+            if policy is None or not policy["custom_branch_policies"]:
+                env["branch_policies"] = {}  # custom patterns go with the custom setting
+        env["updated_at"] = _now()
+
+    def _delete_environment(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        env = self._find_env(name)
+        del self.environments[env["name"]]  # its secrets, variables and branch policies go with it
+        return 204, None
+
+    # deployment branch policies
+
+    def _custom_env(self, owner: str, repo: str, name: str) -> Json:
+        self._check_repo(owner, repo)
+        env = self._find_env(name)
+        policy = env["deployment_branch_policy"]
+        if policy is None or not policy["custom_branch_policies"]:
+            raise not_found()  # GitHub: 404 unless custom_branch_policies is true
+        return env
+
+    def _list_branch_policies(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+        env = self._custom_env(owner, repo, name)
+        policies = [self._branch_policy_json(p) for p in env["branch_policies"].values()]
+        return 200, {"total_count": len(policies), "branch_policies": policies}
+
+    @staticmethod
+    def _branch_policy_json(policy: Json) -> Json:
+        return {
+            "id": policy["id"],
+            "node_id": base64.b64encode(f"022:DeploymentBranchPolicy{policy['id']}".encode()).decode(),
+            "name": policy["name"],
+            "type": policy["type"],
+        }
+
+    def _create_branch_policy(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+        env = self._custom_env(owner, repo, name)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
+            raise invalid('Invalid request.\n\nNo subschema in "anyOf" matched.', "DeploymentBranchPolicy", "name")
+        kind = body.get("type", "branch")
+        if kind not in ("branch", "tag"):
+            raise invalid(f"Invalid request.\n\n{kind!r} is not a valid type.", "DeploymentBranchPolicy", "type")
+        for policy in env["branch_policies"].values():
+            if policy["name"] == body["name"] and policy["type"] == kind:
+                return 303, self._branch_policy_json(policy)  # GitHub: the same pattern already exists
+        policy = {"id": next(self._ids), "name": body["name"], "type": kind}
+        env["branch_policies"][policy["id"]] = policy
+        return 200, self._branch_policy_json(policy)
+
+    def _branch_policy(self, env: Json, policy_id: str) -> Json:
+        policy = env["branch_policies"].get(int(policy_id))
+        if policy is None:
+            raise not_found()
+        return policy
+
+    def _get_branch_policy(self, owner: str, repo: str, name: str, policy_id: str, *, body: Any) -> tuple[int, Any]:
+        env = self._custom_env(owner, repo, name)
+        return 200, self._branch_policy_json(self._branch_policy(env, policy_id))
+
+    def _update_branch_policy(self, owner: str, repo: str, name: str, policy_id: str, *, body: Any) -> tuple[int, Any]:
+        env = self._custom_env(owner, repo, name)
+        policy = self._branch_policy(env, policy_id)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
+            raise invalid('Invalid request.\n\n"name" wasn\'t supplied.', "DeploymentBranchPolicy", "name")
+        policy["name"] = body["name"]
+        return 200, self._branch_policy_json(policy)
+
+    def _delete_branch_policy(self, owner: str, repo: str, name: str, policy_id: str, *, body: Any) -> tuple[int, Any]:
+        env = self._custom_env(owner, repo, name)
+        del env["branch_policies"][self._branch_policy(env, policy_id)["id"]]
+        return 204, None
+
+    # secrets
+
+    def _public_key_json(self, key: KeyPair) -> Json:
+        return {"key_id": key.key_id, "key": key.public_b64}
+
+    def _get_repo_public_key(self, owner: str, repo: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        return 200, self._public_key_json(self._repo_key)
+
+    def _get_env_public_key(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        return 200, self._public_key_json(self._keys[self._find_env(name)["key_id"]])
+
+    def _get_env_public_key_by_id(self, repo_id: str, name: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo_id(repo_id)
+        return 200, self._public_key_json(self._keys[self._find_env(name)["key_id"]])
+
+    @staticmethod
+    def _secret_json(name: str, record: Json) -> Json:
+        return {"name": name, "created_at": record["created_at"], "updated_at": record["updated_at"]}
+
+    def _list_secrets(self, store: dict[str, Json]) -> tuple[int, Any]:
+        listed = [self._secret_json(name, record) for name, record in sorted(store.items())]
+        return 200, {"total_count": len(listed), "secrets": listed}
+
+    def _get_secret(self, store: dict[str, Json], name: str) -> tuple[int, Any]:
+        record = store.get(name.upper())
+        if record is None:
+            raise not_found()
+        return 200, self._secret_json(name.upper(), record)
+
+    def _put_secret(self, store: dict[str, Json], key: KeyPair, name: str, body: Any) -> tuple[int, Any]:
+        if not SECRET_NAME.match(name) or name.upper().startswith("GITHUB_"):
+            raise invalid(
+                "Secret names can only contain alphanumeric characters or underscores, must not start with a"
+                " number, and must not start with the GITHUB_ prefix.",
+                "Secret",
+                "name",
+            )
+        if not isinstance(body, dict) or not isinstance(body.get("encrypted_value"), str):
+            raise invalid('Invalid request.\n\n"encrypted_value" wasn\'t supplied.', "Secret", "encrypted_value")
+        if body.get("key_id") != key.key_id:
+            raise invalid(
+                "Invalid request.\n\nkey_id is not the ID of the current public key.", "Secret", "key_id", "invalid"
+            )
+        try:
+            SealedBox(key.private).decrypt(base64.b64decode(body["encrypted_value"], validate=True))
+        except (binascii.Error, CryptoError, ValueError):
+            raise invalid(
+                "Bad request: encrypted_value is not a sealed box for the public key key_id names.",
+                "Secret",
+                "encrypted_value",
+            ) from None
+        now = _now()
+        existing = store.get(name.upper())
+        store[name.upper()] = {
+            "encrypted_value": body["encrypted_value"],
+            "key_id": body["key_id"],
+            "created_at": existing["created_at"] if existing else now,
+            "updated_at": now,
+        }
+        return (204, None) if existing else (201, {})
+
+    def _delete_secret(self, store: dict[str, Json], name: str) -> tuple[int, Any]:
+        if name.upper() not in store:
+            raise not_found()
+        del store[name.upper()]
+        return 204, None
+
+    def _list_repo_secrets(self, owner: str, repo: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        return self._list_secrets(self.repo_secrets)
+
+    def _get_repo_secret(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        return self._get_secret(self.repo_secrets, name)
+
+    def _put_repo_secret(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        return self._put_secret(self.repo_secrets, self._repo_key, name, body)
+
+    def _delete_repo_secret(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+        self._check_repo(owner, repo)
+        return self._delete_secret(self.repo_secrets, name)
+
+    def _env_by_id(self, repo_id: str, name: str) -> Json:
+        self._check_repo_id(repo_id)
+        return self._find_env(name)
+
+    def _env_by_name(self, owner: str, repo: str, name: str) -> Json:
+        self._check_repo(owner, repo)
+        return self._find_env(name)
+
+    def _list_env_secrets_by_id(self, repo_id: str, env: str, *, body: Any) -> tuple[int, Any]:
+        return self._list_secrets(self._env_by_id(repo_id, env)["secrets"])
+
+    def _list_env_secrets(self, owner: str, repo: str, env: str, *, body: Any) -> tuple[int, Any]:
+        return self._list_secrets(self._env_by_name(owner, repo, env)["secrets"])
+
+    def _get_env_secret_by_id(self, repo_id: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+        return self._get_secret(self._env_by_id(repo_id, env)["secrets"], name)
+
+    def _get_env_secret(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+        return self._get_secret(self._env_by_name(owner, repo, env)["secrets"], name)
+
+    def _put_env_secret_by_id(self, repo_id: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+        record = self._env_by_id(repo_id, env)
+        return self._put_secret(record["secrets"], self._keys[record["key_id"]], name, body)
+
+    def _put_env_secret(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+        record = self._env_by_name(owner, repo, env)
+        return self._put_secret(record["secrets"], self._keys[record["key_id"]], name, body)
+
+    def _delete_env_secret_by_id(self, repo_id: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+        return self._delete_secret(self._env_by_id(repo_id, env)["secrets"], name)
+
+    def _delete_env_secret(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+        return self._delete_secret(self._env_by_name(owner, repo, env)["secrets"], name)
+
+    # variables
+
+    @staticmethod
+    def _variable_json(name: str, record: Json) -> Json:
+        return {
+            "name": name,
+            "value": record["value"],
+            "created_at": record["created_at"],
+            "updated_at": record["updated_at"],
+        }
+
+    def _list_env_variables(self, owner: str, repo: str, env: str, *, body: Any) -> tuple[int, Any]:
+        variables = self._env_by_name(owner, repo, env)["variables"]
+        listed = [self._variable_json(name, record) for name, record in sorted(variables.items())]
+        return 200, {"total_count": len(listed), "variables": listed}
+
+    @staticmethod
+    def _check_variable_name(name: Any) -> str:
+        if not isinstance(name, str) or not SECRET_NAME.match(name) or name.upper().startswith("GITHUB_"):
+            raise invalid(
+                "Variable names can only contain alphanumeric characters or underscores, must not start with a"
+                " number, and must not start with the GITHUB_ prefix.",
+                "Variable",
+                "name",
+            )
+        return name.upper()
+
+    def _create_env_variable(self, owner: str, repo: str, env: str, *, body: Any) -> tuple[int, Any]:
+        variables = self._env_by_name(owner, repo, env)["variables"]
+        if not isinstance(body, dict) or not isinstance(body.get("value"), str):
+            raise invalid('Invalid request.\n\n"value" wasn\'t supplied.', "Variable", "value")
+        name = self._check_variable_name(body.get("name"))
+        if name in variables:
+            raise ApiError(409, "Already exists - Variable already exists")
+        now = _now()
+        variables[name] = {"value": body["value"], "created_at": now, "updated_at": now}
+        return 201, {}
+
+    def _get_env_variable(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+        variables = self._env_by_name(owner, repo, env)["variables"]
+        record = variables.get(name.upper())
+        if record is None:
+            raise not_found()
+        return 200, self._variable_json(name.upper(), record)
+
+    def _update_env_variable(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+        variables = self._env_by_name(owner, repo, env)["variables"]
+        record = variables.get(name.upper())
+        if record is None:
+            raise not_found()
+        if not isinstance(body, dict):
+            raise ApiError(400, "Problems parsing JSON")
+        if "value" in body and not isinstance(body["value"], str):
+            raise invalid("Invalid request.\n\nFor 'value', it is not a string.", "Variable", "value")
+        new_name = self._check_variable_name(body.get("name", name))
+        if new_name != name.upper():
+            if new_name in variables:
+                raise ApiError(409, "Already exists - Variable already exists")
+            variables[new_name] = variables.pop(name.upper())
+        record["value"] = body.get("value", record["value"])
+        record["updated_at"] = _now()
+        return 204, None
+
+    def _delete_env_variable(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+        variables = self._env_by_name(owner, repo, env)["variables"]
+        if name.upper() not in variables:
+            raise not_found()
+        del variables[name.upper()]
+        return 204, None
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    api: GithubApi
+    protocol_version = "HTTP/1.1"
+    server_version = "GitHub.com"
+    sys_version = ""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw_body = self.rfile.read(length) if length else b""
+        status, body = self.api.handle(self.command, self.path, dict(self.headers.items()), raw_body)
+        data = b"" if body is None or status == 204 else json.dumps(body).encode()
+        self.send_response(status)
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
+        self.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
+        self.send_header("X-RateLimit-Limit", "5000")
+        self.send_header("X-RateLimit-Remaining", "4999")
+        self.send_header("X-RateLimit-Reset", str(int(datetime.datetime.now(datetime.UTC).timestamp()) + 3600))
+        self.send_header("X-RateLimit-Used", "1")
+        self.send_header("X-RateLimit-Resource", "core")
+        if status == 303 and isinstance(body, dict) and "id" in body:
+            self.send_header("Location", self.path.rstrip("/") + f"/{body['id']}")
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass

@@ -1,0 +1,421 @@
+"""The GitHub API stand-in (tests/fakes/github_api) answers as GitHub's REST API does."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from nacl.public import PublicKey, SealedBox
+
+from tests.fakes.github_api import DEFAULT_TOKEN, GithubApi
+
+OWNER, REPO = "acme", "local-llm-server"
+USERS = {"alice-acme": 101, "bob-acme": 102}
+TEAMS = {"platform": 7001}
+REPO_PATH = f"/repos/{OWNER}/{REPO}"
+
+
+@pytest.fixture
+def api() -> Iterator[GithubApi]:
+    with GithubApi(OWNER, REPO, users=USERS, teams=TEAMS) as running:
+        yield running
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 303 is an answer to look at, not to follow
+
+
+OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def call(
+    api: GithubApi, method: str, path: str, body: Any = None, *, auth: str | None = f"Bearer {DEFAULT_TOKEN}"
+) -> tuple[int, Any]:
+    """METHOD /api/v3<path> (or `path` as is when it starts with /api/), with a JSON body."""
+    url = f"http://127.0.0.1:{api.port}{path if path.startswith('/api/') else '/api/v3' + path}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if auth:
+        request.add_header("Authorization", auth)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with OPENER.open(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, json.loads(raw) if raw else None
+
+
+def seal(public_key_b64: str, value: str) -> str:
+    box = SealedBox(PublicKey(base64.b64decode(public_key_b64)))
+    return base64.b64encode(box.encrypt(value.encode())).decode()
+
+
+def production(api: GithubApi, **overrides: Any) -> tuple[int, Any]:
+    body = {
+        "wait_timer": 5,
+        "reviewers": [{"type": "User", "id": 101}, {"type": "Team", "id": 7001}],
+        "can_admins_bypass": False,
+        "prevent_self_review": True,
+        "deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": True},
+        **overrides,
+    }
+    return call(api, "PUT", f"{REPO_PATH}/environments/production", body)
+
+
+# --- authorization and look-ups ---------------------------------------------------------------
+
+
+def test_requests_need_the_configured_token(api: GithubApi) -> None:
+    assert call(api, "GET", "/user", auth=None) == (
+        401,
+        {"message": "Requires authentication", "documentation_url": "https://docs.github.com/rest", "status": "401"},
+    )
+    status, body = call(api, "GET", "/user", auth="Bearer ghp_wrong")
+    assert (status, body["message"]) == (401, "Bad credentials")
+    assert call(api, "GET", "/user", auth=f"token {DEFAULT_TOKEN}")[0] == 200
+    status, user = call(api, "GET", "/user")
+    assert status == 200
+    assert (user["login"], user["type"]) == ("service-infra-bot", "User")
+
+
+def test_users_teams_org_and_repository(api: GithubApi) -> None:
+    status, user = call(api, "GET", "/users/alice-acme")
+    assert status == 200
+    assert (user["login"], user["id"], user["type"]) == ("alice-acme", 101, "User")
+    assert call(api, "GET", "/users/ALICE-ACME")[1]["id"] == 101  # logins are case-insensitive
+    assert call(api, "GET", "/users/alice-acme/gpg_keys") == (200, [])
+    assert call(api, "GET", "/users/alice-acme/keys") == (200, [])
+
+    status, team = call(api, "GET", f"/orgs/{OWNER}/teams/platform")
+    assert status == 200
+    assert (team["id"], team["slug"], team["privacy"]) == (7001, "platform", "closed")
+    assert call(api, "GET", f"/orgs/{OWNER}/teams/platform/members") == (200, [])
+    assert call(api, "GET", f"/orgs/{OWNER}/teams/platform/repos") == (200, [])
+
+    status, org = call(api, "GET", f"/orgs/{OWNER}")
+    assert (status, org["login"], org["type"]) == (200, OWNER, "Organization")
+
+    status, repo = call(api, "GET", REPO_PATH)
+    assert (status, repo["id"], repo["full_name"]) == (200, api.repo_id, f"{OWNER}/{REPO}")
+    assert call(api, "GET", f"/repositories/{api.repo_id}")[1]["name"] == REPO
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/users/nobody-here",
+        f"/orgs/{OWNER}/teams/no-such-team",
+        "/orgs/other-org/teams/platform",
+        "/orgs/other-org",
+        f"/repos/{OWNER}/another-repo",
+        "/repositories/1",
+        f"{REPO_PATH}/environments/missing",
+        "/no/such/route",
+    ],
+)
+def test_unknown_things_are_404_with_githubs_json(api: GithubApi, path: str) -> None:
+    assert call(api, "GET", path) == (
+        404,
+        {"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"},
+    )
+
+
+def test_only_the_enterprise_server_paths_are_served(api: GithubApi) -> None:
+    assert api.base_url == f"http://127.0.0.1:{api.port}/"
+    assert api.rest_url == f"http://127.0.0.1:{api.port}/api/v3/"
+    assert call(api, "GET", "/api/users/alice-acme")[0] == 404  # not under /api/v3
+    status, body = call(api, "POST", "/api/graphql", {"query": "query { viewer { login } }"})
+    assert status == 200
+    assert "does not serve GraphQL" in body["errors"][0]["message"]
+
+
+# --- environments -------------------------------------------------------------------------------
+
+
+def test_environment_create_read_list_and_delete(api: GithubApi) -> None:
+    status, env = production(api)
+    assert status == 200
+    assert env["name"] == "production"
+    assert env["can_admins_bypass"] is False
+    assert env["deployment_branch_policy"] == {"protected_branches": False, "custom_branch_policies": True}
+    rules = {rule["type"]: rule for rule in env["protection_rules"]}
+    assert set(rules) == {"wait_timer", "required_reviewers", "branch_policy"}
+    assert rules["wait_timer"]["wait_timer"] == 5
+    assert rules["required_reviewers"]["prevent_self_review"] is True
+    assert [(r["type"], r["reviewer"]["id"]) for r in rules["required_reviewers"]["reviewers"]] == [
+        ("User", 101),
+        ("Team", 7001),
+    ]
+    assert rules["required_reviewers"]["reviewers"][0]["reviewer"]["login"] == "alice-acme"
+    assert rules["required_reviewers"]["reviewers"][1]["reviewer"]["slug"] == "platform"
+
+    assert call(api, "GET", f"{REPO_PATH}/environments/production") == (200, env)
+    state = api.environments["production"]
+    assert state["reviewers"] == [{"type": "User", "id": 101}, {"type": "Team", "id": 7001}]
+    assert (state["prevent_self_review"], state["wait_timer"]) == (True, 5)
+
+    status, listed = call(api, "GET", f"{REPO_PATH}/environments")
+    assert (status, listed["total_count"], [e["name"] for e in listed["environments"]]) == (200, 1, ["production"])
+
+    assert call(api, "DELETE", f"{REPO_PATH}/environments/production") == (204, None)
+    assert "production" not in api.environments
+    assert call(api, "DELETE", f"{REPO_PATH}/environments/production")[0] == 404
+
+
+def test_a_put_replaces_what_it_sends_null_clears(api: GithubApi) -> None:
+    production(api)
+    status, env = production(api, reviewers=[{"type": "User", "id": 102}], wait_timer=None)
+    assert status == 200
+    assert api.environments["production"]["reviewers"] == [{"type": "User", "id": 102}]
+    assert [rule["type"] for rule in env["protection_rules"]] == ["required_reviewers", "branch_policy"]
+    status, env = production(api, reviewers=None, deployment_branch_policy=None)
+    assert status == 200
+    assert api.environments["production"]["reviewers"] == []
+    assert env["deployment_branch_policy"] is None
+    assert [rule["type"] for rule in env["protection_rules"]] == ["wait_timer"]
+
+
+def test_an_empty_put_creates_an_environment_with_defaults(api: GithubApi) -> None:
+    status, env = call(api, "PUT", f"{REPO_PATH}/environments/staging")
+    assert status == 200
+    assert (env["protection_rules"], env["deployment_branch_policy"], env["can_admins_bypass"]) == ([], None, True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"reviewers": [{"type": "User", "id": 101}] * 4 + [{"type": "Team", "id": 7001}] * 3},
+            "A maximum of 6 reviewers is allowed.",
+        ),
+        ({"reviewers": [{"type": "User", "id": 999}]}, "User 999 cannot be a reviewer: not found."),
+        ({"reviewers": [{"type": "Team", "id": 101}]}, "Team 101 cannot be a reviewer: not found."),
+        ({"reviewers": [{"type": "Bot", "id": 101}]}, "Each reviewer needs a type (User or Team) and an integer id."),
+        (
+            {"reviewers": [{"type": "User", "id": "101"}]},
+            "Each reviewer needs a type (User or Team) and an integer id.",
+        ),
+        (
+            {"deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": True}},
+            "Exactly one of protected_branches or custom_branch_policies must be true.",
+        ),
+        (
+            {"deployment_branch_policy": {"protected_branches": False, "custom_branch_policies": False}},
+            "Exactly one of protected_branches or custom_branch_policies must be true.",
+        ),
+        (
+            {"deployment_branch_policy": {"protected_branches": True}},
+            "deployment_branch_policy needs protected_branches and custom_branch_policies (booleans).",
+        ),
+        ({"wait_timer": 43201}, "wait_timer must be an integer between 0 and 43200."),
+        ({"wait_timer": -1}, "wait_timer must be an integer between 0 and 43200."),
+        ({"prevent_self_review": "yes"}, "For 'prevent_self_review', 'yes' is not a boolean."),
+        ({"branches": ["main"]}, "branches is not a permitted key."),
+    ],
+)
+def test_environment_validation_is_422(api: GithubApi, overrides: dict[str, Any], message: str) -> None:
+    status, body = production(api, **overrides)
+    assert status == 422
+    assert body["message"].endswith(message)
+    assert body["documentation_url"] == "https://docs.github.com/rest"
+    assert "production" not in api.environments  # nothing half-made
+
+
+def test_six_reviewers_are_fine(api: GithubApi) -> None:
+    users = {f"user-{n}": 200 + n for n in range(5)}
+    with GithubApi(OWNER, REPO, users=users, teams=TEAMS) as six:
+        reviewers = [{"type": "User", "id": uid} for uid in users.values()] + [{"type": "Team", "id": 7001}]
+        assert production(six, reviewers=reviewers)[0] == 200
+        assert len(six.environments["production"]["reviewers"]) == 6
+
+
+# --- deployment branch policies -----------------------------------------------------------------
+
+
+def test_custom_branch_policies(api: GithubApi) -> None:
+    policies = f"{REPO_PATH}/environments/production/deployment-branch-policies"
+    call(api, "PUT", f"{REPO_PATH}/environments/production", {})
+    assert call(api, "POST", policies, {"name": "main"})[0] == 404  # custom policies not enabled
+    production(api)
+    status, policy = call(api, "POST", policies, {"name": "main", "type": "branch"})
+    assert status == 200
+    assert (policy["name"], policy["type"]) == ("main", "branch")
+    assert call(api, "POST", policies, {"name": "main", "type": "branch"})[0] == 303  # exists already
+    assert call(api, "POST", policies, {"name": "v*", "type": "tag"})[0] == 200
+    assert call(api, "POST", policies, {"name": "x", "type": "commit"})[0] == 422
+    assert call(api, "GET", f"{policies}/{policy['id']}") == (200, policy)
+    status, listed = call(api, "GET", policies)
+    assert (status, listed["total_count"]) == (200, 2)
+    assert [p["name"] for p in listed["branch_policies"]] == ["main", "v*"]
+    status, renamed = call(api, "PUT", f"{policies}/{policy['id']}", {"name": "release/*"})
+    assert (status, renamed["name"]) == (200, "release/*")
+    assert call(api, "DELETE", f"{policies}/{policy['id']}") == (204, None)
+    assert call(api, "GET", f"{policies}/{policy['id']}")[0] == 404
+    assert [p["name"] for p in api.environments["production"]["branch_policies"].values()] == ["v*"]
+
+
+# --- secrets ------------------------------------------------------------------------------------
+
+
+def test_environment_secrets_are_sealed_boxes_the_standin_can_open(api: GithubApi) -> None:
+    production(api)
+    by_id = f"/repositories/{api.repo_id}/environments/production/secrets"
+    status, key = call(api, "GET", f"{by_id}/public-key")
+    assert status == 200
+    assert set(key) == {"key_id", "key"}
+    assert len(base64.b64decode(key["key"])) == 32
+    # The same key under GitHub's owner/repo path; the repository has a key of its own.
+    assert call(api, "GET", f"{REPO_PATH}/environments/production/secrets/public-key") == (200, key)
+    assert call(api, "GET", f"{REPO_PATH}/actions/secrets/public-key")[1]["key_id"] != key["key_id"]
+
+    body = {"encrypted_value": seal(key["key"], "fly-token-value"), "key_id": key["key_id"]}
+    assert call(api, "PUT", f"{by_id}/FLY_API_TOKEN", body) == (201, {})
+    assert call(api, "PUT", f"{by_id}/FLY_API_TOKEN", body) == (204, None)  # an update
+    assert api.decrypt_secret("production", "FLY_API_TOKEN") == "fly-token-value"
+
+    status, secret = call(api, "GET", f"{by_id}/FLY_API_TOKEN")
+    assert status == 200
+    assert set(secret) == {"name", "created_at", "updated_at"}  # never the value
+    assert call(api, "GET", f"{REPO_PATH}/environments/production/secrets/FLY_API_TOKEN") == (200, secret)
+    status, listed = call(api, "GET", by_id)
+    assert (status, listed["total_count"], listed["secrets"][0]["name"]) == (200, 1, "FLY_API_TOKEN")
+
+    assert call(api, "DELETE", f"{by_id}/FLY_API_TOKEN") == (204, None)
+    assert call(api, "GET", f"{by_id}/FLY_API_TOKEN")[0] == 404
+    assert call(api, "DELETE", f"{by_id}/FLY_API_TOKEN")[0] == 404
+
+
+def test_secrets_of_a_missing_environment_are_404(api: GithubApi) -> None:
+    assert call(api, "GET", f"/repositories/{api.repo_id}/environments/nope/secrets/public-key")[0] == 404
+    assert call(api, "GET", f"/repositories/{api.repo_id + 1}/environments/nope/secrets")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "message"),
+    [
+        ("GITHUB_TOKEN", None, "must not start with the GITHUB_ prefix."),
+        ("1ST", None, "must not start with the GITHUB_ prefix."),
+        ("HAS-DASH", None, "must not start with the GITHUB_ prefix."),
+        ("OK_NAME", {"encrypted_value": "c2VhbGVk"}, "key_id is not the ID of the current public key."),
+        ("OK_NAME", {"key_id": "KEY"}, '"encrypted_value" wasn\'t supplied.'),
+        ("OK_NAME", {"encrypted_value": "not base64!", "key_id": "KEY"}, "is not a sealed box for the public key"),
+        ("OK_NAME", {"encrypted_value": "c2VhbGVk", "key_id": "KEY"}, "is not a sealed box for the public key"),
+    ],
+)
+def test_secret_validation_is_422(api: GithubApi, name: str, body: dict[str, str] | None, message: str) -> None:
+    status, key = call(api, "GET", f"{REPO_PATH}/actions/secrets/public-key")
+    assert status == 200
+    if body is None:
+        body = {"encrypted_value": seal(key["key"], "v"), "key_id": key["key_id"]}
+    else:
+        body = {k: (key["key_id"] if v == "KEY" else v) for k, v in body.items()}
+    status, error = call(api, "PUT", f"{REPO_PATH}/actions/secrets/{name}", body)
+    assert status == 422
+    assert message in error["message"]
+    assert api.repo_secrets == {}
+
+
+def test_a_box_sealed_for_another_key_is_refused(api: GithubApi) -> None:
+    production(api)
+    env_key = call(api, "GET", f"/repositories/{api.repo_id}/environments/production/secrets/public-key")[1]
+    repo_key = call(api, "GET", f"{REPO_PATH}/actions/secrets/public-key")[1]
+    body = {"encrypted_value": seal(env_key["key"], "v"), "key_id": repo_key["key_id"]}
+    assert call(api, "PUT", f"{REPO_PATH}/actions/secrets/CODECOV_TOKEN", body)[0] == 422
+
+
+def test_repository_secrets(api: GithubApi) -> None:
+    key = call(api, "GET", f"{REPO_PATH}/actions/secrets/public-key")[1]
+    body = {"encrypted_value": seal(key["key"], "codecov-value"), "key_id": key["key_id"]}
+    assert call(api, "PUT", f"{REPO_PATH}/actions/secrets/codecov_token", body) == (201, {})
+    assert api.repo_secret("CODECOV_TOKEN") == "codecov-value"  # names are upper-cased, as GitHub does
+    assert call(api, "GET", f"{REPO_PATH}/actions/secrets/CODECOV_TOKEN")[1]["name"] == "CODECOV_TOKEN"
+    assert call(api, "GET", f"{REPO_PATH}/actions/secrets")[1]["total_count"] == 1
+    assert call(api, "DELETE", f"{REPO_PATH}/actions/secrets/CODECOV_TOKEN") == (204, None)
+    assert api.repo_secrets == {}
+
+
+# --- variables ----------------------------------------------------------------------------------
+
+
+def test_environment_variables(api: GithubApi) -> None:
+    production(api)
+    variables = f"{REPO_PATH}/environments/production/variables"
+    assert call(api, "POST", variables, {"name": "MODEL_NAME", "value": "llama3.1:8b"}) == (201, {})
+    status, error = call(api, "POST", variables, {"name": "MODEL_NAME", "value": "x"})
+    assert (status, error["message"]) == (409, "Already exists - Variable already exists")
+    assert call(api, "POST", variables, {"name": "GITHUB_X", "value": "x"})[0] == 422
+    assert call(api, "POST", variables, {"name": "NO_VALUE"})[0] == 422
+
+    status, variable = call(api, "GET", f"{variables}/MODEL_NAME")
+    assert status == 200
+    assert (variable["name"], variable["value"]) == ("MODEL_NAME", "llama3.1:8b")
+    assert call(api, "PATCH", f"{variables}/MODEL_NAME", {"name": "MODEL_NAME", "value": "qwen"}) == (204, None)
+    assert api.environments["production"]["variables"]["MODEL_NAME"]["value"] == "qwen"
+    status, listed = call(api, "GET", variables)
+    assert (status, listed["total_count"], listed["variables"][0]["value"]) == (200, 1, "qwen")
+    assert call(api, "DELETE", f"{variables}/MODEL_NAME") == (204, None)
+    assert call(api, "GET", f"{variables}/MODEL_NAME")[0] == 404
+    assert call(api, "PATCH", f"{variables}/MODEL_NAME", {"value": "x"})[0] == 404
+
+
+def test_deleting_an_environment_takes_its_secrets_variables_and_policies(api: GithubApi) -> None:
+    production(api)
+    api.set_secret("SSH_PRIVATE_KEY", "key", environment="production")
+    api.set_variable("production", "RATE_LIMIT_RPM", "60")
+    call(api, "POST", f"{REPO_PATH}/environments/production/deployment-branch-policies", {"name": "main"})
+    call(api, "DELETE", f"{REPO_PATH}/environments/production")
+    production(api)
+    env = api.environments["production"]
+    assert (env["secrets"], env["variables"], env["branch_policies"]) == ({}, {}, {})
+
+
+# --- the Python side: seeding, state and the request log ----------------------------------------
+
+
+def test_seeded_state_is_served(api: GithubApi) -> None:
+    api.add_environment("legacy", reviewers=[{"type": "User", "id": 102}], wait_timer=3)
+    api.set_secret("OLD_SECRET", "old-value", environment="legacy")
+    api.set_secret("REPO_WIDE", "repo-value")
+    api.set_variable("legacy", "OLD_VAR", "x")
+    assert api.decrypt_secret("legacy", "OLD_SECRET") == "old-value"
+    assert api.repo_secret("REPO_WIDE") == "repo-value"
+    status, env = call(api, "GET", f"{REPO_PATH}/environments/legacy")
+    assert status == 200
+    assert [rule["type"] for rule in env["protection_rules"]] == ["wait_timer", "required_reviewers"]
+    assert call(api, "GET", f"/repositories/{api.repo_id}/environments/legacy/secrets/OLD_SECRET")[0] == 200
+    assert call(api, "GET", f"{REPO_PATH}/environments/legacy/variables/OLD_VAR")[1]["value"] == "x"
+    with pytest.raises(KeyError, match="no environment 'nope'"):
+        api.decrypt_secret("nope", "X")
+
+
+def test_every_request_is_recorded(api: GithubApi) -> None:
+    call(api, "GET", "/users/alice-acme")
+    production(api, wait_timer=None)
+    call(api, "GET", "/users/nobody", auth="token wrong")
+    assert [(r.method, r.path, r.status) for r in api.requests] == [
+        ("GET", "/api/v3/users/alice-acme", 200),
+        ("PUT", "/api/v3/repos/acme/local-llm-server/environments/production", 200),
+        ("GET", "/api/v3/users/nobody", 401),
+    ]
+    assert api.requests[1].body["reviewers"] == [{"type": "User", "id": 101}, {"type": "Team", "id": 7001}]
+    assert api.requests[1].body["wait_timer"] is None
+    assert api.routes_called() == [
+        "GET /users/alice-acme",
+        "PUT /repos/acme/local-llm-server/environments/production",
+        "GET /users/nobody",
+    ]
+
+
+def test_environment_names_are_url_escaped_in_paths(api: GithubApi) -> None:
+    assert call(api, "PUT", f"{REPO_PATH}/environments/pre%20prod", {})[0] == 200
+    assert "pre prod" in api.environments
+    assert api.requests[-1].route == f"PUT {REPO_PATH}/environments/pre prod"

@@ -1,0 +1,308 @@
+"""The committed staging and prod stacks through the real engine, GitHub part against the API stand-in.
+
+Each stack is built from the committed Pulumi.<stack>.yaml with only the host-specific parts
+replaced: the Docker host is the harness's sshd (host key pinned), the registry and image are the
+harness's, ports are free and bound to 127.0.0.1, the Fly apps go to the `fly` stand-in and the
+GitHub section points at the GitHub API stand-in (`github.base_url`). Secrets get known values,
+so that what lands in GitHub can be decrypted and compared.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pulumi import automation as auto
+
+from tests.fakes.github_api import GithubApi
+from tests.integration.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_http
+from tests.integration.pulumi_project import PROJECT, ROOT, Project, Stack
+
+OWNER, REPOSITORY = "acme", "local-llm-server"  # as in the committed stack files
+USERS = {"alice-acme": 4101, "bob-acme": 4102, "carol-acme": 4103}
+TEAMS = {"platform": 5101, "security": 5102}
+# Every resource of a committed stack (same shape in both): the stack; the environment, Docker
+# host, service, Fly app, health gate (x2), GitHub repository and environment components; the
+# docker and github providers; image, volume and container; the Fly app, volume, secrets and
+# release commands and the two probes; in GitHub, the environment, its branch policy, two
+# secrets, three variables, and the repository secret.
+PREVIEW_CREATES = {"staging": 28, "prod": 28}
+
+# What was there before the program: must survive every up and the destroy.
+SEEDED_ENVIRONMENT = "qa-sandbox"
+SEEDED_ENV_SECRET = ("QA_DEPLOY_TOKEN", "qa-deploy-token-3c9e")
+SEEDED_REPO_SECRET = ("NPM_TOKEN", "npm-token-77a1d0")
+
+
+@pytest.fixture
+def github_api() -> Iterator[GithubApi]:
+    with GithubApi(OWNER, REPOSITORY, users=USERS, teams=TEAMS) as api:
+        api.add_environment(
+            SEEDED_ENVIRONMENT,
+            reviewers=[{"type": "User", "id": USERS["carol-acme"]}],
+            deployment_branch_policy={"protected_branches": True, "custom_branch_policies": False},
+        )
+        api.set_secret(*SEEDED_ENV_SECRET, environment=SEEDED_ENVIRONMENT)
+        api.set_variable(SEEDED_ENVIRONMENT, "QA_URL", "https://qa.acme.example")
+        api.set_secret(*SEEDED_REPO_SECRET)
+        yield api
+
+
+def committed_config(stack: str) -> tuple[dict[str, Any], list[str]]:
+    """The committed stack file's config (keys without the project prefix) and its secret names."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    prefix = f"{PROJECT}:"
+    config = {key[len(prefix) :]: value for key, value in document["config"].items() if key.startswith(prefix)}
+    return config, sorted(config.pop("secrets"))
+
+
+def local_config(
+    stack: str,
+    api: GithubApi,
+    ssh_host: SshHost,
+    registry: Registry,
+    example_image: ExampleImage,
+    health_url: str,
+) -> dict[str, Any]:
+    """The committed config with the host-specific parts replaced (see the module docstring)."""
+    config, _ = committed_config(stack)
+    config["registry"].update(server=registry.address, username=registry.username)
+    config["docker_hosts"] = {
+        "mac-mini": {
+            "url": ssh_host.docker_url,
+            "host_key": ssh_host.host_key_line,
+            "identity_file": str(ssh_host.client_key_path),
+        }
+    }
+    llm = config["services"]["llm-server"]
+    llm.update(image=example_image.repository, tag=example_image.v1.tag)
+    llm["docker"].update(port=free_port(), bind="127.0.0.1")
+    fly = config["services"]["image-descriptor"]["fly"]
+    fly.update(app=f"it-gh-{stack}-{uuid.uuid4().hex[:10]}", health_url=health_url)
+    assert config["github"]["owner"] == OWNER and config["github"]["repository"] == REPOSITORY
+    config["github"]["base_url"] = api.base_url
+    return config
+
+
+def secret_values(stack: str, api: GithubApi, registry: Registry) -> dict[str, str]:
+    """A known value for every secret the committed stack file holds."""
+    _, names = committed_config(stack)
+    values = {name: f"it-{stack}-{name.lower().replace('_', '-')}-{uuid.uuid4().hex[:8]}" for name in names}
+    values.update(GITHUB_TOKEN=api.token, GHCR_TOKEN=registry.password, SUPABASE_URL="https://it.supabase.example")
+    return values
+
+
+def reviewer_ids(api: GithubApi, environment: str) -> set[tuple[str, int]]:
+    return {(reviewer["type"], reviewer["id"]) for reviewer in api.environments[environment]["reviewers"]}
+
+
+def branch_patterns(api: GithubApi, environment: str) -> list[str]:
+    return sorted(policy["name"] for policy in api.environments[environment]["branch_policies"].values())
+
+
+def variables(api: GithubApi, environment: str) -> dict[str, str]:
+    return {name: record["value"] for name, record in api.environments[environment]["variables"].items()}
+
+
+def assert_seeded_untouched(api: GithubApi) -> None:
+    assert SEEDED_ENVIRONMENT in api.environments
+    assert reviewer_ids(api, SEEDED_ENVIRONMENT) == {("User", USERS["carol-acme"])}
+    assert api.decrypt_secret(SEEDED_ENVIRONMENT, SEEDED_ENV_SECRET[0]) == SEEDED_ENV_SECRET[1]
+    assert variables(api, SEEDED_ENVIRONMENT) == {"QA_URL": "https://qa.acme.example"}
+    assert api.repo_secret(SEEDED_REPO_SECRET[0]) == SEEDED_REPO_SECRET[1]
+
+
+def assert_environment_matches(api: GithubApi, name: str, committed: dict[str, Any], secrets: dict[str, str]) -> None:
+    """What GitHub holds for environment `name` is what the committed config asks for."""
+    wanted = committed["github"]["environments"][name]
+    env = api.environments[name]
+    reviewers = wanted.get("reviewers", {})
+    assert reviewer_ids(api, name) == {("User", USERS[u]) for u in reviewers.get("users", [])} | {
+        ("Team", TEAMS[t]) for t in reviewers.get("teams", [])
+    }
+    assert env["prevent_self_review"] is wanted.get("prevent_self_review", True)
+    assert env["wait_timer"] == wanted.get("wait_timer", 0)
+    assert env["can_admins_bypass"] is wanted.get("can_admins_bypass", False)
+    assert env["deployment_branch_policy"] == {"protected_branches": False, "custom_branch_policies": True}
+    assert branch_patterns(api, name) == sorted(wanted["branches"])
+    assert sorted(env["secrets"]) == sorted(wanted["secrets"])
+    for secret_name in wanted["secrets"]:
+        assert api.decrypt_secret(name, secret_name) == secrets[secret_name], secret_name
+    assert variables(api, name) == wanted["variables"]
+
+
+def assert_no_github_errors(api: GithubApi, since: int = 0) -> None:
+    failed = [(r.method, r.path, r.status) for r in api.requests[since:] if r.status >= 400]
+    assert not failed, f"requests GitHub refused: {failed}"
+    assert not [r for r in api.requests[since:] if r.path == "/api/graphql"], "unexpected GraphQL calls"
+
+
+def changes(summary: dict[str, int]) -> dict[str, int]:
+    return {op: n for op, n in summary.items() if op != "same" and n}
+
+
+def remove_config(stack: Stack, key: str) -> None:
+    """`pulumi config rm --path KEY`, as ops edit a stack."""
+    stack.stack.remove_config(f"{PROJECT}:{key}", path=True)
+
+
+def run_up(stack: Stack) -> dict[str, int]:
+    summary = stack.up().summary
+    assert summary is not None and summary.resource_changes is not None
+    return changes(summary.resource_changes)
+
+
+def remove_retained_volumes(engine: DockerEngine, stack: str) -> None:
+    """Prod keeps its Docker volumes on destroy (retain_volumes); the test removes them itself."""
+    names = engine.run("volume", "ls", "-q", "--filter", f"name=^llm-server-{stack}-").stdout.split()
+    for name in names:
+        engine.run("volume", "rm", "-f", name, check=False)
+
+
+def test_prod_stack(
+    project: Project,
+    github_api: GithubApi,
+    engine: DockerEngine,
+    ssh_host: SshHost,
+    registry: Registry,
+    example_image: ExampleImage,
+    fly_state: dict[str, Path],
+    public_health_url: str,
+) -> None:
+    api = github_api
+    config = local_config("prod", api, ssh_host, registry, example_image, public_health_url)
+    secrets = secret_values("prod", api, registry)
+    stack = project.stack("prod", config, secrets)
+    try:
+        stack.up()
+        assert_no_github_errors(api)
+        assert set(api.environments) == {SEEDED_ENVIRONMENT, "production"}
+        assert_environment_matches(api, "production", config, secrets)
+        # The committed prod config, spelled out: reviewers resolved from names to ids.
+        assert reviewer_ids(api, "production") == {("User", 4101), ("User", 4102), ("Team", 5101)}
+        assert api.environments["production"]["prevent_self_review"] is True
+        assert branch_patterns(api, "production") == ["main"]
+        assert sorted(api.repo_secrets) == ["CODECOV_TOKEN", SEEDED_REPO_SECRET[0]]
+        assert api.repo_secret("CODECOV_TOKEN") == secrets["CODECOV_TOKEN"]
+        assert_seeded_untouched(api)
+        port = config["services"]["llm-server"]["docker"]["port"]
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
+
+        # A second run changes nothing: no perma-diff on reviewers, nothing written to GitHub.
+        writes = len([r for r in api.requests if r.method != "GET"])
+        assert run_up(stack) == {}
+        stack.preview(expect_no_changes=True)
+        stack.preview(refresh=True, expect_no_changes=True)  # what the drift workflow runs
+        assert len([r for r in api.requests if r.method != "GET"]) == writes
+
+        # Removing a reviewer from the config removes it in GitHub, and only that.
+        remove_config(stack, "github.environments.production.reviewers.users[1]")  # bob-acme
+        assert run_up(stack) == {"update": 1}
+        assert reviewer_ids(api, "production") == {("User", 4101), ("Team", 5101)}
+        stack.preview(expect_no_changes=True)
+
+        # A reviewer who does not exist: a clear error, and GitHub is left as it was.
+        stack.set("github.environments.production.reviewers.users[1]", "nobody-acme")
+        before = len(api.requests)
+        with pytest.raises(auto.CommandError) as failed:
+            stack.up()
+        message = str(failed.value)
+        assert (
+            "service-infra:github.environments.production.reviewers.users: GitHub has no user 'nobody-acme'" in message
+        ), message[-3000:]
+        assert "/users/nobody-acme: 404 Not Found" in message, message[-3000:]
+        assert [r.method for r in api.requests[before:] if r.method != "GET"] == []
+        assert reviewer_ids(api, "production") == {("User", 4101), ("Team", 5101)}
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=30)  # the service still runs
+        remove_config(stack, "github.environments.production.reviewers.users[1]")
+
+        # Destroy (prod's Fly app is protected: unprotect first, as ops would) removes what the
+        # program made in GitHub and nothing else.
+        stack.set("services.image-descriptor.fly.protect", "false")
+        stack.up()
+        before = len(api.requests)
+        stack.destroy()
+        assert_no_github_errors(api, before)
+        assert set(api.environments) == {SEEDED_ENVIRONMENT}
+        assert sorted(api.repo_secrets) == [SEEDED_REPO_SECRET[0]]
+        assert_seeded_untouched(api)
+    finally:
+        destroy_unprotected(stack)
+        remove_retained_volumes(engine, "prod")
+
+
+def destroy_unprotected(stack: Stack) -> None:
+    """After a failure: what the project's tear-down cannot destroy while the Fly app is protected."""
+    try:
+        stack.stack.destroy(exclude_protected=True, color="never")
+    except auto.CommandError as error:
+        print(f"destroy of {stack.stack.name} (unprotected resources) failed: {error}")
+
+
+def test_staging_stack(
+    project: Project,
+    github_api: GithubApi,
+    engine: DockerEngine,
+    ssh_host: SshHost,
+    registry: Registry,
+    example_image: ExampleImage,
+    fly_state: dict[str, Path],
+    public_health_url: str,
+) -> None:
+    api = github_api
+    config = local_config("staging", api, ssh_host, registry, example_image, public_health_url)
+    secrets = secret_values("staging", api, registry)
+    stack = project.stack("staging", config, secrets)
+    stack.up()
+    assert_no_github_errors(api)
+    assert set(api.environments) == {SEEDED_ENVIRONMENT, "staging"}
+    assert_environment_matches(api, "staging", config, secrets)
+    assert reviewer_ids(api, "staging") == set()
+    assert api.environments["staging"]["prevent_self_review"] is False
+    assert branch_patterns(api, "staging") == ["staging"]
+    assert api.repo_secret("CODECOV_TOKEN") == secrets["CODECOV_TOKEN"]
+    assert_seeded_untouched(api)
+
+    writes = len([r for r in api.requests if r.method != "GET"])
+    stack.preview(expect_no_changes=True)
+    stack.preview(refresh=True, expect_no_changes=True)
+    assert len([r for r in api.requests if r.method != "GET"]) == writes
+
+    # A variable edited in the stack file is updated in place.
+    stack.set("github.environments.staging.variables.RATE_LIMIT_RPM", "90")
+    assert run_up(stack) == {"update": 1}
+    assert variables(api, "staging")["RATE_LIMIT_RPM"] == "90"
+
+    before = len(api.requests)
+    stack.destroy()
+    assert_no_github_errors(api, before)
+    assert set(api.environments) == {SEEDED_ENVIRONMENT}
+    assert sorted(api.repo_secrets) == [SEEDED_REPO_SECRET[0]]
+    assert_seeded_untouched(api)
+    assert engine.run("ps", "-a", "-q", "--filter", "name=^llm-server-staging$").stdout.strip() == ""
+
+
+@pytest.mark.parametrize("stack_name", ["staging", "prod"])
+def test_pull_request_preview(
+    stack_name: str,
+    project: Project,
+    github_api: GithubApi,
+    ssh_host: SshHost,
+    registry: Registry,
+    example_image: ExampleImage,
+    public_health_url: str,
+) -> None:
+    """`pulumi preview --diff --policy-pack policy` of a stack with no state yet, as the PR workflow runs it."""
+    api = github_api
+    config = local_config(stack_name, api, ssh_host, registry, example_image, public_health_url)
+    stack = project.stack(stack_name, config, secret_values(stack_name, api, registry))
+    run = stack.preview(diff=True, policy_packs=[str(ROOT / "policy")])
+    assert run.summary == {"create": PREVIEW_CREATES[stack_name]}, run.output[-3000:]
+    assert "error" not in run.output.lower(), run.output[-3000:]
+    assert "service-infra-guards" in run.output, run.output[-3000:]
+    assert [r.method for r in api.requests if r.method != "GET"] == []  # a preview writes nothing
+    assert set(api.environments) == {SEEDED_ENVIRONMENT}
