@@ -8,7 +8,7 @@
 # pulumi-docker's own provider module is not served by the Go module proxy, so
 # this is a bridged provider of our own: pulumi-terraform-bridge over
 # kreuzwerker's Terraform provider, with our ProviderInfo (provider/resources.go)
-# reproducing pulumi_docker's tokens and property names (check_schema_names.py
+# reproducing pulumi_docker's tokens and property names (../check_schema_names.py
 # verifies them against the installed SDK). Pulumi-docker's native
 # docker:index/image:Image (buildx) is not provided; everything else is.
 #
@@ -75,7 +75,7 @@ stamp=$(
   cd "$here"
   {
     printf '%s\n' "$go_version" "${BUILD_FLAGS[*]}" "$VERSION"
-    find build.sh go.mod go.sum shim.go.in provider cmd -type f | LC_ALL=C sort | xargs sha256sum
+    find build.sh ../check_schema_names.py go.mod go.sum shim.go.in provider cmd -type f | LC_ALL=C sort | xargs sha256sum
   } | sha256sum | cut -c1-16
 )
 if [[ ${PROVIDER_DOCKER_TIDY:-} != 1 && -x $out/pulumi-resource-docker && -f $work/stamp && $(cat "$work/stamp") == "$stamp" ]] &&
@@ -173,7 +173,7 @@ PY
 # Needs a Python with pulumi_docker: the project's venv when it exists.
 py=${PYTHON:-$here/../../.venv/bin/python}
 if [[ -x $py ]] && "$py" -c 'import pulumi_docker' 2>/dev/null; then
-  "$py" "$here/check_schema_names.py" "$schema" >"$work/check-schema-names.log" 2>&1 || {
+  "$py" "$here/../check_schema_names.py" docker "$schema" >"$work/check-schema-names.log" 2>&1 || {
     grep -v '^extra\|^note' "$work/check-schema-names.log" >&2
     die "the schema does not match the pulumi_docker SDK (full report: $work/check-schema-names.log)"
   }

@@ -9,7 +9,7 @@
 # this is a bridged provider of our own: pulumi-terraform-bridge v3.137.0 over
 # integrations/terraform-provider-github v6.13.0 (the upstream release that
 # pulumi-github 6.15.0 bridges), with our ProviderInfo (provider/resources.go)
-# reproducing pulumi_github's tokens and property names (check_schema_names.py
+# reproducing pulumi_github's tokens and property names (../check_schema_names.py
 # verifies them against the installed SDK). The upstream provider package
 # (github.com/integrations/terraform-provider-github/v6/github) is importable as
 # is: no shim, nothing copied out of the module cache.
@@ -71,7 +71,7 @@ stamp=$(
   cd "$here"
   {
     printf '%s\n' "$go_version" "${BUILD_FLAGS[*]}" "$VERSION"
-    find build.sh check_schema_names.py go.mod go.sum provider cmd -type f | LC_ALL=C sort | xargs sha256sum
+    find build.sh ../check_schema_names.py go.mod go.sum provider cmd -type f | LC_ALL=C sort | xargs sha256sum
   } | sha256sum | cut -c1-16
 )
 if [[ ${PROVIDER_GITHUB_TIDY:-} != 1 && -x $out/pulumi-resource-github && -f $work/stamp && $(cat "$work/stamp") == "$stamp" ]] &&
@@ -149,7 +149,7 @@ PY
 # Needs a Python with pulumi_github: the project's venv when it exists.
 py=${PYTHON:-$here/../../.venv/bin/python}
 if [[ -x $py ]] && "$py" -c 'import pulumi_github' 2>/dev/null; then
-  "$py" "$here/check_schema_names.py" "$schema" >"$work/check-schema-names.log" 2>&1 || {
+  "$py" "$here/../check_schema_names.py" github "$schema" >"$work/check-schema-names.log" 2>&1 || {
     grep -v '^extra\|^note' "$work/check-schema-names.log" >&2
     die "the schema does not match the pulumi_github SDK (full report: $work/check-schema-names.log)"
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Compare the generated schema of our github provider with the pulumi_github SDK.
+"""Compare the generated schema of one of our bridged providers with its Python SDK.
 
 The Python SDK sends and reads properties by their wire (Pulumi) names; the bridge
 derives those names from the Terraform schema (camelCase, lists pluralised, blocks
@@ -16,12 +16,13 @@ by following the SDK's own type annotations, and reports:
   extra    a name only the schema has (harmless: newer upstream fields).
 
 Usage: python3 check_schema_names.py SCHEMA.json [--strict]   (with the
-project's venv Python, which has pulumi_github installed). Exit 1 on a fatal
+project's venv Python, which has pulumi_docker and pulumi_github installed). Exit 1 on a fatal
 finding (or on any MISSING/SHAPE/TYPE with --strict).
 """
 
 import collections.abc
 import json
+import importlib
 import pathlib
 import re
 import sys
@@ -29,19 +30,35 @@ import typing
 
 import pulumi
 import pulumi._types as pt
-import pulumi_github as sdk
 
-# Tokens service-infra uses: any mismatch here fails the check.
-USED = {
-    "pulumi:providers:github",
-    "github:index/repositoryEnvironment:RepositoryEnvironment",
-    "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
-    "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
-    "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable",
-    "github:index/actionsSecret:ActionsSecret",
-    "github:index/getUser:getUser",
-    "github:index/getTeam:getTeam",
+# Usage: check_schema_names.py PACKAGE SCHEMA [--strict]   (PACKAGE: docker or github)
+PACKAGE = sys.argv[1] if len(sys.argv) > 1 else ""
+PROVIDER = f"pulumi:providers:{PACKAGE}"
+
+# Tokens service-infra uses, per package: any mismatch here fails the check.
+USED_BY_PACKAGE = {
+    "docker": {
+        "pulumi:providers:docker",
+        "docker:index/container:Container",
+        "docker:index/remoteImage:RemoteImage",
+        "docker:index/volume:Volume",
+        "docker:index/network:Network",
+    },
+    "github": {
+        "pulumi:providers:github",
+        "github:index/repositoryEnvironment:RepositoryEnvironment",
+        "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
+        "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
+        "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable",
+        "github:index/actionsSecret:ActionsSecret",
+        "github:index/getUser:getUser",
+        "github:index/getTeam:getTeam",
+    },
 }
+if PACKAGE not in USED_BY_PACKAGE:
+    sys.exit(f"usage: check_schema_names.py {{{','.join(USED_BY_PACKAGE)}}} SCHEMA [--strict]")
+USED = USED_BY_PACKAGE[PACKAGE]
+sdk = importlib.import_module(f"pulumi_{PACKAGE}")
 
 
 def shape(t):
@@ -175,14 +192,14 @@ def function_inputs(text, token):
 
 
 def main():
-    if len(sys.argv) < 2:
+    if len(sys.argv) < 3:
         sys.exit(__doc__)
-    schema = json.loads(pathlib.Path(sys.argv[1]).read_text())
-    strict = "--strict" in sys.argv[2:]
+    schema = json.loads(pathlib.Path(sys.argv[2]).read_text())
+    strict = "--strict" in sys.argv[3:]
     c = Checker(schema)
 
     prov = schema["provider"]
-    c.compare("pulumi:providers:github", "inputs", sdk.ProviderArgs, prov.get("inputProperties", {}))
+    c.compare(PROVIDER, "inputs", sdk.ProviderArgs, prov.get("inputProperties", {}))
 
     checked = 0
     for token, res in sorted(schema["resources"].items()):
@@ -212,7 +229,7 @@ def main():
     for token in sorted(set(sdk_functions) - set(schema.get("functions", {}))):
         c.report(token, "SDK function not in schema", "MISSING")
     for token in sorted(
-        USED - {"pulumi:providers:github"} - set(schema["resources"]) - set(schema.get("functions", {}))
+        USED - {PROVIDER} - set(schema["resources"]) - set(schema.get("functions", {}))
     ):
         if token not in sdk_resources and token not in sdk_functions:
             c.fatal.append(f"MISSING {token}: not in schema (nor in the SDK)")
