@@ -1,8 +1,10 @@
 """Serves the service-infra-guards policy pack to the Pulumi engine.
 
 The Python language host runs this file (`python -m pulumi.policy <engine> <this folder>`) with
-this folder on sys.path, after putting the stack's name and configuration in PULUMI_STACK and
-PULUMI_CONFIG. The pack is mandatory when the stack is prod, advisory elsewhere (guards.Target).
+this folder on sys.path. The engine names the stack in its ConfigureStack call, before any check;
+from then on the pack is mandatory when the stack is prod, advisory elsewhere (guards.Target).
+Until then (and for `pulumi policy publish`, which has no stack) it reads PULUMI_STACK and
+PULUMI_CONFIG where a host sets them.
 """
 
 import os
@@ -11,11 +13,12 @@ import guards
 from pulumi_policy import PolicyPack
 
 guards.install_secret_markers()
-target = guards.Target.from_environ(os.environ)
+target = guards.LiveTarget(guards.Target.from_environ(os.environ))
+guards.install_stack_configuration(target)
 
 PolicyPack(
     name=guards.PACK_NAME,
     policies=guards.policies(target),
-    enforcement_level=target.enforcement_level,
-    description=f"service-infra guards ({target.describe()}: {target.enforcement_level.value})",
+    enforcement_level=target.current.enforcement_level,
+    description="service-infra guards: mandatory in prod, advisory elsewhere",
 )

@@ -6,10 +6,11 @@ values that are not known yet during a preview left out of the check rather than
 
 Where a stack is prod, every policy is mandatory (a violation stops ``pulumi preview`` and
 ``pulumi up``); elsewhere it is advisory (a warning). The pack learns the stack from the
-environment the Python language host starts it with (``PULUMI_STACK`` and ``PULUMI_CONFIG``,
-taken from the engine's stack configuration): the stack is prod when its
+engine's ``ConfigureStack`` call (stack name and configuration), which pulumi_policy 1.21
+receives but drops, so ``install_stack_configuration`` keeps it; a host that instead sets
+``PULUMI_STACK`` and ``PULUMI_CONFIG`` is read the same way. The stack is prod when its
 ``service-infra:environment`` is ``prod``, or, without that key, when the stack is named
-``prod``. See ``Target``.
+``prod``. See ``Target`` and ``LiveTarget``.
 
 This module uses only the Python standard library and ``pulumi_policy``, so tests import it
 without running the pack (``__main__.py`` serves it to the engine).
@@ -95,22 +96,77 @@ class Target:
         return f"stack {self.stack or '(unknown)'}, environment {self.environment or '(unset)'}"
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Target:
-        """Reads what the language host gives a policy pack process: PULUMI_STACK and PULUMI_CONFIG.
+    def from_config(cls, stack: str | None, config: Mapping[str, Any]) -> Target:
+        """The stack's name and configuration (secure values decrypted: only the environment
+        key is read, and nothing from the configuration is ever kept or printed)."""
+        value = config.get(ENVIRONMENT_KEY)
+        environment = value if isinstance(value, str) and value else None
+        return cls(stack=stack or None, environment=environment)
 
-        PULUMI_CONFIG is the stack's configuration as JSON (secure values decrypted: only the
-        environment key is read from it, and nothing from it is ever printed).
-        """
-        environment = None
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Target:
+        """Reads PULUMI_STACK and PULUMI_CONFIG (the configuration as JSON), where a language
+        host passes the stack to a policy pack process that way."""
+        config: Any = {}
         raw = environ.get("PULUMI_CONFIG")
         if raw:
             try:
                 config = json.loads(raw)
             except ValueError:
                 config = {}
-            value = config.get(ENVIRONMENT_KEY) if isinstance(config, dict) else None
-            environment = value if isinstance(value, str) and value else None
-        return cls(stack=environ.get("PULUMI_STACK") or None, environment=environment)
+        return cls.from_config(environ.get("PULUMI_STACK"), config if isinstance(config, dict) else {})
+
+
+class LiveTarget:
+    """The stack the pack is checking right now: where the engine's ConfigureStack call puts it.
+
+    The pack object is built before the engine says which stack it analyzes, so the policies
+    hold this and ask it at check time instead of holding a fixed Target.
+    """
+
+    def __init__(self, initial: Target) -> None:
+        self.current = initial
+
+    @property
+    def is_prod(self) -> bool:
+        return self.current.is_prod
+
+
+# pulumi_policy keeps the pack's level in a name-mangled attribute of its servicer.
+_PACK_LEVEL_ATTRIBUTE = "_PolicyAnalyzerServicer__policy_pack_enforcement_level"
+
+
+def install_stack_configuration(live: LiveTarget) -> None:
+    """Make the engine's ConfigureStack call decide which stack (and so which level) applies.
+
+    The Pulumi CLI tells a policy pack its stack through the ``ConfigureStack`` RPC (stack name,
+    configuration), after ``GetAnalyzerInfo`` and before any ``Analyze``. pulumi_policy 1.21
+    keeps only the stack's tags from it. This wraps the SDK's handler so that it also sets
+    ``live.current`` and the pack's enforcement level (mandatory in prod, advisory elsewhere),
+    which every violation then reports. Fails loudly if the SDK's servicer changed shape, rather
+    than letting prod checks silently become advisory.
+    """
+    servicer = getattr(_policy_runtime, "_PolicyAnalyzerServicer", None)
+    original = getattr(servicer, "ConfigureStack", None)
+    original = getattr(original, "_service_infra_original", original)  # installing again replaces
+    if servicer is None or original is None:
+        raise RuntimeError(
+            "pulumi_policy.policy._PolicyAnalyzerServicer.ConfigureStack is gone: the stack hook "
+            "needs updating for this pulumi-policy version"
+        )
+
+    def configure_stack(self: Any, request: Any, context: Any) -> Any:
+        if not hasattr(self, _PACK_LEVEL_ATTRIBUTE):
+            raise RuntimeError(
+                f"pulumi_policy's servicer has no {_PACK_LEVEL_ATTRIBUTE}: the stack hook needs "
+                "updating for this pulumi-policy version"
+            )
+        live.current = Target.from_config(request.stack, dict(request.config))
+        setattr(self, _PACK_LEVEL_ATTRIBUTE, live.current.enforcement_level)
+        return original(self, request, context)
+
+    configure_stack._service_infra_original = original  # type: ignore[attr-defined]
+    servicer.ConfigureStack = configure_stack
 
 
 # --- reading properties --------------------------------------------------------------------------
@@ -610,7 +666,7 @@ def no_plaintext_secrets_findings(args: ResourceValidationArgs) -> Iterator[str]
 _PROTECTED_OPERATIONS = {"ensure-app": "app", "ensure-volume": "volume"}
 
 
-def fly_protected_findings(args: ResourceValidationArgs, target: Target) -> Iterator[str]:
+def fly_protected_findings(args: ResourceValidationArgs, target: Target | LiveTarget) -> Iterator[str]:
     if args.resource_type != COMMAND or not target.is_prod:
         return
     operation = flyctl_operation(_props(args).get("create"))
@@ -651,7 +707,7 @@ def stack_validation(findings: StackFindings) -> StackValidation:
     return validate
 
 
-def policies(target: Target) -> list[Policy]:
+def policies(target: Target | LiveTarget) -> list[Policy]:
     """Every policy of the pack; each takes the pack's enforcement level (see Target)."""
     return [
         ResourceValidationPolicy(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from tests.integration.pulumi_project import Project
+from tests.integration.pulumi_project import ROOT, Project
 
 SECRETS = {
     "FLY_API_TOKEN": "it-fly-token-5f0d2a",
@@ -78,3 +78,34 @@ def test_an_app_name_owned_by_someone_else_is_a_clear_error(
     assert "Fly app name taken-name belongs to someone else" in str(failed.value)
     assert "choose another `fly.app`" in str(failed.value)
     assert read_fly_state(fly_state["state"])["apps"]["taken-name"]["org"] == "rival"
+
+
+POLICY_PACK = str(ROOT / "policy")
+
+
+def test_policy_pack_refuses_unprotected_fly_data_in_prod(
+    project: Project, fly_state: dict[str, Path], public_health_url: str
+) -> None:
+    """`pulumi preview --policy-pack policy` through the real engine: mandatory in prod only."""
+    config = fly_config("it-policy-app", public_health_url)
+    config["services"]["image-descriptor"]["fly"]["protect"] = False
+
+    staging = project.stack("staging", config, SECRETS)
+    advice = staging.preview(policy_packs=[POLICY_PACK])
+    assert "fly-volumes-protected" not in advice.output, advice.output[-3000:]
+    assert "service-infra-guards" in advice.output, advice.output[-3000:]
+
+    prod = project.stack("prod", {**config, "environment": "prod"}, SECRETS)
+    with pytest.raises(auto.CommandError) as refused:
+        prod.preview(policy_packs=[POLICY_PACK])
+    message = str(refused.value)
+    assert "mandatory" in message and "fly-volumes-protected" in message, message[-3000:]
+    assert "the Fly volume is not protected from deletion in prod" in message, message[-3000:]
+    assert "service-infra:services.<service>.fly.protect" in message, message[-3000:]
+    assert not any(value in message for value in SECRETS.values())
+    assert not fly_state["state"].exists()  # previews wrote nothing to Fly
+
+    config["services"]["image-descriptor"]["fly"]["protect"] = True
+    allowed = project.stack("prod-protected", {**config, "environment": "prod"}, SECRETS)
+    run = allowed.preview(policy_packs=[POLICY_PACK])
+    assert "fly-volumes-protected" not in run.output, run.output[-3000:]

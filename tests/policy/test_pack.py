@@ -133,6 +133,63 @@ def test_analyzer_info_announces_the_level() -> None:
         assert {p.enforcementLevel for p in info.policies} == {level}
 
 
+UNPROTECTED_VOLUME = {"create": "python3 -m components.flyctl ensure-volume --app a --name data --region iad --size 1"}
+
+
+def configured(stack: str, config: dict[str, str]) -> Any:
+    """The servicer as `policy/__main__.py` builds it, after the engine's ConfigureStack call."""
+    guards.install_secret_markers()
+    live = guards.LiveTarget(guards.Target.from_environ({}))
+    guards.install_stack_configuration(live)
+    pack = sdk._PolicyAnalyzerServicer(guards.PACK_NAME, "0.1.0", guards.policies(live), live.current.enforcement_level)
+    pack.ConfigureStack(proto.AnalyzerStackConfigureRequest(stack=stack, project="service-infra", config=config), None)
+    return pack
+
+
+def analyze_with(pack: Any, resource_type: str, name: str, props: dict[str, Any]) -> Any:
+    request = proto.AnalyzeRequest(
+        urn=urn(resource_type, name), type=resource_type, name=name, properties=struct(props)
+    )
+    return pack.Analyze(request, None)
+
+
+def test_the_engines_configure_stack_call_makes_prod_mandatory() -> None:
+    pack = configured("prod", {guards.ENVIRONMENT_KEY: "prod", "service-infra:secrets.API_KEY": "s3cr3t"})
+    response = analyze_with(pack, guards.CONTAINER, "llm-server-container", BAD_CONTAINER)
+    assert {d.enforcementLevel for d in response.diagnostics} == {proto.MANDATORY}
+    volume = analyze_with(pack, guards.COMMAND, "image-descriptor-volume-data", UNPROTECTED_VOLUME)
+    assert [d.policyName for d in volume.diagnostics] == ["fly-volumes-protected"]
+    assert {d.enforcementLevel for d in volume.diagnostics} == {proto.MANDATORY}
+
+
+@pytest.mark.parametrize(
+    ("stack", "config"),
+    [("staging", {guards.ENVIRONMENT_KEY: "staging"}), ("prod", {guards.ENVIRONMENT_KEY: "staging"}), ("dev", {})],
+)
+def test_the_engines_configure_stack_call_keeps_other_stacks_advisory(stack: str, config: dict[str, str]) -> None:
+    pack = configured(stack, config)
+    response = analyze_with(pack, guards.CONTAINER, "llm-server-container", BAD_CONTAINER)
+    assert response.diagnostics
+    assert {d.enforcementLevel for d in response.diagnostics} == {proto.ADVISORY}
+    assert not analyze_with(pack, guards.COMMAND, "image-descriptor-volume-data", UNPROTECTED_VOLUME).diagnostics
+
+
+def test_a_prod_stack_named_otherwise_is_found_by_its_environment_key() -> None:
+    pack = configured("prod-eu", {guards.ENVIRONMENT_KEY: "prod"})
+    response = analyze_with(pack, guards.COMMAND, "image-descriptor-volume-data", UNPROTECTED_VOLUME)
+    assert {d.enforcementLevel for d in response.diagnostics} == {proto.MANDATORY}
+
+
+def test_stack_hook_installed_twice_wraps_the_sdk_once() -> None:
+    guards.install_stack_configuration(guards.LiveTarget(STAGING))
+    first = sdk._PolicyAnalyzerServicer.ConfigureStack
+    guards.install_stack_configuration(guards.LiveTarget(STAGING))
+    second = sdk._PolicyAnalyzerServicer.ConfigureStack
+    original = first._service_infra_original  # type: ignore[attr-defined]
+    assert second._service_infra_original is original  # type: ignore[attr-defined]
+    assert not hasattr(original, "_service_infra_original")
+
+
 def test_secrets_reach_policies_as_secrets_through_the_sdk() -> None:
     props = {
         "envs": secret(["APP_ENV=prod", "API_KEY=test-secret-value-of-API_KEY"]),
