@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pulumi
 import pulumi_docker as docker
 
@@ -31,6 +33,16 @@ def ssh_options(host: settings.DockerHost) -> list[str]:
     if host.identity_file:
         options += ["-o", "IdentitiesOnly=yes", "-i", host.identity_file]
     return options
+
+
+def docker_cli(host: settings.DockerHost) -> list[str]:
+    """The docker CLI aimed at this host's engine: over ssh (pinned key) for the Mac Mini, else
+    the local CLI with -H. Arguments appended to an ssh prefix go through the remote shell, so
+    callers quote them (see `components.rollout.Docker`)."""
+    if not host.is_ssh:
+        return ["docker", "-H", host.url]
+    user = urlsplit(host.url).username or ""
+    return ["ssh", *ssh_options(host), "-p", str(host.ssh_port), "-l", user, "-T", "--", host.ssh_host, "docker"]
 
 
 class DockerHost(pulumi.ComponentResource):

@@ -1,14 +1,26 @@
-"""One service as a container on a Docker host."""
+"""One service on a Docker host: a proxy on the published port, and its app containers behind it.
+
+Each version of the app (image tag and container settings) is a container resource of its own,
+named after that version. A rollout creates the new version beside the running one; its
+activation (components.rollout) waits until it is healthy, then puts it live; the old version's
+activation and container, no longer in the program, are deleted at the end of the update, after
+the health gate: drained, then removed. A version that never becomes healthy fails the update
+before anything of the running version is touched.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
+from pulumi_command import local
 
-from components import settings
+from components import proxy, rollout, settings
 
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 RESTART_POLICY = "unless-stopped"
@@ -22,8 +34,27 @@ def healthcheck_test(port: int, path: str) -> list[str]:
     return ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"]
 
 
+def version_key(service: settings.Service, command: list[str] | None, mounts: list[str]) -> str:
+    """The tag plus a digest of what else defines a container (secret names, not values), so a
+    change of any of it is a new version beside the old one rather than a replacement in place."""
+    target = service.docker
+    assert target is not None
+    spec = {
+        "image": service.image_ref,
+        "command": command,
+        "env": service.plain_env,
+        "secret_env": sorted(service.secret_env),
+        "user": target.user,
+        "port": target.container_port,
+        "health": service.health_path,
+        "mounts": mounts,
+    }
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{service.tag}-{digest}"
+
+
 class DockerService(pulumi.ComponentResource):
-    """The image pulled by its pinned tag and the container that runs it, waited on until healthy."""
+    """The service's network and proxy, and its current version's container, put live once healthy."""
 
     def __init__(
         self,
@@ -31,7 +62,9 @@ class DockerService(pulumi.ComponentResource):
         service: settings.Service,
         environment: settings.Environment,
         provider: docker.Provider,
+        docker_cli: list[str],
         address: str,
+        proxy_image: settings.Proxy,
         secret_env: Mapping[str, pulumi.Output[str]],
         project_dir: Path,
         opts: pulumi.ResourceOptions | None = None,
@@ -40,19 +73,30 @@ class DockerService(pulumi.ComponentResource):
         target = service.docker
         assert target is not None, "a DockerService needs service.docker"
         child = pulumi.ResourceOptions(parent=self, provider=provider)
+        base_name = container_name(name, environment)
+        labels = {"service-infra.environment": environment.value, "service-infra.service": name}
+
+        network = docker.Network(
+            f"{name}-network",
+            name=base_name,
+            labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+            opts=child,
+        )
+        self.proxy = self._proxy(name, base_name, target, proxy_image, network, labels, child)
 
         image = docker.RemoteImage(f"{name}-image", name=service.image_ref, keep_locally=True, opts=child)
         mounts = []
         for volume_name, path in sorted(target.volumes.items()):
             volume = docker.Volume(
                 f"{name}-{volume_name}",
-                name=f"{container_name(name, environment)}-{volume_name}",
+                name=f"{base_name}-{volume_name}",
                 # In prod, data outlives the stack: a destroy or a rename leaves the volume in place.
                 opts=pulumi.ResourceOptions.merge(
                     child, pulumi.ResourceOptions(retain_on_delete=bool(target.retain_volumes))
                 ),
             )
             mounts.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=path))
+        mount_spec = [f"{v}:{p}" for v, p in sorted(target.volumes.items())]
         command = list(target.command) if target.command else None
         if target.hot_reload is not None:
             source = (project_dir / target.hot_reload.source).resolve()
@@ -62,46 +106,101 @@ class DockerService(pulumi.ComponentResource):
                 )
             )
             command = list(target.hot_reload.command)
+            mount_spec.append(f"{source}:{target.hot_reload.target}:ro")
 
         plain = [f"{key}={value}" for key, value in sorted(service.plain_env.items())]
         envs = pulumi.Output.secret(
             pulumi.Output.all(*[secret_env[n].apply(lambda v, n=n: f"{n}={v}") for n in service.secret_env])
         ).apply(lambda secret: plain + list(secret))
 
-        labels = {
-            "service-infra.environment": environment.value,
-            "service-infra.service": name,
-            "service-infra.image-tag": service.tag,
-        }
+        version = version_key(service, command, mount_spec)
         self.container = docker.Container(
-            f"{name}-container",
-            name=container_name(name, environment),
+            f"{name}-{version}",
+            name=f"{base_name}-{version}",
             image=image.image_id,
             command=command,
             envs=envs if service.secret_env else plain,
             user=target.user,
-            ports=[docker.ContainerPortArgs(internal=target.container_port, external=target.port, ip=target.bind)],
             restart=RESTART_POLICY,
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=healthcheck_test(target.container_port, service.health_path),
-                interval="5s",
+                interval="2s",
                 timeout="3s",
-                retries=5,
+                retries=3,
                 start_period="20s",
             ),
             log_driver="json-file",
             log_opts=LOG_OPTIONS,
             hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
             volumes=mounts,
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
+            labels=_labels({**labels, "service-infra.image-tag": service.tag, "service-infra.version": version}),
             must_run=True,
-            wait=True,
-            wait_timeout=120,
-            # The container name is fixed, so the old one has to go before the new one starts.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
+            # Health is waited on by the activation, which reports Docker's last health check.
+            wait=False,
+            opts=child,
+        )
+        self.activation = local.Command(
+            f"{name}-{version}-live",
+            create=self.container.name.apply(
+                lambda c: shlex.join(
+                    rollout.activate_operation(name, service.tag, c, base_name, target.ready_timeout_seconds)
+                )
+            ),
+            delete=self.container.name.apply(lambda c: shlex.join(rollout.retire_operation(c, target.drain_seconds))),
+            environment={rollout.DOCKER_CLI_ENV: json.dumps(docker_cli)},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, self.proxy]),
         )
         self.image_id = image.image_id
         self.container_name = self.container.name
+        self.version = version
         self.url = f"http://{address}:{target.port}"
         self.health_url = target.health_url or f"{self.url}{service.health_path}"
-        self.register_outputs({"container_name": self.container.name, "image_id": image.image_id, "url": self.url})
+        self.register_outputs(
+            {"container_name": self.container.name, "image_id": image.image_id, "url": self.url, "version": version}
+        )
+
+    def _proxy(
+        self,
+        name: str,
+        base_name: str,
+        target: settings.DockerTarget,
+        proxy_image: settings.Proxy,
+        network: docker.Network,
+        labels: dict[str, str],
+        child: pulumi.ResourceOptions,
+    ) -> docker.Container:
+        image = docker.RemoteImage(f"{name}-proxy-image", name=proxy_image.image_ref, keep_locally=True, opts=child)
+        return docker.Container(
+            f"{name}-proxy",
+            name=f"{base_name}-proxy",
+            image=image.image_id,
+            command=list(proxy.COMMAND),
+            user=target.user,
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=proxy.CONFIG_PATH, content=proxy.nginx_conf(name, rollout.LIVE_ALIAS, target.container_port)
+                )
+            ],
+            ports=[docker.ContainerPortArgs(internal=proxy.LISTEN_PORT, external=target.port, ip=target.bind)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            restart=RESTART_POLICY,
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=proxy.healthcheck_test(), interval="5s", timeout="3s", retries=3, start_period="5s"
+            ),
+            log_driver="json-file",
+            log_opts=LOG_OPTIONS,
+            labels=_labels({**labels, "service-infra.role": "proxy"}),
+            must_run=True,
+            wait=True,
+            wait_timeout=60,
+            # Stacks from before the proxy had the app container on this port under this name:
+            # taking its place frees the port first (once, with a short gap).
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-container")])
+            ),
+        )
+
+
+def _labels(labels: dict[str, str]) -> list[docker.ContainerLabelArgs]:
+    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())]

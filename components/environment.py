@@ -7,7 +7,7 @@ from pathlib import Path
 import pulumi
 
 from components import settings
-from components.docker_host import DockerHost
+from components.docker_host import DockerHost, docker_cli
 from components.docker_service import DockerService
 from components.fly_app import FlyApp
 from components.github_environment import GithubEnvironment
@@ -43,12 +43,15 @@ class ServiceEnvironment(pulumi.ComponentResource):
                     host_name, config.docker_hosts[host_name], config.registry, registry_password, opts=child
                 )
             host = hosts[host_name]
+            assert config.proxy is not None  # settings require it with Docker services
             deployed = DockerService(
                 service_name,
                 service,
                 config.environment,
                 host.provider,
+                docker_cli(config.docker_hosts[host_name]),
                 host.address,
+                config.proxy,
                 secrets,
                 project_dir,
                 opts=child,
@@ -57,7 +60,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 f"{service_name}-health",
                 service_name,
                 deployed.health_url,
-                rollout=[deployed.container.id, deployed.image_id],
+                rollout=[deployed.activation.id, deployed.proxy.id],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[deployed]),
             )
             self.service_urls[service_name] = deployed.url

@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
 from components import settings
-from components.docker_host import ssh_options
+from components.docker_host import docker_cli
 
 CHECK_TIMEOUT_SECONDS = 30
 
 
 def ssh_check_command(host: settings.DockerHost) -> list[str]:
     """What the Docker provider will do over SSH, reduced to asking the engine its version."""
-    user = urlsplit(host.url).username or ""
-    return [
-        "ssh", *ssh_options(host), "-p", str(host.ssh_port), "-l", user, "-T", "--", host.ssh_host,
-        "docker", "version", "--format", "{{.Server.Version}}",
-    ]  # fmt: skip
+    return [*docker_cli(host), "version", "--format", "{{.Server.Version}}"]
 
 
 def explain(name: str, host: settings.DockerHost, returncode: int, stderr: str) -> str | None:

@@ -137,6 +137,14 @@ def _check_secret_reference(name: str, info: ValidationInfo) -> str:
 SecretRef = Annotated[str, Field(min_length=1)]
 
 
+def _check_image_repository(image: str) -> str:
+    if ":" in image.rsplit("/", 1)[-1] or "@" in image:
+        raise ValueError(f"give the repository without a tag (set the tag in `tag`), got {image!r}")
+    if not IMAGE_REPOSITORY.match(image):
+        raise ValueError(f"is not a valid image repository: {image!r}")
+    return image
+
+
 class Registry(Model):
     """Credentials the Docker hosts use to pull images (GHCR by default)."""
 
@@ -242,6 +250,10 @@ class DockerTarget(Model):
     hot_reload: HotReload | None = None
     health_url: str | None = None
     retain_volumes: bool | None = None  # default: true in prod, where a destroy must not lose data
+    # A new version must turn healthy within this time, or the rollout stops and the old one stays.
+    ready_timeout_seconds: int = Field(default=180, ge=10, le=3600)
+    # How long a replaced version may finish its in-flight requests before it is stopped.
+    drain_seconds: int = Field(default=30, ge=0, le=600)
 
     @field_validator("bind")
     @classmethod
@@ -377,14 +389,7 @@ class Service(Model):
     docker: DockerTarget | None = None
     fly: FlyTarget | None = None
 
-    @field_validator("image")
-    @classmethod
-    def _image(cls, image: str) -> str:
-        if ":" in image.rsplit("/", 1)[-1] or "@" in image:
-            raise ValueError(f"give the repository without a tag (set the tag in `tag`), got {image!r}")
-        if not IMAGE_REPOSITORY.match(image):
-            raise ValueError(f"is not a valid image repository: {image!r}")
-        return image
+    _check_image = field_validator("image")(_check_image_repository)
 
     @field_validator("tag")
     @classmethod
@@ -451,6 +456,28 @@ class Service(Model):
         if self.allowed_origins:
             env[self.origins_env] = ",".join(self.allowed_origins)
         return env
+
+
+class Proxy(Model):
+    """The reverse proxy that owns each Docker service's published port (nginx and curl inside)."""
+
+    image: str
+    tag: str
+
+    _check_image = field_validator("image")(_check_image_repository)
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, tag: str, info: ValidationInfo) -> str:
+        if not IMAGE_TAG.match(tag):
+            raise ValueError(f"is not a valid image tag: {tag!r}")
+        if tag == "latest" and _context(info).environment is not Environment.LOCAL:
+            raise ValueError("pin the proxy image by a version tag (e.g. nginx-1.22.1-1), not latest")
+        return tag
+
+    @property
+    def image_ref(self) -> str:
+        return f"{self.image}:{self.tag}"
 
 
 class Reviewers(Model):
@@ -529,6 +556,7 @@ class Settings(Model):
     environment: Environment
     secrets: tuple[str, ...] = ()
     registry: Registry | None = None
+    proxy: Proxy | None = None
     docker_hosts: dict[str, DockerHost] = Field(default_factory=dict)
     services: dict[str, Service] = Field(default_factory=dict)
     github: Github | None = None
@@ -638,6 +666,11 @@ def _cross_checks(settings: Settings) -> list[str]:
         used_ports[(target.host, target.port)] = name
         if settings.registry is None and env is not Environment.LOCAL:
             problems.append(f"{PROJECT}:registry: is required to pull {service.image_ref} on {target.host}")
+    if settings.docker_services() and settings.proxy is None:
+        problems.append(
+            f"{PROJECT}:proxy: is required in front of Docker services (it owns their ports during rollouts); "
+            "set proxy.image and proxy.tag to an nginx image with curl, e.g. one built from examples/proxy"
+        )
     fly_apps: dict[str, str] = {}
     for name, service in settings.fly_services().items():
         assert service.fly is not None

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Build the example FastAPI service image (examples/service) WITHOUT any container registry.
+# Build the example FastAPI service image (examples/service), or the proxy image that fronts
+# every Docker service (--proxy: nginx and curl, as examples/proxy/Dockerfile), WITHOUT any
+# container registry.
 #
 #   scripts/build-example-image.sh IMAGE_REF [APP_VERSION]
+#   scripts/build-example-image.sh --proxy IMAGE_REF
 #
 # How: a Debian bookworm root filesystem made with `debootstrap --variant=minbase` that contains
-# python3, python3-fastapi, python3-uvicorn and curl (from the Debian mirror configured in this
+# python3, python3-fastapi, python3-uvicorn, curl and nginx-light (from the Debian mirror configured in this
 # machine's APT sources), plus the app in /app, a user `app` (uid/gid 10001) and /data owned by
 # 10001, imported with `docker import` into whatever engine DOCKER_HOST points at (default socket
 # otherwise). APP_VERSION (default "dev") is baked in as ENV.
@@ -25,7 +28,12 @@ set -euo pipefail
 log() { printf '[build-example-image] %s\n' "$*" >&2; }
 die() { printf '[build-example-image] ERROR: %s\n' "$*" >&2; exit 1; }
 
-if [[ $# -lt 1 || $# -gt 2 || "${1:-}" == -h || "${1:-}" == --help ]]; then
+PROXY=false
+if [[ "${1:-}" == --proxy ]]; then
+  PROXY=true
+  shift
+fi
+if [[ $# -lt 1 || $# -gt 2 || "${1:-}" == -h || "${1:-}" == --help ]] || { $PROXY && [[ $# -ne 1 ]]; }; then
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
   exit 2
 fi
@@ -43,7 +51,7 @@ command -v docker >/dev/null || die "docker CLI not found on PATH"
 
 SUITE=bookworm
 VARIANT=minbase
-PACKAGES="python3,python3-fastapi,python3-uvicorn,curl"
+PACKAGES="python3,python3-fastapi,python3-uvicorn,curl,nginx-light"
 ARCH=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 APP_UID=10001
 APP_GID=10001
@@ -129,6 +137,21 @@ if [[ ! -s "$BASE_TAR" ]]; then
   exec 9>&-
 else
   log "using cached root filesystem $BASE_TAR"
+fi
+
+if $PROXY; then
+  # The same root filesystem (nginx-light and curl are in it), run as the unprivileged user;
+  # service-infra uploads the configuration and passes -c (components/proxy.py).
+  log "importing proxy image $IMAGE_REF into ${DOCKER_HOST:-the default engine}"
+  docker import \
+    -c "USER $APP_UID:$APP_GID" \
+    -c "EXPOSE 8080" \
+    -c 'CMD ["nginx","-e","stderr","-g","daemon off;"]' \
+    -m "service-infra proxy (nginx)" \
+    "$BASE_TAR" "$IMAGE_REF" >&2
+  log "built $IMAGE_REF"
+  echo "$IMAGE_REF"
+  exit 0
 fi
 
 STAGE=$(mktemp -d "${TMPDIR:-/tmp}/si-image.XXXXXX")

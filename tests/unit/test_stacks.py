@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 
 import pytest
@@ -24,42 +26,98 @@ COMMAND = "command:local:Command"
 ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
 
 
+def containers(recorder: Recorder) -> dict[str, dict]:
+    """The stack's containers by role: the app version and the proxy in front of it."""
+    found = {}
+    for resource in recorder.of_type(CONTAINER):
+        labels = {label["label"]: label["value"] for label in resource.inputs["labels"]}
+        found[labels.get("service-infra.role", "app")] = resource.inputs
+    assert set(found) == {"app", "proxy"}, found
+    return found
+
+
 def container(recorder: Recorder) -> dict:
-    (only,) = recorder.of_type(CONTAINER)
-    return only.inputs
+    return containers(recorder)["app"]
+
+
+def proxy(recorder: Recorder) -> dict:
+    return containers(recorder)["proxy"]
 
 
 def test_prod_llm_server_container(stacks: dict[str, Recorder]) -> None:
     inputs = container(stacks["prod"])
-    assert inputs["name"] == "llm-server-prod"
+    assert re.fullmatch(r"llm-server-prod-sha-3f9c2a1-[0-9a-f]{8}", inputs["name"])
     assert inputs["restart"] == "unless-stopped"
     assert inputs["logDriver"] == "json-file"
     assert inputs["logOpts"] == {"max-size": "10m", "max-file": "3"}
     assert inputs["user"] == "10001:10001"
-    assert inputs["ports"] == [{"internal": 8000, "external": 8000, "ip": "0.0.0.0"}]
+    assert "ports" not in inputs  # only the proxy publishes a port
+    assert inputs["networksAdvanced"] == [{"name": "llm-server-prod"}]  # no alias until healthy
     assert inputs["hosts"] == [{"host": "host.docker.internal", "ip": "host-gateway"}]
     assert inputs["healthcheck"]["tests"] == ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8000/health"]
-    assert inputs["wait"] is True
+    assert inputs["wait"] is False  # the activation waits, and reports Docker's last health check
     labels = {label["label"]: label["value"] for label in inputs["labels"]}
     assert labels == {
         "service-infra.environment": "prod",
         "service-infra.image-tag": "sha-3f9c2a1",
         "service-infra.service": "llm-server",
+        "service-infra.version": inputs["name"].removeprefix("llm-server-prod-"),
     }
     assert inputs["volumes"] == [{"volumeName": "llm-server-prod-llm-cache", "containerPath": "/data"}]
 
 
-def test_prod_image_is_pinned_and_pulled_over_ssh_with_pinned_key(stacks: dict[str, Recorder]) -> None:
-    (image,) = stacks["prod"].of_type("docker:index/remoteImage:RemoteImage")
-    assert image.inputs["name"] == "ghcr.io/acme/local-llm-server:sha-3f9c2a1"
-    (provider,) = stacks["prod"].of_type("pulumi:providers:docker")
-    assert provider.inputs["host"] == "ssh://deploy@mac-mini.tailnet.example:22"
-    ssh_opts = json.loads(provider.inputs["sshOpts"])  # provider config travels as JSON text
-    assert "StrictHostKeyChecking=yes" in ssh_opts
-    assert any(opt.startswith("KnownHostsCommand=/bin/echo mac-mini.tailnet.example ssh-ed25519 ") for opt in ssh_opts)
-    assert is_secret(provider.inputs["registryAuth"])
-    (auth,) = json.loads(reveal(provider.inputs["registryAuth"]))
-    assert auth == {"address": "ghcr.io", "username": "acme-deploy-bot", "password": secret_value_for("GHCR_TOKEN")}
+def test_prod_proxy_owns_the_port(stacks: dict[str, Recorder]) -> None:
+    inputs = proxy(stacks["prod"])
+    assert inputs["name"] == "llm-server-prod-proxy"
+    assert inputs["ports"] == [{"internal": 8080, "external": 8000, "ip": "0.0.0.0"}]
+    assert inputs["restart"] == "unless-stopped"
+    assert inputs["user"] == "10001:10001"
+    assert inputs["logOpts"] == {"max-size": "10m", "max-file": "3"}
+    assert inputs["healthcheck"]["tests"][:2] == ["CMD", "curl"]
+    assert inputs["networksAdvanced"] == [{"name": "llm-server-prod"}]
+    (upload,) = inputs["uploads"]
+    assert upload["file"] == "/etc/nginx/service-infra.conf"
+    assert "set $live http://live:8000;" in upload["content"]
+    assert "resolver 127.0.0.11 valid=1s" in upload["content"]
+    assert inputs["command"] == ["nginx", "-e", "stderr", "-c", "/etc/nginx/service-infra.conf", "-g", "daemon off;"]
+    images = {r.inputs["name"] for r in stacks["prod"].of_type("docker:index/remoteImage:RemoteImage")}
+    assert "ghcr.io/acme/edge-proxy:nginx-1.22.1-1" in images
+    (network,) = stacks["prod"].of_type("docker:index/network:Network")
+    assert network.inputs["name"] == "llm-server-prod"
+
+
+def test_prod_activation_waits_then_goes_live_over_ssh(stacks: dict[str, Recorder]) -> None:
+    app = container(stacks["prod"])
+    (activation,) = [r for r in stacks["prod"].of_type(COMMAND) if "components.rollout" in r.inputs["create"]]
+    create = shlex.split(activation.inputs["create"])
+    assert create[:4] == ["python3", "-m", "components.rollout", "activate"]
+    assert create[create.index("--container") + 1] == app["name"]
+    assert create[create.index("--tag") + 1] == "sha-3f9c2a1"
+    assert create[create.index("--network") + 1] == "llm-server-prod"
+    assert shlex.split(activation.inputs["delete"])[3:] == [
+        "retire",
+        "--container",
+        app["name"],
+        "--drain-seconds",
+        "30",
+    ]
+    cli = json.loads(activation.inputs["environment"]["SERVICE_INFRA_DOCKER_CLI"])
+    assert cli[0] == "ssh" and cli[-2:] == ["mac-mini.tailnet.example", "docker"]
+    assert "StrictHostKeyChecking=yes" in cli
+
+
+def test_a_new_tag_is_a_new_container_beside_the_old(stacks: dict[str, Recorder]) -> None:
+    config = load_stack_config("prod")
+    config["service-infra:services"]["llm-server"]["tag"] = "sha-4a0d3b2"
+    recorder = run_stack(config, "prod", Recorder())
+    new, old = container(recorder), container(stacks["prod"])
+    assert new["name"] != old["name"] and new["name"].startswith("llm-server-prod-sha-4a0d3b2-")
+    assert proxy(recorder) == proxy(stacks["prod"])  # the proxy and its port stay as they are
+    # Another resource name, so Pulumi creates it beside the old one instead of replacing that.
+    before = {r.name for r in stacks["prod"].of_type(CONTAINER)}
+    after = {r.name for r in recorder.of_type(CONTAINER)}
+    assert before ^ after == {f"llm-server-{old['name'].removeprefix('llm-server-prod-')}",
+                              f"llm-server-{new['name'].removeprefix('llm-server-prod-')}"}  # fmt: skip
 
 
 def test_container_secret_env_is_secret(stacks: dict[str, Recorder]) -> None:
@@ -69,11 +127,12 @@ def test_container_secret_env_is_secret(stacks: dict[str, Recorder]) -> None:
     assert "ALLOWED_ORIGINS=https://app.acme.example,https://www.acme.example" in reveal(envs)
 
 
-def test_staging_container_listens_on_8001(stacks: dict[str, Recorder]) -> None:
-    inputs = container(stacks["staging"])
-    assert inputs["name"] == "llm-server-staging"
-    assert inputs["ports"][0]["external"] == 8001
-    assert inputs["ports"][0]["internal"] == 8000
+def test_staging_proxy_listens_on_8001(stacks: dict[str, Recorder]) -> None:
+    assert re.fullmatch(r"llm-server-staging-sha-[0-9a-f]+-[0-9a-f]{8}", container(stacks["staging"])["name"])
+    inputs = proxy(stacks["staging"])
+    assert inputs["name"] == "llm-server-staging-proxy"
+    assert inputs["ports"] == [{"internal": 8080, "external": 8001, "ip": "0.0.0.0"}]
+    assert "set $live http://live:8000;" in inputs["uploads"][0]["content"]
 
 
 def test_local_stack_hot_reloads_the_example_service(stacks: dict[str, Recorder]) -> None:
@@ -83,7 +142,11 @@ def test_local_stack_hot_reloads_the_example_service(stacks: dict[str, Recorder]
     assert source["hostPath"].endswith("examples/service")
     assert "--reload" in inputs["command"]
     assert "APP_ENV=local" in inputs["envs"]
-    assert inputs["ports"][0]["ip"] == "127.0.0.1"
+    assert proxy(recorder)["ports"] == [{"internal": 8080, "external": 8000, "ip": "127.0.0.1"}]
+    (activation,) = [r for r in recorder.of_type(COMMAND) if "components.rollout" in r.inputs["create"]]
+    assert json.loads(activation.inputs["environment"]["SERVICE_INFRA_DOCKER_CLI"]) == [
+        "docker", "-H", "unix:///var/run/docker.sock"
+    ]  # fmt: skip
     assert not recorder.of_type(ENVIRONMENT)
     assert not [r for r in recorder.of_type(COMMAND) if "flyctl" in r.inputs.get("create", "")]
 
