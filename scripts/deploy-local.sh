@@ -16,6 +16,11 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
   log "building $image from examples/service (no registry needed)"
   "$ROOT/scripts/build-example-image.sh" "$image" dev
 fi
+proxy_image="service-infra/edge-proxy:dev"  # Pulumi.local.yaml: proxy.image + tag
+if ! docker image inspect "$proxy_image" >/dev/null 2>&1; then
+  log "building $proxy_image (nginx, as examples/proxy; no registry needed)"
+  "$ROOT/scripts/build-example-image.sh" --proxy "$proxy_image"
+fi
 
 # State on this machine unless the user points elsewhere; the local stack holds no secrets,
 # so the example passphrase is enough unless one is set.

@@ -7,7 +7,9 @@ files or state; its stacks are written from config dicts, their secrets set with
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,26 @@ class Project:
             stack.set_config(f"{PROJECT}:secrets.{secret_name}", auto.ConfigValue(value, secret=True), path=True)
         self.stacks.append(Stack(stack, self))
         return self.stacks[-1]
+
+    def rollback(self, stack: str, service: str) -> subprocess.CompletedProcess[str]:
+        """`scripts/rollback.sh STACK SERVICE`, minus its installs: the module it runs, here."""
+        return subprocess.run(
+            [
+                str(ROOT / ".venv" / "bin" / "python"),
+                "-m",
+                "components.rollback",
+                "--stack",
+                stack,
+                "--service",
+                service,
+            ],
+            cwd=self.dir,
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
 
     def tear_down(self) -> None:
         """Destroy what a test left up (a failed test must not leave containers behind)."""

@@ -17,11 +17,12 @@ from tests.integration.harness import (
     wait_http,
 )
 from tests.integration.pulumi_project import Project
-from tests.integration.test_ssh_host import API_KEY, ssh_stack_config
+from tests.integration.test_ssh_host import API_KEY, app_containers, ssh_stack_config
 
 
 def container_id(engine: DockerEngine) -> str:
-    return engine.run("inspect", "-f", "{{.Id}}", "llm-server-staging").stdout.strip()
+    (running,) = app_containers(engine)
+    return engine.run("inspect", "-f", "{{.Id}}", running).stdout.strip()
 
 
 def test_bad_input_fails_clearly_and_keeps_the_running_version(
@@ -35,7 +36,7 @@ def test_bad_input_fails_clearly_and_keeps_the_running_version(
     port = free_port()
     stack = project.stack(
         "staging",
-        ssh_stack_config(ssh_host, registry, example_image.repository, example_image.v1.tag, port),
+        ssh_stack_config(ssh_host, registry, example_image, example_image.v1.tag, port),
         secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY},
     )
     stack.up()

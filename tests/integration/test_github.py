@@ -27,10 +27,11 @@ USERS = {"alice-acme": 4101, "bob-acme": 4102, "carol-acme": 4103}
 TEAMS = {"platform": 5101, "security": 5102}
 # Every resource of a committed stack (same shape in both): the stack; the environment, Docker
 # host, service, Fly app, health gate (x2), GitHub repository and environment components; the
-# docker and github providers; image, volume and container; the Fly app, volume, secrets and
-# release commands and the two probes; in GitHub, the environment, its branch policy, two
-# secrets, three variables, and the repository secret.
-PREVIEW_CREATES = {"staging": 28, "prod": 28}
+# docker and github providers; the service's network, proxy image and proxy, app image, volume,
+# container and its activation command; the Fly app, volume, secrets and release commands and
+# the two probes; in GitHub, the environment, its branch policy, two secrets, three variables,
+# and the repository secret.
+PREVIEW_CREATES = {"staging": 32, "prod": 32}
 
 # What was there before the program: must survive every up and the destroy.
 SEEDED_ENVIRONMENT = "qa-sandbox"
@@ -71,6 +72,7 @@ def local_config(
     """The committed config with the host-specific parts replaced (see the module docstring)."""
     config, _ = committed_config(stack)
     config["registry"].update(server=registry.address, username=registry.username)
+    config["proxy"] = example_image.proxy_config()
     config["docker_hosts"] = {
         "mac-mini": {
             "url": ssh_host.docker_url,
@@ -283,7 +285,7 @@ def test_staging_stack(
     assert set(api.environments) == {SEEDED_ENVIRONMENT}
     assert sorted(api.repo_secrets) == [SEEDED_REPO_SECRET[0]]
     assert_seeded_untouched(api)
-    assert engine.run("ps", "-a", "-q", "--filter", "name=^llm-server-staging$").stdout.strip() == ""
+    assert engine.run("ps", "-a", "-q", "--filter", "label=service-infra.environment=staging").stdout.strip() == ""
 
 
 @pytest.mark.parametrize("stack_name", ["staging", "prod"])

@@ -19,6 +19,7 @@ def test_local_stack_serves_hot_reloads_and_is_destroyed(
         {
             "environment": "local",
             "docker_hosts": {"local": {"url": engine.host}},
+            "proxy": example_image.proxy_config(local=True),
             "services": {
                 "llm-server": {
                     "image": repository,
@@ -37,7 +38,7 @@ def test_local_stack_serves_hot_reloads_and_is_destroyed(
     )
     run = stack.up()
     assert run.outputs["service_urls"] == {"llm-server": f"http://127.0.0.1:{port}"}
-    assert run.outputs["containers"] == {"llm-server": "llm-server-local"}
+    assert run.outputs["containers"]["llm-server"].startswith(f"llm-server-local-{tag}-")
     _, body = wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
     assert json.loads(body)["env"] == "local"
 
@@ -51,5 +52,6 @@ def test_local_stack_serves_hot_reloads_and_is_destroyed(
     )
 
     stack.destroy()
-    assert engine.run("ps", "-a", "-q", "--filter", "name=^llm-server-local$").stdout.strip() == ""
+    assert engine.run("ps", "-a", "-q", "--filter", "label=service-infra.service=llm-server").stdout.strip() == ""
     assert engine.run("volume", "ls", "-q", "--filter", "name=^llm-server-local-cache$").stdout.strip() == ""
+    assert engine.run("network", "ls", "-q", "--filter", "name=^llm-server-local$").stdout.strip() == ""

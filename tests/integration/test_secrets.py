@@ -20,7 +20,7 @@ def test_no_secret_in_state_output_or_argv(
     fly_state: dict[str, Path],
     public_health_url: str,
 ) -> None:
-    config = ssh_stack_config(ssh_host, registry, example_image.repository, example_image.v1.tag, free_port())
+    config = ssh_stack_config(ssh_host, registry, example_image, example_image.v1.tag, free_port())
     config["services"].update(fly_config("it-secrets-app", public_health_url)["services"])
     secrets = {**SECRETS, "GHCR_TOKEN": registry.password, "API_KEY": API_KEY}
     stack = project.stack("staging", config, secrets)

@@ -6,16 +6,23 @@ import json
 import urllib.request
 from typing import Any
 
+import pytest
+from pulumi import automation as auto
+
 from tests.integration.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, http_get, wait_http
+from tests.integration.harness.load import Load
 from tests.integration.pulumi_project import Project
 
 API_KEY = "it-api-key-3b1f9c0e7d"
 
 
-def ssh_stack_config(ssh_host: SshHost, registry: Registry, repository: str, tag: str, port: int) -> dict[str, Any]:
+def ssh_stack_config(
+    ssh_host: SshHost, registry: Registry, example_image: ExampleImage, tag: str, port: int
+) -> dict[str, Any]:
     return {
         "environment": "staging",
         "registry": {"server": registry.address, "username": registry.username, "password_secret": "GHCR_TOKEN"},
+        "proxy": example_image.proxy_config(),
         "docker_hosts": {
             "mini": {
                 "url": ssh_host.docker_url,
@@ -25,7 +32,7 @@ def ssh_stack_config(ssh_host: SshHost, registry: Registry, repository: str, tag
         },
         "services": {
             "llm-server": {
-                "image": repository,
+                "image": example_image.repository,
                 "tag": tag,
                 "env": {"APP_ENV": "staging"},
                 "secret_env": ["API_KEY"],
@@ -46,7 +53,18 @@ def put(url: str, body: bytes) -> None:
         assert response.status == 200
 
 
-def test_rollout_over_ssh(
+def app_containers(engine: DockerEngine, environment: str = "staging", *, all: bool = False) -> list[str]:
+    """Names of the service's app containers (not the proxy) on the engine, running unless `all`."""
+    args = ["ps", "--format", "{{.Names}}", "--filter", f"label=service-infra.environment={environment}"]
+    args += ["--filter", "label=service-infra.image-tag"] + (["-a"] if all else [])
+    return sorted(engine.run(*args).stdout.split())
+
+
+def inspect(engine: DockerEngine, name: str) -> dict[str, Any]:
+    return json.loads(engine.run("inspect", name).stdout)[0]
+
+
+def test_rollout_over_ssh_fails_no_request_and_keeps_the_data(
     project: Project, engine: DockerEngine, ssh_host: SshHost, registry: Registry, example_image: ExampleImage
 ) -> None:
     v1, v2 = example_image.v1, example_image.v2
@@ -55,33 +73,93 @@ def test_rollout_over_ssh(
     port = free_port()
     stack = project.stack(
         "staging",
-        ssh_stack_config(ssh_host, registry, example_image.repository, v1.tag, port),
+        ssh_stack_config(ssh_host, registry, example_image, v1.tag, port),
         secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY},
     )
-    stack.up()
+    run = stack.up()
     assert health(port)["version"] == v1.app_version
+    (live,) = app_containers(engine)
+    assert run.outputs["containers"] == {"llm-server": live}
 
-    inspect = json.loads(engine.run("inspect", "llm-server-staging").stdout)[0]
-    host_config, config = inspect["HostConfig"], inspect["Config"]
+    proxy = inspect(engine, "llm-server-staging-proxy")
+    assert proxy["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert proxy["HostConfig"]["PortBindings"] == {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+    assert proxy["Config"]["User"] == "10001:10001"
+    assert proxy["State"]["Health"]["Status"] == "healthy"
+    app = inspect(engine, live)
+    host_config, config = app["HostConfig"], app["Config"]
     assert host_config["RestartPolicy"]["Name"] == "unless-stopped"
     assert host_config["LogConfig"] == {"Type": "json-file", "Config": {"max-file": "3", "max-size": "10m"}}
-    assert host_config["PortBindings"] == {"8000/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}
+    assert not host_config["PortBindings"]  # only the proxy publishes
     assert "host.docker.internal:host-gateway" in host_config["ExtraHosts"]
     assert config["User"] == "10001:10001"
     assert config["Labels"]["service-infra.environment"] == "staging"
     assert config["Labels"]["service-infra.image-tag"] == v1.tag
     assert config["Healthcheck"]["Test"] == ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8000/health"]
     assert f"API_KEY={API_KEY}" in config["Env"]
-    assert inspect["State"]["Health"]["Status"] == "healthy"
+    assert app["State"]["Health"]["Status"] == "healthy"
+    assert "live" in app["NetworkSettings"]["Networks"]["llm-server-staging"]["Aliases"]
 
     stack.preview(expect_no_changes=True)  # a second run changes nothing
 
     put(f"http://127.0.0.1:{port}/api/cache/survivor", b"written before the rollout")
     stack.set("services.llm-server.tag", v2.tag)
-    stack.up()
-    assert health(port)["version"] == v2.app_version
+    with Load(f"http://127.0.0.1:{port}/health") as load:
+        stack.up()
+    result = load.result
+    assert result.failed == 0, result.summary()
+    assert result.versions[v1.app_version] > 0 and result.versions[v2.app_version] > 0, result.summary()
+    # Once `up` returned, only the new version answers.
+    assert {health(port)["version"] for _ in range(20)} == {v2.app_version}
+    (live,) = app_containers(engine, all=True)  # the old container is gone
+    assert inspect(engine, live)["Config"]["Labels"]["service-infra.image-tag"] == v2.tag
     assert http_get(f"http://127.0.0.1:{port}/api/cache/survivor") == (200, b"written before the rollout")
 
     stack.destroy()
-    assert engine.run("ps", "-a", "-q", "--filter", "name=^llm-server-staging$").stdout.strip() == ""
+    assert engine.run("ps", "-a", "-q", "--filter", "label=service-infra.environment=staging").stdout.strip() == ""
     assert engine.run("volume", "ls", "-q", "--filter", "name=^llm-server-staging-cache$").stdout.strip() == ""
+    assert engine.run("network", "ls", "-q", "--filter", "name=^llm-server-staging$").stdout.strip() == ""
+
+
+def test_a_version_that_never_turns_healthy_leaves_the_running_one_serving(
+    project: Project, engine: DockerEngine, ssh_host: SshHost, registry: Registry, example_image: ExampleImage
+) -> None:
+    v1, v2, broken = example_image.v1, example_image.v2, example_image.broken
+    port = free_port()
+    config = ssh_stack_config(ssh_host, registry, example_image, v1.tag, port)
+    config["services"]["llm-server"]["docker"]["ready_timeout_seconds"] = 60
+    stack = project.stack("staging", config, secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY})
+    stack.up()
+    stack.set("services.llm-server.tag", v2.tag)
+    stack.up()
+    (running,) = app_containers(engine)
+
+    stack.set("services.llm-server.tag", broken.tag)
+    with Load(f"http://127.0.0.1:{port}/health") as load, pytest.raises(auto.CommandError) as failed:
+        stack.up()
+    message = str(failed.value)
+    assert f"service llm-server, tag {broken.tag}" in message, message[-3000:]
+    assert "last health check exit" in message and "The running version keeps serving" in message, message[-3000:]
+    result = load.result
+    assert result.failed == 0 and set(result.versions) == {v2.app_version}, result.summary()
+    assert health(port)["version"] == v2.app_version
+    assert app_containers(engine) == [running]  # the failed one was stopped, the old one untouched
+    # The state still holds the running version as a live resource, and the outputs still name it.
+    resources = stack.stack.export_stack().deployment["resources"]
+    (kept,) = [r for r in resources if r.get("outputs", {}).get("name") == running]
+    assert not kept.get("delete")
+    assert stack.outputs()["containers"] == {"llm-server": running}
+
+    # One command back to the previous known-good tag: what is still running.
+    rollback = project.rollback("staging", "llm-server")
+    assert f"llm-server in staging: {broken.tag} -> {v2.tag}" in rollback.stdout, rollback.stdout + rollback.stderr
+    assert health(port)["version"] == v2.app_version
+    # And once more: from v2 back to v1, through a normal zero-downtime rollout.
+    with Load(f"http://127.0.0.1:{port}/health") as load:
+        rollback = project.rollback("staging", "llm-server")
+    assert f"llm-server in staging: {v2.tag} -> {v1.tag}" in rollback.stdout, rollback.stdout + rollback.stderr
+    assert load.result.failed == 0, load.result.summary()
+    assert health(port)["version"] == v1.app_version
+    assert app_containers(engine, all=True) == [stack.outputs()["containers"]["llm-server"]]
+    tag = stack.stack.get_config("service-infra:services.llm-server.tag", path=True)
+    assert tag.value == v1.tag

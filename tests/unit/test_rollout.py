@@ -13,7 +13,9 @@ from components.docker_host import docker_cli
 from tests.unit.conftest import load_stack_config
 
 
-def state(health: str | None, running: bool = True, log: list[dict[str, Any]] | None = None, **extra: Any) -> dict:
+def state(
+    health: str | None, running: bool = True, log: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any] | None:
     document: dict[str, Any] = {"State": {"Running": running, "ExitCode": 0}, "RestartCount": 0}
     if health is not None:
         document["State"]["Health"] = {"Status": health, "Log": log or []}
@@ -24,7 +26,7 @@ def state(health: str | None, running: bool = True, log: list[dict[str, Any]] | 
 class ScriptedDocker(rollout.Docker):
     """Answers `container inspect` from a list of documents (the last one repeats); records the rest."""
 
-    def __init__(self, inspections: list[dict | None]) -> None:
+    def __init__(self, inspections: list[dict[str, Any] | None]) -> None:
         super().__init__(["docker", "-H", "unix:///var/run/docker.sock"])
         self.inspections = inspections
         self.calls: list[tuple[str, ...]] = []
@@ -98,9 +100,7 @@ def test_a_crash_looping_container_fails_fast() -> None:
 
 
 def test_a_stopped_container_gets_one_more_start() -> None:
-    docker = ScriptedDocker([state("unhealthy", running=False), state("healthy")])
-    # Docker keeps the health status of a stopped container: a restart is a fresh start.
-    docker.inspections = [state(None, running=False), state("starting"), state("healthy")]
+    docker = ScriptedDocker([state(None, running=False), state("starting"), state("healthy")])
     activate(docker)
     assert docker.commands()[0] == ("container", "start", "llm-server-prod-v2")
 

@@ -75,6 +75,8 @@ class ExampleImage:
         self.build_timeout = build_timeout
         self.versions: list[ImageVersion] = []
         self.build_seconds: list[float] = []
+        self.proxy_local_ref = ""
+        self.proxy_ref = ""
 
     def __enter__(self) -> ExampleImage:
         return self.build()
@@ -102,12 +104,18 @@ class ExampleImage:
     def v2(self) -> ImageVersion:
         return self.versions[1]
 
+    @property
+    def broken(self) -> ImageVersion:
+        found = [v for v in self.versions if v.app_version == "never-healthy"]
+        return found[0] if found else self.build_broken()
+
     def build(self) -> ExampleImage:
         if self.versions:
             return self
         if not BUILD_SCRIPT.is_file():
             raise HarnessError(f"build script missing: {BUILD_SCRIPT}")
         source = _source_digest()
+        self._build_proxy()
         for app_version in self.app_versions:
             tag = "sha-" + hashlib.sha1(f"{source}\0{app_version}".encode()).hexdigest()[:12]
             local_ref = f"service-infra-example:{tag}"
@@ -132,12 +140,53 @@ class ExampleImage:
             self.versions.append(ImageVersion(app_version, tag, ref, local_ref, match.group(1)))
         return self
 
+    def _build_proxy(self) -> None:
+        """The proxy image (scripts/build-example-image.sh --proxy), pushed as acme/edge-proxy."""
+        local_ref = "service-infra-proxy:test"
+        proc = run(
+            ["bash", str(BUILD_SCRIPT), "--proxy", local_ref],
+            env=self.engine.env(),
+            check=False,
+            timeout=self.build_timeout,
+        )
+        if proc.returncode != 0:
+            raise HarnessError(f"building the proxy image failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+        self.proxy_local_ref = local_ref
+        self.proxy_ref = self.registry.push(local_ref, f"{self.owner}/edge-proxy", "nginx-test")
+
+    def proxy_config(self, *, local: bool = False) -> dict[str, str]:
+        """The stack's `proxy` setting: the pushed image, or the engine-local one for `local`."""
+        ref = self.proxy_local_ref if local else self.proxy_ref
+        image, tag = ref.rsplit(":", 1)
+        return {"image": image, "tag": tag}
+
+    def build_broken(self) -> ImageVersion:
+        """A version that starts but never answers its health check (the server never starts
+        listening): v1 with its command replaced by a sleep. Built with the engine's legacy
+        builder from the local v1 image, so nothing is downloaded."""
+        base = self.v1
+        tag = "sha-" + hashlib.sha1(f"{base.tag}\0never-healthy".encode()).hexdigest()[:12]
+        local_ref = f"service-infra-example:{tag}"
+        dockerfile = f'FROM {base.local_ref}\nCMD ["python3", "-c", "import time; time.sleep(86400)"]\n'
+        run(
+            ["docker", "build", "--quiet", "-t", local_ref, "-"],
+            env=self.engine.env({"DOCKER_BUILDKIT": "0"}),
+            input=dockerfile,
+            timeout=300,
+        )
+        ref = self.registry.push(local_ref, self.repo, tag)
+        broken = ImageVersion("never-healthy", tag, ref, local_ref, "")
+        self.versions.append(broken)
+        return broken
+
     def cleanup(self) -> None:
         if not self.engine.host:  # engine already stopped: nothing left to remove
             self.versions = []
             return
         for v in self.versions:
             self.engine.run("image", "rm", "--force", v.ref, v.local_ref, check=False, timeout=120)
+        if self.proxy_ref:
+            self.engine.run("image", "rm", "--force", self.proxy_ref, self.proxy_local_ref, check=False, timeout=120)
         self.versions = []
 
     def __repr__(self) -> str:

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Roll a service back to its previous known-good tag, found in the stack's update history.
+#
+#   scripts/rollback.sh STACK SERVICE [--dry-run]
+#
+# Sets services.SERVICE.tag in Pulumi.STACK.yaml and runs `pulumi up -s STACK` (see
+# components/rollback.py for how the tag is chosen). Uses the backend and passphrase of the
+# environment (PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE), as `pulumi up` would. Commit the
+# changed stack file afterwards.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+if [[ $# -lt 2 ]]; then
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  exit 2
+fi
+ensure_venv requirements.txt
+ensure_toolchain
+exec .venv/bin/python -m components.rollback --stack "$1" --service "$2" "${@:3}"
