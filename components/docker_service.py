@@ -151,13 +151,17 @@ class DockerService(pulumi.ComponentResource):
             environment={rollout.DOCKER_CLI_ENV: json.dumps(docker_cli)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, self.proxy]),
         )
+        # What is live, as the activation reported it: after a failed rollout these (and the
+        # stack outputs built from them) still name the version that kept serving.
+        live = self.activation.stdout.apply(json.loads)
+        self.container_name: pulumi.Output[str] = live.apply(lambda report: str(report["container"]))
+        self.live_tag: pulumi.Output[str] = live.apply(lambda report: str(report["tag"]))
         self.image_id = image.image_id
-        self.container_name = self.container.name
         self.version = version
         self.url = f"http://{address}:{target.port}"
         self.health_url = target.health_url or f"{self.url}{service.health_path}"
         self.register_outputs(
-            {"container_name": self.container.name, "image_id": image.image_id, "url": self.url, "version": version}
+            {"container_name": self.container_name, "image_id": image.image_id, "url": self.url, "version": version}
         )
 
     def _proxy(

@@ -32,6 +32,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
         self.containers: dict[str, pulumi.Output[str]] = {}
         self.fly_hostnames: dict[str, str] = {}
         self.github_environments: list[str] = []
+        # The tag each service runs, known only once its rollout went live.
+        self.image_tags: dict[str, pulumi.Output[str]] = {}
 
         registry_password = secrets[config.registry.password_secret] if config.registry else None
         hosts: dict[str, DockerHost] = {}
@@ -65,6 +67,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             )
             self.service_urls[service_name] = deployed.url
             self.containers[service_name] = deployed.container_name
+            self.image_tags[service_name] = deployed.live_tag
 
         for service_name, service in config.fly_services().items():
             assert service.fly is not None
@@ -78,6 +81,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
             )
             self.service_urls[service_name] = app.url
             self.fly_hostnames[service_name] = app.hostname
+            self.image_tags[service_name] = app.release.stdout.apply(lambda _, tag=service.tag: tag)
 
         if config.github is not None:
             repo = GithubRepository(
@@ -101,5 +105,6 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 "containers": self.containers,
                 "fly_hostnames": self.fly_hostnames,
                 "github_environments": self.github_environments,
+                "image_tags": self.image_tags,
             }
         )

@@ -165,6 +165,11 @@ def activate(
             f"run `pulumi up` again; `docker logs {container}` shows what it printed."
         ) from None
     if alias not in _aliases(document, network):
+        # Docker adds an alias only when connecting; the container joined the network without
+        # one at creation (nothing routes to it by name yet), so it reconnects with the alias.
+        networks = (document.get("NetworkSettings") or {}).get("Networks") or {}
+        if network in networks:
+            docker.check("network", "disconnect", network, container)
         docker.check("network", "connect", "--alias", alias, network, container)
     return {"service": service, "tag": tag, "container": container, "network": network, "alias": alias}
 

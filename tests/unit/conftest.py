@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import runpy
+import shlex
 import subprocess
 import zlib
 from dataclasses import dataclass, field
@@ -43,6 +44,16 @@ class Registered:
     custom: bool
 
 
+def activation_report(create: str) -> str:
+    """What `python3 -m components.rollout activate ...` prints when the version went live."""
+    argv = shlex.split(create) if isinstance(create, str) else []
+    if argv[3:4] != ["activate"]:
+        return ""
+    flags = dict(zip(argv[4::2], argv[5::2], strict=False))
+    report = {k: flags[f"--{k}"] for k in ("service", "tag", "container", "network", "alias")}
+    return json.dumps(report, sort_keys=True)
+
+
 @dataclass
 class Recorder(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
@@ -60,7 +71,7 @@ class Recorder(pulumi.runtime.Mocks):
         if args.typ == "docker:index/remoteImage:RemoteImage":
             outputs["imageId"] = f"sha256:{numeric_id(args.name):064x}"
         if args.typ == "command:local:Command":
-            outputs["stdout"] = ""
+            outputs["stdout"] = activation_report(args.inputs.get("create", ""))
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]

@@ -56,9 +56,13 @@ def activate(docker: ScriptedDocker, timeout: float = 60) -> dict[str, object]:
 
 
 def test_goes_live_only_once_healthy() -> None:
-    docker = ScriptedDocker([state("starting"), state("starting"), state("healthy")])
+    joined: dict[str, Any] = {"NetworkSettings": {"Networks": {"llm-server-prod": {"Aliases": ["abc123"]}}}}
+    docker = ScriptedDocker([state("starting", NetworkSettings=joined["NetworkSettings"]), state("healthy", **joined)])
     result = activate(docker)
-    assert docker.commands() == [("network", "connect", "--alias", "live", "llm-server-prod", "llm-server-prod-v2")]
+    assert docker.commands() == [
+        ("network", "disconnect", "llm-server-prod", "llm-server-prod-v2"),
+        ("network", "connect", "--alias", "live", "llm-server-prod", "llm-server-prod-v2"),
+    ]
     assert result["container"] == "llm-server-prod-v2"
 
 
