@@ -34,7 +34,7 @@ def main() -> None:
 
     for stack in ("local", "staging", "prod"):
         config = load_stack_config(stack)
-        run_stack(config, stack)  # warm-up: imports
+        recorder = run_stack(config, stack)  # warm-up: imports
         times = []
         for _ in range(args.repeat):
             start = time.perf_counter()

@@ -141,6 +141,15 @@ BAD_PROD_CONFIGS: list[tuple[str, Callable[[Config], None], str]] = [
      "(e.g. [main] for production, [staging] for staging)"),
     ("environment name with slash", lambda c: c[f"{P}github"]["environments"].__setitem__("prod/eu", {"branches": ["main"]}),
      f"{P}github.environments: environment name 'prod/eu' may hold letters, digits, '_', '.', '-' only"),
+    ("no proxy", lambda c: c.pop(f"{P}proxy"),
+     f"{P}proxy: is required in front of Docker services (it owns their ports during rollouts); set proxy.image "
+     "and proxy.tag to an nginx image with curl, e.g. one built from examples/proxy"),
+    ("proxy latest", set_(lambda c: c[f"{P}proxy"], "tag", "latest"),
+     f"{P}proxy.tag: pin the proxy image by a version tag (e.g. nginx-1.22.1-1), not latest"),
+    ("proxy image with tag", set_(lambda c: c[f"{P}proxy"], "image", "nginx:1.27"),
+     f"{P}proxy.image: give the repository without a tag (set the tag in `tag`), got 'nginx:1.27'"),
+    ("ready timeout too short", set_(lambda c: llm(c)["docker"], "ready_timeout_seconds", 1),
+     f"{P}services.llm-server.docker.ready_timeout_seconds: input should be greater than or equal to 10, got 1"),
     ("both targets", set_(lambda c: services(c)["image-descriptor"], "docker", {"host": "mac-mini", "port": 9000}),
      f"{P}services.image-descriptor: set exactly one of `docker` (a Docker host) or `fly` (a Fly.io app)"),
 ]  # fmt: skip

@@ -1,0 +1,241 @@
+"""Benchmark: rollouts on a Docker host over SSH, under constant load, on the integration harness.
+
+Measures, in one run (real Pulumi engine, real dockerd reached over real SSH, real registry):
+  1. failed requests during a tag rollout through `pulumi up` (proxy + live alias), and during a
+     naive stop-then-start replace of one container publishing the port, with the request rate;
+  2. the wall time of that `pulumi up`, next to the same rollout done by hand with the docker CLI
+     over SSH (pull, run, wait healthy, switch the alias, drain and remove the old), as a ratio;
+  3. the time from a never-healthy version's `up` start to its error, with the load's count of
+     failed requests and the versions that answered meanwhile.
+Each rollout pulls its image (it is removed from the engine first).
+
+Run: .venv/bin/python benchmarks/rollout.py [--rounds N] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pulumi import automation as auto  # noqa: E402
+
+from components import proxy  # noqa: E402
+from tests.integration.harness import (  # noqa: E402
+    DockerEngine,
+    ExampleImage,
+    Registry,
+    SshHost,
+    free_port,
+    wait_http,
+)
+from tests.integration.harness.example_image import ImageVersion  # noqa: E402
+from tests.integration.harness.load import Load, LoadResult  # noqa: E402
+from tests.integration.pulumi_project import Project  # noqa: E402
+from tests.integration.test_ssh_host import API_KEY, ssh_stack_config  # noqa: E402
+
+HEALTH = ["--health-cmd", "curl -fsS -o /dev/null http://127.0.0.1:8000/health", "--health-interval", "2s"]
+HEALTH += ["--health-timeout", "3s", "--health-retries", "3", "--health-start-period", "20s"]
+
+
+def toolchain_bin() -> str:
+    done = subprocess.run([str(ROOT / "toolchain" / "install.sh")], capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
+
+def timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+class ByHand:
+    """The docker CLI over SSH, as an operator would type it (registry login via DOCKER_CONFIG)."""
+
+    def __init__(self, ssh_host: SshHost, registry: Registry, workdir: Path) -> None:
+        self.ssh_host = ssh_host
+        self.known_hosts = ssh_host.write_known_hosts(workdir / "known_hosts")
+        self.env = {"DOCKER_CONFIG": str(registry.docker_config_dir)}
+
+    def docker(self, *args: str, check: bool = True) -> str:
+        return self.ssh_host.docker(*args, known_hosts_path=self.known_hosts, env=self.env, check=check).stdout
+
+    def wait_healthy(self, name: str) -> None:
+        while self.docker("inspect", "-f", "{{.State.Health.Status}}", name).strip() != "healthy":
+            time.sleep(0.5)
+
+    def remove(self, *names: str) -> None:
+        self.docker("rm", "-f", *names, check=False)
+
+
+def proxied_by_hand(
+    by_hand: ByHand, engine: DockerEngine, versions: list[ImageVersion], proxy_ref: str, rounds: int, workers: int
+) -> list[tuple[float, LoadResult]]:
+    """The same design (proxy, alias switch, drain) done by hand: returns [(seconds, LoadResult)]."""
+    port, network, proxy_name = free_port(), "bench-hand", "bench-hand-proxy"
+    conf = Path(tempfile.mkdtemp()) / "nginx.conf"
+    conf.write_text(proxy.nginx_conf("bench", "live", 8000))
+    by_hand.docker("network", "create", network)
+    by_hand.docker(
+        "create", "--name", proxy_name, "--network", network, "-u", "10001:10001",
+        "-p", f"127.0.0.1:{port}:{proxy.LISTEN_PORT}", "--restart", "unless-stopped",
+        proxy_ref, *proxy.COMMAND,
+    )  # fmt: skip
+    by_hand.docker("cp", str(conf), f"{proxy_name}:{proxy.CONFIG_PATH}")
+    by_hand.docker("start", proxy_name)
+    current = "bench-hand-0"
+    by_hand.docker("run", "-d", "--name", current, *HEALTH, versions[0].ref)
+    by_hand.wait_healthy(current)
+    by_hand.docker("network", "connect", "--alias", "live", network, current)
+    wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
+    results = []
+    try:
+        for n in range(1, rounds + 1):
+            version = versions[n % 2]
+            engine.run("rmi", version.ref, check=False)
+            new = f"bench-hand-{n}"
+
+            def rollout(new: str = new, version: ImageVersion = version) -> None:
+                nonlocal current
+                by_hand.docker("pull", "-q", version.ref)
+                by_hand.docker("run", "-d", "--name", new, *HEALTH, version.ref)
+                by_hand.wait_healthy(new)
+                by_hand.docker("network", "connect", "--alias", "live", network, new)
+                by_hand.docker("stop", "--time", "30", current)
+                by_hand.docker("rm", current)
+                current = new
+
+            with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
+                seconds = timed(rollout)
+            results.append((seconds, load.result))
+    finally:
+        by_hand.remove(current, proxy_name)
+        by_hand.docker("network", "rm", network, check=False)
+    return results
+
+
+def naive_replace(
+    by_hand: ByHand, engine: DockerEngine, versions: list[ImageVersion], rounds: int, workers: int
+) -> list[tuple[float, LoadResult]]:
+    """Stop the container on the port, start the new one on it: returns [(seconds, LoadResult)]."""
+    port, name = free_port(), "bench-naive"
+    publish = ["-p", f"127.0.0.1:{port}:8000"]
+    by_hand.docker("run", "-d", "--name", name, *publish, *HEALTH, versions[0].ref)
+    by_hand.wait_healthy(name)
+    wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
+    results = []
+    try:
+        for n in range(1, rounds + 1):
+            version = versions[n % 2]
+            engine.run("rmi", version.ref, check=False)
+
+            def rollout(version: ImageVersion = version) -> None:
+                by_hand.docker("pull", "-q", version.ref)
+                by_hand.docker("stop", name)
+                by_hand.docker("rm", name)
+                by_hand.docker("run", "-d", "--name", name, *publish, *HEALTH, version.ref)
+                by_hand.wait_healthy(name)
+
+            with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
+                seconds = timed(rollout)
+            results.append((seconds, load.result))
+    finally:
+        by_hand.remove(name)
+    return results
+
+
+def through_pulumi(
+    project: Project, ctx: dict[str, Any], versions: list[ImageVersion], rounds: int, workers: int
+) -> tuple[list[tuple[float, LoadResult]], tuple[float, LoadResult, str]]:
+    port = free_port()
+    config = ssh_stack_config(ctx["ssh_host"], ctx["registry"], ctx["example_image"], versions[0].tag, port)
+    stack = project.stack("staging", config, secrets={"GHCR_TOKEN": ctx["registry"].password, "API_KEY": API_KEY})
+    stack.up()
+    results = []
+    for n in range(1, rounds + 1):
+        version = versions[n % 2]
+        ctx["engine"].run("rmi", version.ref, check=False)
+        stack.set("services.llm-server.tag", version.tag)
+        with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
+            seconds = timed(stack.up)
+        results.append((seconds, load.result))
+
+    broken = ctx["example_image"].broken
+    stack.set("services.llm-server.tag", broken.tag)
+    error = ""
+    with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
+        start = time.perf_counter()
+        try:
+            stack.up()
+        except auto.CommandError as failed:
+            error = next((line.strip() for line in str(failed).splitlines() if "is not healthy" in line), "")
+        failed_seconds = time.perf_counter() - start
+    return results, (failed_seconds, load.result, error)
+
+
+def line(label: str, runs: list[tuple[float, LoadResult]]) -> str:
+    times = [s for s, _ in runs]
+    failed = sum(r.failed for _, r in runs)
+    total = sum(r.total for _, r in runs)
+    rate = statistics.mean(r.rate for _, r in runs)
+    return (
+        f"{label:<34} time median {statistics.median(times):6.1f}s (runs: {', '.join(f'{t:.1f}' for t in times)})"
+        f"  requests {total:6d}  failed {failed:5d}  rate {rate:5.0f}/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3, help="rollouts per method (alternating v2, v1)")
+    parser.add_argument("--workers", type=int, default=4, help="load client threads")
+    args = parser.parse_args()
+
+    bin_dir = toolchain_bin()
+    with (
+        DockerEngine() as engine,
+        SshHost(engine) as ssh_host,
+        Registry(engine) as registry,
+        ExampleImage(engine, registry, owner="acme") as image,
+        tempfile.TemporaryDirectory(prefix="si-bench-") as tmp,
+    ):
+        ctx = {"engine": engine, "ssh_host": ssh_host, "registry": registry, "example_image": image}
+        versions = [image.v1, image.v2]
+        Path(tmp).chmod(0o755)
+        env = {"PATH": os.pathsep.join([bin_dir, os.environ["PATH"]]), "DOCKER_HOST": engine.host}
+        project = Project(Path(tmp) / "project", env, bin_dir)
+        by_hand = ByHand(ssh_host, registry, Path(tmp))
+        try:
+            pulumi_runs, (failed_seconds, failed_load, error) = through_pulumi(
+                project, ctx, versions, args.rounds, args.workers
+            )
+        finally:
+            project.tear_down()
+        hand_runs = proxied_by_hand(by_hand, engine, versions, image.proxy_ref, args.rounds, args.workers)
+        naive_runs = naive_replace(by_hand, engine, versions, args.rounds, args.workers)
+
+    print(
+        f"\nrollouts of a tag over SSH, {args.rounds} per method, {args.workers} load clients, each pulling its image"
+    )
+    print(line("pulumi up (proxy + live alias)", pulumi_runs))
+    print(line("by hand, same design (docker CLI)", hand_runs))
+    print(line("naive stop-then-start replace", naive_runs))
+    ratio = statistics.median(s for s, _ in pulumi_runs) / statistics.median(s for s, _ in hand_runs)
+    print(f"pulumi up / by hand (median wall time): {ratio:.2f}")
+    print(
+        f"never-healthy version: up failed after {failed_seconds:.1f}s; meanwhile {failed_load.summary()}\n"
+        f"  error: {error or '(not found in the output)'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
