@@ -59,6 +59,25 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def rounds_under_load(
+    engine: DockerEngine,
+    versions: list[ImageVersion],
+    rounds: int,
+    workers: int,
+    port: int,
+    rollout: Callable[[int, ImageVersion], object],
+) -> list[tuple[float, LoadResult]]:
+    """Roll out v2, v1, v2, ... (each pulled afresh), timing each under load on the port."""
+    results = []
+    for n in range(1, rounds + 1):
+        version = versions[n % 2]
+        engine.run("rmi", version.ref, check=False)
+        with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
+            seconds = timed(lambda n=n, version=version: rollout(n, version))
+        results.append((seconds, load.result))
+    return results
+
+
 class ByHand:
     """The docker CLI over SSH, as an operator would type it (registry login via DOCKER_CONFIG)."""
 
@@ -93,35 +112,27 @@ def proxied_by_hand(
     )  # fmt: skip
     by_hand.docker("cp", str(conf), f"{proxy_name}:{proxy.CONFIG_PATH}")
     by_hand.docker("start", proxy_name)
-    current = "bench-hand-0"
-    by_hand.docker("run", "-d", "--name", current, *HEALTH, versions[0].ref)
-    by_hand.wait_healthy(current)
-    by_hand.docker("network", "connect", "--alias", "live", network, current)
+    live = ["bench-hand-0"]  # the container serving now
+    by_hand.docker("run", "-d", "--name", live[0], *HEALTH, versions[0].ref)
+    by_hand.wait_healthy(live[0])
+    by_hand.docker("network", "connect", "--alias", "live", network, live[0])
     wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
-    results = []
+
+    def rollout(n: int, version: ImageVersion) -> None:
+        new = f"bench-hand-{n}"
+        by_hand.docker("pull", "-q", version.ref)
+        by_hand.docker("run", "-d", "--name", new, *HEALTH, version.ref)
+        by_hand.wait_healthy(new)
+        by_hand.docker("network", "connect", "--alias", "live", network, new)
+        by_hand.docker("stop", "--time", "30", live[0])
+        by_hand.docker("rm", live[0])
+        live[0] = new
+
     try:
-        for n in range(1, rounds + 1):
-            version = versions[n % 2]
-            engine.run("rmi", version.ref, check=False)
-            new = f"bench-hand-{n}"
-
-            def rollout(new: str = new, version: ImageVersion = version) -> None:
-                nonlocal current
-                by_hand.docker("pull", "-q", version.ref)
-                by_hand.docker("run", "-d", "--name", new, *HEALTH, version.ref)
-                by_hand.wait_healthy(new)
-                by_hand.docker("network", "connect", "--alias", "live", network, new)
-                by_hand.docker("stop", "--time", "30", current)
-                by_hand.docker("rm", current)
-                current = new
-
-            with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
-                seconds = timed(rollout)
-            results.append((seconds, load.result))
+        return rounds_under_load(engine, versions, rounds, workers, port, rollout)
     finally:
-        by_hand.remove(current, proxy_name)
+        by_hand.remove(live[0], proxy_name)
         by_hand.docker("network", "rm", network, check=False)
-    return results
 
 
 def naive_replace(
@@ -133,25 +144,18 @@ def naive_replace(
     by_hand.docker("run", "-d", "--name", name, *publish, *HEALTH, versions[0].ref)
     by_hand.wait_healthy(name)
     wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
-    results = []
+
+    def rollout(_n: int, version: ImageVersion) -> None:
+        by_hand.docker("pull", "-q", version.ref)
+        by_hand.docker("stop", name)
+        by_hand.docker("rm", name)
+        by_hand.docker("run", "-d", "--name", name, *publish, *HEALTH, version.ref)
+        by_hand.wait_healthy(name)
+
     try:
-        for n in range(1, rounds + 1):
-            version = versions[n % 2]
-            engine.run("rmi", version.ref, check=False)
-
-            def rollout(version: ImageVersion = version) -> None:
-                by_hand.docker("pull", "-q", version.ref)
-                by_hand.docker("stop", name)
-                by_hand.docker("rm", name)
-                by_hand.docker("run", "-d", "--name", name, *publish, *HEALTH, version.ref)
-                by_hand.wait_healthy(name)
-
-            with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
-                seconds = timed(rollout)
-            results.append((seconds, load.result))
+        return rounds_under_load(engine, versions, rounds, workers, port, rollout)
     finally:
         by_hand.remove(name)
-    return results
 
 
 def through_pulumi(
@@ -161,14 +165,12 @@ def through_pulumi(
     config = ssh_stack_config(ctx["ssh_host"], ctx["registry"], ctx["example_image"], versions[0].tag, port)
     stack = project.stack("staging", config, secrets={"GHCR_TOKEN": ctx["registry"].password, "API_KEY": API_KEY})
     stack.up()
-    results = []
-    for n in range(1, rounds + 1):
-        version = versions[n % 2]
-        ctx["engine"].run("rmi", version.ref, check=False)
+
+    def rollout(_n: int, version: ImageVersion) -> None:
         stack.set("services.llm-server.tag", version.tag)
-        with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
-            seconds = timed(stack.up)
-        results.append((seconds, load.result))
+        stack.up()
+
+    results = rounds_under_load(ctx["engine"], versions, rounds, workers, port, rollout)
 
     broken = ctx["example_image"].broken
     stack.set("services.llm-server.tag", broken.tag)
