@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from pulumi import automation as auto  # noqa: E402
 
 from components import proxy  # noqa: E402
+from components import rollout as rollout_ops  # noqa: E402
 from tests.integration.harness import (  # noqa: E402
     DockerEngine,
     ExampleImage,
@@ -124,6 +125,7 @@ def proxied_by_hand(
         by_hand.docker("run", "-d", "--name", new, *HEALTH, version.ref)
         by_hand.wait_healthy(new)
         by_hand.docker("network", "connect", "--alias", "live", network, new)
+        time.sleep(rollout_ops.SETTLE_SECONDS)  # as the design does: let the proxy see it first
         by_hand.docker("stop", "--time", "30", live[0])
         by_hand.docker("rm", live[0])
         live[0] = new
@@ -192,7 +194,8 @@ def line(label: str, runs: list[tuple[float, LoadResult]]) -> str:
     rate = statistics.mean(r.rate for _, r in runs)
     return (
         f"{label:<34} time median {statistics.median(times):6.1f}s (runs: {', '.join(f'{t:.1f}' for t in times)})"
-        f"  requests {total:6d}  failed {failed:5d}  rate {rate:5.0f}/s"
+        f"  requests {total:6d}  failed {failed:6d}  rate {rate:5.0f}/s"
+        f"  longest gap without an answer {max(r.longest_gap for _, r in runs):.2f}s"
     )
 
 

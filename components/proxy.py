@@ -14,6 +14,8 @@ HEALTH_PATH = "/.service-infra/proxy-health"
 CONFIG_PATH = "/etc/nginx/service-infra.conf"  # /etc/nginx exists in every nginx image
 COMMAND = ("nginx", "-e", "stderr", "-c", CONFIG_PATH, "-g", "daemon off;")
 DOCKER_DNS = "127.0.0.11"
+# How long nginx trusts an answer about the live alias; a switch waits this out (see rollout).
+DNS_VALID_SECONDS = 1
 
 
 def healthcheck_test() -> list[str]:
@@ -33,7 +35,7 @@ http {{
     uwsgi_temp_path /tmp/nginx-uwsgi;
     scgi_temp_path /tmp/nginx-scgi;
     # Docker's embedded DNS; a new live container is seen within a second.
-    resolver {DOCKER_DNS} valid=1s ipv6=off;
+    resolver {DOCKER_DNS} valid={DNS_VALID_SECONDS}s ipv6=off;
     resolver_timeout 2s;
     server {{
         listen {LISTEN_PORT};

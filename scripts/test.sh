@@ -15,9 +15,10 @@ log "lint and format (ruff)"
 .venv/bin/ruff format --check .
 log "types (pyright)"
 .venv/bin/pyright
-log "workflows (actionlint; shellcheck checks their run: scripts)"
+log "workflows (actionlint; shellcheck checks their run: scripts) and shell scripts (shellcheck)"
 ensure_debian_packages shellcheck
 go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml
+shellcheck -x -S warning scripts/*.sh toolchain/*.sh toolchain/*/build.sh
 log "toolchain Go tests (our command provider and language-host launcher)"
 for module in toolchain/provider-command toolchain/language-python/launcher; do
   (cd "$module" && GOFLAGS=-mod=readonly go test -count=1 ./...)

@@ -27,6 +27,9 @@ class LoadResult:
     # (seconds since start, version) of each version's first and last answer
     first_seen: dict[str, float] = field(default_factory=dict)
     last_seen: dict[str, float] = field(default_factory=dict)
+    # the longest time between two successful answers (a naive replace shows its downtime here)
+    longest_gap: float = 0.0
+    last_ok: float = 0.0
 
     @property
     def total(self) -> int:
@@ -40,7 +43,7 @@ class LoadResult:
         errors = ", ".join(f"{n}x {e}" for e, n in self.errors.most_common(5)) or "none"
         return (
             f"{self.total} requests in {self.seconds:.1f}s ({self.rate:.0f}/s): {self.ok} ok, {self.failed} failed "
-            f"(errors: {errors}); versions {dict(self.versions)}"
+            f"(errors: {errors}); versions {dict(self.versions)}; longest gap {self.longest_gap:.2f}s"
         )
 
 
@@ -85,6 +88,8 @@ class Load:
             now = time.monotonic() - self._started
             with self._lock:
                 if error is None:
+                    self.result.longest_gap = max(self.result.longest_gap, now - self.result.last_ok)
+                    self.result.last_ok = now
                     self.result.ok += 1
                     self.result.versions[version] += 1
                     self.result.first_seen.setdefault(version, now)
