@@ -6,6 +6,7 @@ import json
 
 from tests.integration.harness import DockerEngine, ExampleImage, free_port, http_get, wait_http
 from tests.integration.harness._util import wait_for
+from tests.integration.harness.load import Load
 from tests.integration.pulumi_project import Project
 
 
@@ -50,6 +51,16 @@ def test_local_stack_serves_hot_reloads_and_is_destroyed(
         timeout=30,
         what="the edited source to be served",
     )
+
+    # A new tag on the local engine: the same zero-failure switch as on the Mac Mini.
+    v2_repository, v2_tag = example_image.v2.local_ref.rsplit(":", 1)
+    assert v2_repository == repository
+    stack.set("services.llm-server.tag", v2_tag)
+    with Load(f"http://127.0.0.1:{port}/health") as load:
+        run = stack.up()
+    assert load.result.failed == 0, load.result.summary()
+    assert json.loads(http_get(f"http://127.0.0.1:{port}/health")[1])["version"] == example_image.v2.app_version
+    assert run.outputs["image_tags"] == {"llm-server": v2_tag}
 
     stack.destroy()
     assert engine.run("ps", "-a", "-q", "--filter", "label=service-infra.service=llm-server").stdout.strip() == ""
