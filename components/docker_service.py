@@ -26,7 +26,8 @@ LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 RESTART_POLICY = "unless-stopped"
 
 
-def container_name(service: str, environment: settings.Environment) -> str:
+def host_name_prefix(service: str, environment: settings.Environment) -> str:
+    """What the service's network, proxy, volumes and containers are named after on the host."""
     return f"{service}-{environment.value}"
 
 
@@ -73,7 +74,7 @@ class DockerService(pulumi.ComponentResource):
         target = service.docker
         assert target is not None, "a DockerService needs service.docker"
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        base_name = container_name(name, environment)
+        base_name = host_name_prefix(name, environment)
         labels = {"service-infra.environment": environment.value, "service-infra.service": name}
 
         network = docker.Network(
