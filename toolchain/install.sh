@@ -54,10 +54,18 @@ for part in pulumi language-python provider-command provider-docker provider-git
     die "toolchain/$part/build.sh is missing: cannot build the $part part of the Pulumi toolchain (every part is required)"
 done
 
-# key PART VERSION: the cache key of a part: its version and a hash of its folder.
+# shared_inputs PART: the files outside a part's folder that its build uses.
+shared_inputs() {
+  case $1 in
+    provider-docker | provider-github) printf '%s\0' ../bridged-provider.sh ../check_schema_names.py ;;
+  esac
+}
+
+# key PART VERSION: the cache key of a part: its version and a hash of its folder and of the
+# shared files it builds with.
 key() {
   local h
-  h=$(cd "$here/$1" && find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 |
+  h=$(cd "$here/$1" && { find . -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0; shared_inputs "$1"; } |
     LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum)
   printf '%s-%s-%s' "$1" "$2" "${h:0:12}"
 }
