@@ -13,6 +13,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
 
 LOOPBACK = "127.0.0.1"
 
@@ -183,6 +185,67 @@ def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) ->
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+class Daemon:
+    """A background process the harness owns, with a temp dir and a log of its own.
+
+    ``with X(...) as x:`` starts it and stops it; :meth:`stop` is safe to repeat and removes
+    everything the daemon left (process, log handle, temp dir).
+    """
+
+    base_dir: Path | str | None = None
+    dir: Path | None = None
+    log_path: Path | None = None
+    stop_timeout: float = 15.0
+    _proc: subprocess.Popen[bytes] | None = None
+    _log_file: IO[bytes] | None = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def _start(self) -> None:
+        raise NotImplementedError
+
+    def _start_in_tempdir(self, prefix: str, mode: int) -> None:
+        """Run :meth:`_start` in a fresh temp dir; a failed start leaves nothing behind."""
+        self.dir = make_tempdir(prefix, self.base_dir, mode=mode)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, args: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
+        """Start the daemon in its own session, stdout and stderr to ``log_path``."""
+        self.log_path = log_path
+        self._log_file = open(log_path, "ab")  # noqa: SIM115 - kept open for the daemon's lifetime
+        self._proc = subprocess.Popen(
+            list(args),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self._proc
+
+    def stop(self) -> None:
+        stop_process(self._proc, timeout=self.stop_timeout)
+        self._proc = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        if self.dir is not None:
+            remove_tree(self.dir)
+            self.dir = None
 
 
 def ensure_commands(commands: Mapping[str, str], why: str) -> None:

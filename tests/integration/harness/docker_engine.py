@@ -10,9 +10,17 @@ import secrets
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
-from ._util import HarnessError, ensure_commands, is_root, make_tempdir, remove_tree, run, stop_process, tail, wait_for
+from ._util import (
+    Daemon,
+    HarnessError,
+    ensure_commands,
+    is_root,
+    make_tempdir,
+    run,
+    tail,
+    wait_for,
+)
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 # Private engines take a /16 from 10.200.0.0-10.254.255.255 that no local address or route uses:
@@ -65,7 +73,7 @@ def existing_engine_host() -> str | None:
     return host if _answers(host) else None
 
 
-class DockerEngine:
+class DockerEngine(Daemon):
     """A Docker engine for the tests.
 
     ``use_existing=True`` (default; env ``SERVICE_INFRA_TEST_PRIVATE_DOCKERD=1`` flips it) uses the
@@ -75,6 +83,8 @@ class DockerEngine:
     the userland proxy; ``--add-host host.docker.internal:host-gateway`` resolves to 10.N.0.1).
     Everything it created is removed by :meth:`stop`.
     """
+
+    stop_timeout = 40.0
 
     def __init__(
         self,
@@ -90,22 +100,10 @@ class DockerEngine:
         self.base_dir = base_dir
         self.host: str = ""
         self.private = False
-        self.dir: Path | None = None
-        self.log_path: Path | None = None
         self.bridge: str | None = None
         self.bridge_ip: str | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self) -> DockerEngine:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def start(self) -> DockerEngine:
         if self.host:
             return self
@@ -121,16 +119,10 @@ class DockerEngine:
         if not self.private:
             self.host = ""
             return
-        stop_process(self._proc, timeout=40)
-        self._proc = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        super().stop()
         if self.bridge:
             subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
             self.bridge = None
-        if self.dir is not None:
-            remove_tree(self.dir)
         self.host = ""
         self.private = False
 
@@ -220,12 +212,8 @@ class DockerEngine:
                 f"--bridge={self.bridge}",
                 f"--default-address-pool=base=10.{second}.128.0/17,size=24",
             ]
-            self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the daemon's lifetime
-            self._proc = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
-            )
+            proc = self._spawn(args, self.log_path)
             self.host = f"unix://{sock}"
-            proc = self._proc
             wait_for(
                 lambda: _answers(self.host, timeout=10),
                 self.start_timeout,

@@ -6,22 +6,18 @@ import base64
 import json
 import secrets
 import shutil
-import subprocess
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 from ._util import (
     LOOPBACK,
+    Daemon,
     HarnessError,
     ensure_commands,
     free_port,
     http_get,
-    make_tempdir,
-    remove_tree,
     run,
-    stop_process,
     tail,
     wait_for,
 )
@@ -49,7 +45,7 @@ def bcrypt_htpasswd_line(username: str, password: str) -> str:
     return out.strip().splitlines()[0]
 
 
-class Registry:
+class Registry(Daemon):
     """Debian's ``docker-registry`` on 127.0.0.1:<free port>, HTTP (loopback registries need no
     TLS: Docker treats 127.0.0.0/8 as insecure-allowed), htpasswd (bcrypt) basic auth with a
     generated user and password, storage in a temp dir.
@@ -73,42 +69,17 @@ class Registry:
         self.start_timeout = start_timeout
         self.base_dir = base_dir
         self.port = 0
-        self.dir: Path | None = None
-        self.log_path: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file = None
         self._logged_in = False
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self) -> Registry:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def start(self) -> Registry:
-        if self._proc is not None:
-            return self
-        ensure_commands({REGISTRY_BIN: "docker-registry"}, "starting a local registry")
-        self.dir = make_tempdir("si-registry-", self.base_dir, mode=0o700)
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        if self._proc is None:
+            ensure_commands({REGISTRY_BIN: "docker-registry"}, "starting a local registry")
+            self._start_in_tempdir("si-registry-", 0o700)
         return self
 
     def stop(self) -> None:
-        stop_process(self._proc, timeout=15)
-        self._proc = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        if self.dir is not None:
-            remove_tree(self.dir)
-            self.dir = None
+        super().stop()
         self._logged_in = False
 
     # -- use ---------------------------------------------------------------------------------
@@ -205,16 +176,7 @@ class Registry:
                 indent=2,
             )
         )
-        self.log_path = d / "registry.log"
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the registry's lifetime
-        self._proc = subprocess.Popen(
-            [REGISTRY_BIN, "serve", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        proc = self._proc
+        proc = self._spawn([REGISTRY_BIN, "serve", str(config)], d / "registry.log")
 
         def answers() -> bool:
             try:
@@ -233,7 +195,7 @@ class Registry:
         if status != 200:
             raise HarnessError(
                 f"registry {self.address} refused the generated credentials (HTTP {status} {body[:200]!r}); "
-                f"log: {self.log_path}\n{tail(self.log_path, 20)}"
+                f"log: {self.log_path}\n{tail(self.log_path or '', 20)}"
             )
 
     def __repr__(self) -> str:

@@ -11,18 +11,15 @@ import stat
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 
 from ._util import (
     LOOPBACK,
+    Daemon,
     HarnessError,
     ensure_commands,
     free_port,
     is_root,
-    make_tempdir,
-    remove_tree,
     run,
-    stop_process,
     tail,
     wait_for,
 )
@@ -45,7 +42,7 @@ def key_line(pub_path: Path) -> str:
     return f"{parts[0]} {parts[1]}"
 
 
-class SshHost:
+class SshHost(Daemon):
     """A private ``sshd`` on 127.0.0.1:<free port> that stands in for the remote Docker host.
 
     - Own ed25519 host key (``host_key_line``) and a generated client key (``client_key_path``);
@@ -73,47 +70,19 @@ class SshHost:
         self.host = LOOPBACK
         self.user = ""
         self.port = 0
-        self.dir: Path | None = None
-        self.log_path: Path | None = None
         self.host_key_line = ""
         self.client_key_path = Path()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log_file = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def __enter__(self) -> SshHost:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     def start(self) -> SshHost:
-        if self._proc is not None:
-            return self
-        if not self.engine.host:
-            raise HarnessError("SshHost needs a started DockerEngine")
-        ensure_commands(
-            {SSHD: "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client"}, "starting sshd"
-        )
-        self.dir = make_tempdir("si-sshd-", self.base_dir, mode=0o755)
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
+        if self._proc is None:
+            if not self.engine.host:
+                raise HarnessError("SshHost needs a started DockerEngine")
+            ensure_commands(
+                {SSHD: "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client"}, "starting sshd"
+            )
+            self._start_in_tempdir("si-sshd-", 0o755)
         return self
-
-    def stop(self) -> None:
-        stop_process(self._proc, timeout=15)
-        self._proc = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        if self.dir is not None:
-            remove_tree(self.dir)
-            self.dir = None
 
     # -- what tests and Pulumi need ----------------------------------------------------------
     @property
@@ -244,16 +213,7 @@ class SshHost:
             )
         )
         run([SSHD, "-t", "-f", str(config)], timeout=30)
-        self.log_path = d / "sshd.log"
-        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - kept open for sshd's lifetime
-        self._proc = subprocess.Popen(
-            [SSHD, "-D", "-e", "-f", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        proc = self._proc
+        proc = self._spawn([SSHD, "-D", "-e", "-f", str(config)], d / "sshd.log")
         wait_for(
             lambda: _port_open(self.host, self.port),
             self.start_timeout,
@@ -266,7 +226,7 @@ class SshHost:
         if probe.returncode != 0:
             raise HarnessError(
                 f"ssh login as {self.user!r} to {self.host}:{self.port} failed (exit {probe.returncode}): "
-                f"{probe.stderr.strip()}\nsshd log ({self.log_path}):\n{tail(self.log_path, 30)}"
+                f"{probe.stderr.strip()}\nsshd log ({self.log_path}):\n{tail(self.log_path or '', 30)}"
             )
 
     def _login_user(self) -> str:
