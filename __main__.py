@@ -4,16 +4,14 @@ from pathlib import Path
 
 import pulumi
 
-from components import preflight, settings
-from components.environment import ServiceEnvironment
+from service_infra import preflight, settings
+from service_infra.components.environment import ServiceEnvironment, ServiceEnvironmentArgs
 
 config = settings.load_runtime_settings()  # raises, naming every bad key, before any resource
 preflight.check_docker_hosts(config)  # SSH hosts answer with their pinned key, or nothing is touched
 environment = ServiceEnvironment(
     config.environment.value,
-    config,
-    settings.read_secrets(set(config.secrets)),
-    project_dir=Path(__file__).parent,
+    ServiceEnvironmentArgs(config, settings.read_secrets(set(config.secrets)), project_dir=Path(__file__).parent),
 )
 
 pulumi.export("environment", config.environment.value)

@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 
 from pulumi import automation as auto  # noqa: E402
 
-from components import proxy  # noqa: E402
-from components import rollout as rollout_ops  # noqa: E402
+from service_infra.commands import proxy  # noqa: E402
+from service_infra.ops import rollout as rollout_ops  # noqa: E402
 from tests.integration.harness import (  # noqa: E402
     DockerEngine,
     ExampleImage,

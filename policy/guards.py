@@ -69,7 +69,7 @@ GITHUB_VARIABLE = "github:index/actionsVariable:ActionsVariable"
 PRODUCTION_ENVIRONMENT = "production"
 RESTART_POLICY = "unless-stopped"
 LOG_CAPS = ("max-size", "max-file")
-FLYCTL_OPERATION = "components.flyctl"
+FLYCTL_OPERATION = "service_infra.ops.fly"
 
 
 # --- which stack the pack runs for ---------------------------------------------------------------
@@ -309,7 +309,7 @@ def image_problem(ref: str) -> str | None:
 
 
 def flyctl_operation(create: Any) -> tuple[str, list[str]] | None:
-    """The `python3 -m components.flyctl <operation> ...` a Fly command resource runs, if it is one."""
+    """The `python3 -m service_infra.ops.fly <operation> ...` a Fly command resource runs, if it is one."""
     if not isinstance(create, str) or FLYCTL_OPERATION not in create:
         return None
     words = _split(create)

@@ -4,7 +4,7 @@
 #   scripts/rollback.sh STACK SERVICE [--dry-run]
 #
 # Sets services.SERVICE.tag in Pulumi.STACK.yaml and runs `pulumi up -s STACK` (see
-# components/rollback.py for how the tag is chosen). Uses the backend and passphrase of the
+# service_infra/cli/rollback.py for how the tag is chosen). Uses the backend and passphrase of the
 # environment (PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE), as `pulumi up` would. Commit the
 # changed stack file afterwards.
 set -euo pipefail
@@ -17,4 +17,4 @@ if [[ $# -lt 2 ]]; then
 fi
 ensure_venv requirements.txt
 ensure_toolchain
-exec .venv/bin/python -m components.rollback --stack "$1" --service "$2" "${@:3}"
+exec .venv/bin/python -m service_infra rollback --stack "$1" --service "$2" "${@:3}"

@@ -24,7 +24,7 @@ for module in toolchain/provider-command toolchain/language-python/launcher; do
   (cd "$module" && GOFLAGS=-mod=readonly go test -count=1 ./...)
 done
 log "offline check of the stack files"
-$py -m components check Pulumi.*.yaml
+$py -m service_infra check Pulumi.*.yaml
 
 log "tests"
 # -rs lists skips; --strict-markers catches typos. A skipped test fails the run below.

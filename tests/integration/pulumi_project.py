@@ -47,7 +47,9 @@ class Project:
         directory.mkdir(parents=True, exist_ok=True)
         for name in ("Pulumi.yaml", "__main__.py"):
             shutil.copy(ROOT / name, directory / name)
-        shutil.copytree(ROOT / "components", directory / "components", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "service_infra", directory / "service_infra", ignore=shutil.ignore_patterns("__pycache__")
+        )
         shutil.copytree(ROOT / "examples", directory / "examples", ignore=shutil.ignore_patterns("__pycache__"))
         (directory / ".venv").symlink_to(ROOT / ".venv")
         self.stacks: list[Stack] = []
@@ -73,7 +75,8 @@ class Project:
             [
                 str(ROOT / ".venv" / "bin" / "python"),
                 "-m",
-                "components.rollback",
+                "service_infra",
+                "rollback",
                 "--stack",
                 stack,
                 "--service",

@@ -6,8 +6,8 @@ import shlex
 
 import pytest
 
-from components import flyctl
 from policy import guards
+from service_infra.commands import fly as flyctl
 from tests.policy.support import PROD, STAGING, resource_args, secret, violations
 
 POLICY = "fly-volumes-protected"
@@ -48,5 +48,5 @@ def test_unprotected_outside_prod_is_allowed() -> None:
 def test_the_release_and_other_commands_need_no_protect() -> None:
     release = {"create": shlex.join(flyctl.release_operation("acme-image-descriptor", "r:sha-1234567"))}
     assert violations(POLICY, resource_args(guards.COMMAND, "image-descriptor-release", release), PROD) == []
-    probe = {"create": "python3 -m components.probe --service s --url https://x.fly.dev/health"}
+    probe = {"create": "python3 -m service_infra.ops.probe --service s --url https://x.fly.dev/health"}
     assert violations(POLICY, resource_args(guards.COMMAND, "image-descriptor-health-probe", probe), PROD) == []

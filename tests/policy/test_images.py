@@ -6,8 +6,8 @@ import shlex
 
 import pytest
 
-from components import flyctl
 from policy import guards
+from service_infra.commands import fly as flyctl
 from tests.policy.support import UNKNOWN_STRING, resource_args, violations
 
 POLICY = "images-pinned"
@@ -81,7 +81,7 @@ def test_fly_release_of_an_unpinned_image_is_a_violation(image: str) -> None:
 
 def test_fly_release_without_an_image_is_a_violation() -> None:
     args = resource_args(
-        guards.COMMAND, "image-descriptor-release", {"create": "python3 -m components.flyctl release --app a"}
+        guards.COMMAND, "image-descriptor-release", {"create": "python3 -m service_infra.ops.fly release --app a"}
     )
     (message,) = violations(POLICY, args)
     assert "no --image" in message

@@ -133,7 +133,9 @@ def test_analyzer_info_announces_the_level() -> None:
         assert {p.enforcementLevel for p in info.policies} == {level}
 
 
-UNPROTECTED_VOLUME = {"create": "python3 -m components.flyctl ensure-volume --app a --name data --region iad --size 1"}
+UNPROTECTED_VOLUME = {
+    "create": "python3 -m service_infra.ops.fly ensure-volume --app a --name data --region iad --size 1"
+}
 
 
 def configured(stack: str, config: dict[str, str]) -> Any:
@@ -219,7 +221,7 @@ def proto_unknown() -> str:
 
 
 def test_protect_travels_in_the_request_options() -> None:
-    create = "python3 -m components.flyctl ensure-volume --app a --name cache_data --region iad --size 1"
+    create = "python3 -m service_infra.ops.fly ensure-volume --app a --name cache_data --region iad --size 1"
     unprotected = analyze(PROD, guards.COMMAND, "image-descriptor-volume-cache_data", {"create": create})
     protected = analyze(PROD, guards.COMMAND, "image-descriptor-volume-cache_data", {"create": create}, protect=True)
     assert [d.policyName for d in unprotected.diagnostics] == ["fly-volumes-protected"]

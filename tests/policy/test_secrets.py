@@ -10,9 +10,9 @@ import shlex
 
 import pytest
 
-from components import flyctl
-from components.probe import probe_command
 from policy import guards
+from service_infra.commands import fly as flyctl
+from service_infra.commands.probe import probe_command
 from tests.policy.support import UNKNOWN_ARRAY, resource_args, secret, violations
 
 POLICY = "no-plaintext-secrets"
@@ -187,7 +187,7 @@ def test_not_secret_names(name: str) -> None:
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk1bE9tYW1zQ2F0dGxlUHJvZEtleUV4YW1wbGUwMDA",  # a public host key
         "sha256:" + "0123456789abcdef" * 4,  # an image id
         "ghcr.io/acme/local-llm-server:sha-3f9c2a1",
-        "python3 -m components.flyctl ensure-volume --app acme-image-descriptor --name cache_data --region iad",
+        "python3 -m service_infra.ops.fly ensure-volume --app acme-image-descriptor --name cache_data --region iad",
     ],
 )
 def test_public_or_structural_values_do_not_look_like_tokens(text: str) -> None:

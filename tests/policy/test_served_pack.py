@@ -142,7 +142,7 @@ def test_staging_violations_are_advisory(staging: Served) -> None:
 
 
 def test_the_served_pack_knows_it_is_prod(prod: Served, staging: Served) -> None:
-    create = "python3 -m components.flyctl ensure-app --app acme-image-descriptor --org acme"
+    create = "python3 -m service_infra.ops.fly ensure-app --app acme-image-descriptor --org acme"
     assert [d.policyName for d in analyze(prod, guards.COMMAND, "x-app", {"create": create}).diagnostics] == [
         "fly-volumes-protected"
     ]

@@ -21,7 +21,7 @@ import pulumi
 import pytest
 import yaml
 
-from components import preflight
+from service_infra import preflight
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "service-infra"
@@ -45,7 +45,7 @@ class Registered:
 
 
 def activation_report(create: str) -> str:
-    """What `python3 -m components.rollout activate ...` prints when the version went live."""
+    """What `python3 -m service_infra.ops.rollout activate ...` prints when the version went live."""
     argv = shlex.split(create) if isinstance(create, str) else []
     if argv[3:4] != ["activate"]:
         return ""

@@ -7,9 +7,13 @@ import tomllib
 
 import pytest
 
-from components import flyctl, preflight, probe
-from components.docker_host import known_hosts_line, ssh_options
-from components.settings import DockerHost
+from service_infra import preflight
+from service_infra.commands import fly as fly_commands
+from service_infra.commands.docker import known_hosts_line, ssh_options
+from service_infra.commands.probe import probe_command
+from service_infra.ops import fly as flyctl
+from service_infra.ops import probe
+from service_infra.settings import DockerHostSettings
 
 
 def test_flyctl_commands() -> None:
@@ -28,20 +32,20 @@ def test_flyctl_commands() -> None:
 
 
 def test_secret_values_travel_as_quoted_stdin_lines() -> None:
-    stdin = flyctl.secrets_stdin({"B": "x=y#z", "A": "line1\nline2", "C": 'say "hi"'})
+    stdin = fly_commands.secrets_stdin({"B": "x=y#z", "A": "line1\nline2", "C": 'say "hi"'})
     assert stdin == 'A="""line1\nline2"""\nB="x=y#z"\nC=say "hi"\n'
 
 
 def test_a_value_flyctl_would_corrupt_is_refused() -> None:
     with pytest.raises(ValueError, match="secret D: flyctl cannot import"):
-        flyctl.secrets_stdin({"D": 'a"#b'})
+        fly_commands.secrets_stdin({"D": 'a"#b'})
 
 
 def test_fly_toml_is_valid_toml_with_mounts_and_check() -> None:
-    text = flyctl.fly_toml(
+    text = fly_commands.fly_toml(
         app="web", region="iad", vm_size="shared-cpu-1x", memory_mb=512, internal_port=8080,
         health_path="/api/health", env={"CORS_ORIGINS": 'https://a.example,"quoted"'},
-        mounts=[flyctl.FlyMount("cache_data", "/data")],
+        mounts=[fly_commands.FlyMount("cache_data", "/data")],
     )  # fmt: skip
     parsed = tomllib.loads(text)
     assert parsed["primary_region"] == "iad"
@@ -106,8 +110,8 @@ def test_an_existing_volume_is_adopted_never_duplicated(monkeypatch: pytest.Monk
 
 
 def test_probe_command_and_backoff() -> None:
-    assert probe.probe_command("api", "http://h:8000/health") == [
-        "python3", "-m", "components.probe", "--service", "api", "--url", "http://h:8000/health",
+    assert probe_command("api", "http://h:8000/health") == [
+        "python3", "-m", "service_infra.ops.probe", "--service", "api", "--url", "http://h:8000/health",
         "--tries", "5", "--base-delay", "1.0",
     ]  # fmt: skip
     assert probe.backoff_delays(5, 1.0) == [1.0, 2.0, 4.0, 8.0]
@@ -131,7 +135,7 @@ def test_probe_passes_once_the_service_answers() -> None:
 
 
 def test_ssh_options_pin_the_host_key() -> None:
-    host = DockerHost(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza", identity_file="/k")
+    host = DockerHostSettings(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza", identity_file="/k")
     assert known_hosts_line(host) == "[mini]:2222 ssh-ed25519 AAAAC3Nza"
     options = ssh_options(host)
     assert options[options.index("-i") + 1] == "/k"
@@ -140,7 +144,7 @@ def test_ssh_options_pin_the_host_key() -> None:
 
 
 def test_host_check_runs_what_the_provider_runs_over_ssh() -> None:
-    host = DockerHost(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza")
+    host = DockerHostSettings(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza")
     argv = preflight.ssh_check_command(host)
     assert argv[0] == "ssh"
     assert argv[1 : 1 + len(ssh_options(host))] == ssh_options(host)
@@ -167,6 +171,6 @@ def test_host_check_runs_what_the_provider_runs_over_ssh() -> None:
     ],
 )  # fmt: skip
 def test_host_check_failures_name_the_key_to_change(stderr: str, expected: str) -> None:
-    host = DockerHost(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza")
+    host = DockerHostSettings(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza")
     assert preflight.explain("mini", host, 255, stderr) == expected
     assert preflight.explain("mini", host, 0, "") is None

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.rollback import RollbackError, rollback_target, service_tag
+from service_infra.cli.rollback import RollbackError, rollback_target, service_tag
 
 
 def entry(started: str, result: str, tag: str | None, kind: str = "update") -> dict[str, Any]:

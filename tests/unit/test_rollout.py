@@ -1,4 +1,4 @@
-"""components.rollout against a scripted docker CLI: when a version goes live, and what a failure says."""
+"""service_infra.ops.rollout against a scripted docker CLI: when a version goes live, and what a failure says."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from components import rollout, settings
-from components.docker_host import docker_cli
+from service_infra import settings
+from service_infra.commands.docker import docker_cli
+from service_infra.ops import rollout
 from tests.unit.conftest import load_stack_config
 
 

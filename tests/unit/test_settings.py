@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import Environment, SettingsError, load_settings, load_stack_file
+from service_infra.settings import SettingsError, Tier, load_settings, load_stack_file
 from tests.unit.conftest import ROOT, load_stack_config
 
 Config = dict[str, Any]
@@ -38,7 +38,7 @@ def production(config: Config) -> Config:
 @pytest.mark.parametrize("stack", ["local", "staging", "prod"])
 def test_committed_stack_files_are_valid(stack: str) -> None:
     settings = load_stack_file(ROOT / f"Pulumi.{stack}.yaml")
-    assert settings.environment is Environment(stack)
+    assert settings.environment is Tier(stack)
 
 
 def test_csv_origins_become_a_list() -> None:
@@ -198,7 +198,7 @@ def test_a_secret_key_read_from_the_engine_counts_as_encrypted() -> None:
 
 def run_check(*files: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "components", "check", *map(str, files)],
+        [sys.executable, "-m", "service_infra", "check", *map(str, files)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from components import preflight
-from components.settings import SettingsError
+from service_infra import preflight
+from service_infra.settings import SettingsError
 from tests.unit.conftest import (
     Recorder,
     is_secret,
@@ -88,9 +88,9 @@ def test_prod_proxy_owns_the_port(stacks: dict[str, Recorder]) -> None:
 
 def test_prod_activation_waits_then_goes_live_over_ssh(stacks: dict[str, Recorder]) -> None:
     app = container(stacks["prod"])
-    (activation,) = [r for r in stacks["prod"].of_type(COMMAND) if "components.rollout" in r.inputs["create"]]
+    (activation,) = [r for r in stacks["prod"].of_type(COMMAND) if "service_infra.ops.rollout" in r.inputs["create"]]
     create = shlex.split(activation.inputs["create"])
-    assert create[:4] == ["python3", "-m", "components.rollout", "activate"]
+    assert create[:4] == ["python3", "-m", "service_infra.ops.rollout", "activate"]
     assert create[create.index("--container") + 1] == app["name"]
     assert create[create.index("--tag") + 1] == "sha-3f9c2a1"
     assert create[create.index("--network") + 1] == "llm-server-prod"
@@ -143,7 +143,7 @@ def test_local_stack_hot_reloads_the_example_service(stacks: dict[str, Recorder]
     assert "--reload" in inputs["command"]
     assert "APP_ENV=local" in inputs["envs"]
     assert proxy(recorder)["ports"] == [{"internal": 8080, "external": 8000, "ip": "127.0.0.1"}]
-    (activation,) = [r for r in recorder.of_type(COMMAND) if "components.rollout" in r.inputs["create"]]
+    (activation,) = [r for r in recorder.of_type(COMMAND) if "service_infra.ops.rollout" in r.inputs["create"]]
     assert json.loads(activation.inputs["environment"]["SERVICE_INFRA_DOCKER_CLI"]) == [
         "docker", "-H", "unix:///var/run/docker.sock"
     ]  # fmt: skip

@@ -1,7 +1,7 @@
-"""The health probe a rollout ends with, as data and as a runnable check.
+"""The health probe a rollout ends with: ``python3 -m service_infra.ops.probe --service S --url U``.
 
-``probe_command`` builds the argument list the health gate runs; ``python3 -m components.probe``
-runs it. Standard library only, so any ``python3`` can run it.
+Standard library only, and nothing from the rest of service_infra, so any ``python3`` can run
+it; ``service_infra.commands.probe`` builds its command line.
 """
 
 from __future__ import annotations
@@ -16,13 +16,6 @@ from collections.abc import Callable, Sequence
 TRIES = 5
 BASE_DELAY_SECONDS = 1.0
 REQUEST_TIMEOUT_SECONDS = 5.0
-
-
-def probe_command(service: str, url: str, tries: int = TRIES, base_delay: float = BASE_DELAY_SECONDS) -> list[str]:
-    return [
-        "python3", "-m", "components.probe",
-        "--service", service, "--url", url, "--tries", str(tries), "--base-delay", str(base_delay),
-    ]  # fmt: skip
 
 
 def backoff_delays(tries: int, base_delay: float) -> list[float]:
@@ -66,7 +59,7 @@ def wait_healthy(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m components.probe")
+    parser = argparse.ArgumentParser(prog="python3 -m service_infra.ops.probe")
     parser.add_argument("--service", required=True)
     parser.add_argument("--url", required=True)
     parser.add_argument("--tries", type=int, default=TRIES)

@@ -9,13 +9,15 @@ writes goes to /tmp.
 
 from __future__ import annotations
 
+from service_infra.ops.rollout import PROXY_DNS_VALID_SECONDS
+
 LISTEN_PORT = 8080
 HEALTH_PATH = "/.service-infra/proxy-health"
 CONFIG_PATH = "/etc/nginx/service-infra.conf"  # /etc/nginx exists in every nginx image
 COMMAND = ("nginx", "-e", "stderr", "-c", CONFIG_PATH, "-g", "daemon off;")
 DOCKER_DNS = "127.0.0.11"
-# How long nginx trusts an answer about the live alias; a switch waits this out (see rollout).
-DNS_VALID_SECONDS = 1
+# How long nginx trusts an answer about the live alias; a switch waits this out (see ops.rollout).
+DNS_VALID_SECONDS = PROXY_DNS_VALID_SECONDS
 
 
 def healthcheck_test() -> list[str]:

@@ -5,7 +5,7 @@ succeeds only when every rollout passed its health gate. So the previous known-g
 service is its tag in the newest successful update that ran a tag other than the one configured
 now: after a failed rollout, the version still running; after a good rollout, the one before.
 
-    python3 -m components.rollback --stack prod --service llm-server [--dry-run]
+    python -m service_infra rollback --stack prod --service llm-server [--dry-run]
 
 sets `services.<service>.tag` in Pulumi.<stack>.yaml to that tag and runs `pulumi up` (a normal
 rollout: the proxy switches with no failed request). Commit the changed stack file, or the next
@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.settings import PROJECT
+from service_infra.contract import PROJECT
 
 SERVICES_KEY = f"{PROJECT}:services"
 
@@ -91,7 +91,7 @@ def _pulumi(args: list[str], capture: bool = True) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python3 -m components.rollback", description="Roll a service back to its previous known-good tag."
+        prog="python -m service_infra rollback", description="Roll a service back to its previous known-good tag."
     )
     parser.add_argument("--stack", required=True)
     parser.add_argument("--service", required=True)

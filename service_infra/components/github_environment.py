@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_github as github
 
-from components import settings
+from service_infra.contract import GITHUB_ENVIRONMENT_TYPE
+from service_infra.settings import GithubEnvironmentSettings
+
+
+@dataclass(frozen=True)
+class GithubEnvironmentArgs:
+    settings: GithubEnvironmentSettings
+    repository: str
+    provider: github.Provider
+    # Every stack secret by name; the environment's own are picked from it.
+    secret_values: Mapping[str, pulumi.Output[str]]
+    # Where the settings came from (`service-infra:github.environments.<name>`), for error messages.
+    config_key: str
 
 
 class UnknownReviewerError(ValueError):
@@ -33,14 +46,12 @@ class GithubEnvironment(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        environment: settings.GithubEnvironment,
-        repository: str,
-        provider: github.Provider,
-        secrets: Mapping[str, pulumi.Output[str]],
-        config_key: str,
+        args: GithubEnvironmentArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("service-infra:github_environment:GithubEnvironment", name, None, opts)
+        super().__init__(GITHUB_ENVIRONMENT_TYPE, name, None, opts)
+        environment, repository, provider = args.settings, args.repository, args.provider
+        secrets, config_key = args.secret_values, args.config_key
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         # Plain (not output) invokes, so an unknown name fails here, naming its config key,
         # before anything is written to GitHub.

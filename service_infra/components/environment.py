@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 
-from components import settings
-from components.docker_host import DockerHost, docker_cli
-from components.docker_service import DockerService
-from components.fly_app import FlyApp
-from components.github_environment import GithubEnvironment
-from components.github_repository import GithubRepository
-from components.health_gate import HealthGate
+from service_infra.commands.docker import docker_cli
+from service_infra.components.docker_host import DockerHost, DockerHostArgs
+from service_infra.components.docker_service import DockerService, DockerServiceArgs
+from service_infra.components.fly_app import FlyApp, FlyAppArgs
+from service_infra.components.github_environment import GithubEnvironment, GithubEnvironmentArgs
+from service_infra.components.github_repository import GithubRepository, GithubRepositoryArgs
+from service_infra.components.health_gate import HealthGate, HealthGateArgs
+from service_infra.contract import PROJECT, SERVICE_ENVIRONMENT_TYPE
+from service_infra.settings import Settings
+
+
+@dataclass(frozen=True)
+class ServiceEnvironmentArgs:
+    settings: Settings
+    # Every secret under `service-infra:secrets`, by name, as secret outputs.
+    secret_values: Mapping[str, pulumi.Output[str]]
+    # The project folder: hot-reload sources are relative to it.
+    project_dir: Path
 
 
 class ServiceEnvironment(pulumi.ComponentResource):
     """Docker hosts and their services, Fly apps, and GitHub environments, each rollout health-gated."""
 
-    def __init__(
-        self,
-        name: str,
-        config: settings.Settings,
-        secrets: dict[str, pulumi.Output[str]],
-        project_dir: Path,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("service-infra:environment:ServiceEnvironment", name, None, opts)
+    def __init__(self, name: str, args: ServiceEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(SERVICE_ENVIRONMENT_TYPE, name, None, opts)
+        config, secrets = args.settings, args.secret_values
         child = pulumi.ResourceOptions(parent=self)
         self.service_urls: dict[str, str] = {}
         self.containers: dict[str, pulumi.Output[str]] = {}
@@ -40,29 +47,30 @@ class ServiceEnvironment(pulumi.ComponentResource):
         for service_name, service in config.docker_services().items():
             assert service.docker is not None
             host_name = service.docker.host
+            host_settings = config.docker_hosts[host_name]
             if host_name not in hosts:
                 hosts[host_name] = DockerHost(
-                    host_name, config.docker_hosts[host_name], config.registry, registry_password, opts=child
+                    host_name, DockerHostArgs(host_settings, config.registry, registry_password), opts=child
                 )
             host = hosts[host_name]
             assert config.proxy is not None  # settings require it with Docker services
             deployed = DockerService(
                 service_name,
-                service,
-                config.environment,
-                host.provider,
-                docker_cli(config.docker_hosts[host_name]),
-                host.address,
-                config.proxy,
-                secrets,
-                project_dir,
+                DockerServiceArgs(
+                    service=service,
+                    tier=config.environment,
+                    provider=host.provider,
+                    docker_cli=docker_cli(host_settings),
+                    address=host.address,
+                    proxy=config.proxy,
+                    secret_values=secrets,
+                    project_dir=args.project_dir,
+                ),
                 opts=child,
             )
             HealthGate(
                 f"{service_name}-health",
-                service_name,
-                deployed.health_url,
-                rollout=[deployed.activation.id, deployed.proxy.id],
+                HealthGateArgs(service_name, deployed.health_url, rollout=[deployed.activation.id, deployed.proxy.id]),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[deployed]),
             )
             self.service_urls[service_name] = deployed.url
@@ -71,12 +79,12 @@ class ServiceEnvironment(pulumi.ComponentResource):
 
         for service_name, service in config.fly_services().items():
             assert service.fly is not None
-            app = FlyApp(service_name, service, secrets, secrets[service.fly.api_token_secret], opts=child)
+            app = FlyApp(service_name, FlyAppArgs(service, secrets, secrets[service.fly.api_token_secret]), opts=child)
             HealthGate(
                 f"{service_name}-health",
-                service_name,
-                app.health_url,
-                rollout=[app.release.id, app.release.create, app.release.stdin],
+                HealthGateArgs(
+                    service_name, app.health_url, rollout=[app.release.id, app.release.create, app.release.stdin]
+                ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[app]),
             )
             self.service_urls[service_name] = app.url
@@ -85,16 +93,20 @@ class ServiceEnvironment(pulumi.ComponentResource):
 
         if config.github is not None:
             repo = GithubRepository(
-                config.github.repository, config.github, secrets[config.github.token_secret], secrets, opts=child
+                config.github.repository,
+                GithubRepositoryArgs(config.github, secrets[config.github.token_secret], secrets),
+                opts=child,
             )
             for env_name, environment in config.github.environments.items():
                 GithubEnvironment(
                     env_name,
-                    environment,
-                    repo.repository,
-                    repo.provider,
-                    secrets,
-                    config_key=f"{settings.PROJECT}:github.environments.{env_name}",
+                    GithubEnvironmentArgs(
+                        settings=environment,
+                        repository=repo.repository,
+                        provider=repo.provider,
+                        secret_values=secrets,
+                        config_key=f"{PROJECT}:github.environments.{env_name}",
+                    ),
                     opts=child,
                 )
                 self.github_environments.append(env_name)

@@ -5,11 +5,22 @@ from __future__ import annotations
 import hashlib
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 from pulumi_command import local
 
-from components import flyctl, settings
+from service_infra.commands import fly as flyctl
+from service_infra.contract import FLY_APP_SUFFIX, FLY_APP_TYPE, FLY_VOLUME_SUFFIX
+from service_infra.settings import Service
+
+
+@dataclass(frozen=True)
+class FlyAppArgs:
+    service: Service
+    # Every stack secret by name; the app's own (fly.secrets, secret_env) are picked from it.
+    secret_values: Mapping[str, pulumi.Output[str]]
+    api_token: pulumi.Output[str]
 
 
 def _digest(values: list[str]) -> str:
@@ -26,12 +37,11 @@ class FlyApp(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        service: settings.Service,
-        secrets: Mapping[str, pulumi.Output[str]],
-        api_token: pulumi.Output[str],
+        args: FlyAppArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("service-infra:fly_app:FlyApp", name, None, opts)
+        super().__init__(FLY_APP_TYPE, name, None, opts)
+        service, secrets, api_token = args.service, args.secret_values, args.api_token
         fly = service.fly
         assert fly is not None, "a FlyApp needs service.fly"
         token_env = pulumi.Output.secret(api_token).apply(lambda token: {"FLY_API_TOKEN": token})
@@ -39,7 +49,7 @@ class FlyApp(pulumi.ComponentResource):
         keep = pulumi.ResourceOptions(parent=self, protect=bool(fly.protect))
 
         self.app = local.Command(
-            f"{name}-app",
+            f"{name}{FLY_APP_SUFFIX}",
             create=shlex.join(flyctl.ensure_app_operation(fly.app, fly.org)),
             delete=shlex.join(flyctl.apps_destroy(fly.app)),
             environment=token_env,
@@ -48,7 +58,7 @@ class FlyApp(pulumi.ComponentResource):
         after_app = pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[self.app]))
         volumes = [
             local.Command(
-                f"{name}-volume-{volume.name}",
+                f"{name}{FLY_VOLUME_SUFFIX}{volume.name}",
                 create=shlex.join(flyctl.ensure_volume_operation(fly.app, volume.name, fly.region, volume.size_gb)),
                 delete=shlex.join(flyctl.delete_volume_operation()),
                 environment=token_env,

@@ -9,9 +9,10 @@ new one never becomes healthy. ``retire`` (the delete step of the old version's 
 resource, which Pulumi runs after the new one is live) stops the old container gracefully, so
 its in-flight requests finish and new ones go to the new version.
 
-``python3 -m components.rollout activate|retire ...`` runs them; the docker CLI to use (local
+``python3 -m service_infra.ops.rollout activate|retire ...`` runs them; the docker CLI to use (local
 ``docker -H ...`` or ``ssh ... docker`` with the pinned host key) comes as JSON in
-SERVICE_INFRA_DOCKER_CLI. Standard library only, so any ``python3`` can run it.
+SERVICE_INFRA_DOCKER_CLI. Standard library only, and nothing from the rest of service_infra, so
+any ``python3`` can run it; ``service_infra.commands.rollout`` builds its command lines.
 """
 
 from __future__ import annotations
@@ -26,28 +27,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from components.proxy import DNS_VALID_SECONDS
-
 DOCKER_CLI_ENV = "SERVICE_INFRA_DOCKER_CLI"
 LIVE_ALIAS = "live"
-OPERATION = ["python3", "-m", "components.rollout"]
 POLL_SECONDS = 1.0
+# How long the proxy trusts Docker DNS about the live alias (its nginx `resolver ... valid=`).
+PROXY_DNS_VALID_SECONDS = 1
 # A container that restarts this many times while we wait is not going to become healthy.
 MAX_RESTARTS = 3
 # After joining the alias, until the proxy has certainly seen it: only then may the old version
 # stop (without this wait, a switch done at once failed 774 of 9223 requests in the benchmark).
-SETTLE_SECONDS = DNS_VALID_SECONDS + 1.0
-
-
-def activate_operation(service: str, tag: str, container: str, network: str, timeout: int) -> list[str]:
-    return [
-        *OPERATION, "activate", "--service", service, "--tag", tag, "--container", container,
-        "--network", network, "--alias", LIVE_ALIAS, "--timeout", str(timeout),
-    ]  # fmt: skip
-
-
-def retire_operation(container: str, drain_seconds: int) -> list[str]:
-    return [*OPERATION, "retire", "--container", container, "--drain-seconds", str(drain_seconds)]
+SETTLE_SECONDS = PROXY_DNS_VALID_SECONDS + 1.0
 
 
 class RolloutError(Exception):
@@ -193,7 +182,7 @@ def retire(docker: Docker, container: str, drain_seconds: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m components.rollout")
+    parser = argparse.ArgumentParser(prog="python3 -m service_infra.ops.rollout")
     ops = parser.add_subparsers(dest="op", required=True)
     op = ops.add_parser("activate", help="wait until healthy, then join the live alias")
     op.add_argument("--service", required=True)

@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_github as github
 
-from components import settings
+from service_infra.contract import GITHUB_REPOSITORY_TYPE
+from service_infra.settings import GithubSettings
+
+
+@dataclass(frozen=True)
+class GithubRepositoryArgs:
+    github: GithubSettings
+    token: pulumi.Output[str]
+    # Every stack secret by name; the repository-level ones are picked from it.
+    secret_values: Mapping[str, pulumi.Output[str]]
 
 
 class GithubRepository(pulumi.ComponentResource):
+    """The provider that reaches the repository, and its repository-level Actions secrets."""
+
     provider: github.Provider
 
-    def __init__(
-        self,
-        name: str,
-        repo: settings.Github,
-        token: pulumi.Output[str],
-        secrets: Mapping[str, pulumi.Output[str]],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("service-infra:github_repository:GithubRepository", name, None, opts)
+    def __init__(self, name: str, args: GithubRepositoryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(GITHUB_REPOSITORY_TYPE, name, None, opts)
+        repo, token, secrets = args.github, args.token, args.secret_values
         self.repository = repo.repository
         self.provider = github.Provider(
             f"{name}-api",

@@ -2,7 +2,7 @@
 
 Each version of the app (image tag and container settings) is a container resource of its own,
 named after that version. A rollout creates the new version beside the running one; its
-activation (components.rollout) waits until it is healthy, then puts it live; the old version's
+activation (service_infra.ops.rollout) waits until it is healthy, then puts it live; the old version's
 activation and container, no longer in the program, are deleted at the end of the update, after
 the health gate: drained, then removed. A version that never becomes healthy fails the update
 before anything of the running version is touched.
@@ -14,28 +14,40 @@ import hashlib
 import json
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 import pulumi_docker as docker
 from pulumi_command import local
 
-from components import proxy, rollout, settings
+from service_infra.commands import proxy, rollout
+from service_infra.contract import (
+    DOCKER_SERVICE_TYPE,
+    LABEL_ENVIRONMENT,
+    LABEL_IMAGE_TAG,
+    LABEL_ROLE,
+    LABEL_SERVICE,
+    LABEL_VERSION,
+    LOG_DRIVER,
+    LOG_OPTIONS,
+    RESTART_POLICY,
+    ROLE_PROXY,
+)
+from service_infra.ops.rollout import DOCKER_CLI_ENV
+from service_infra.settings import DockerTarget, ProxySettings, Service, Tier
 
-LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
-RESTART_POLICY = "unless-stopped"
 
-
-def host_name_prefix(service: str, environment: settings.Environment) -> str:
+def host_name_prefix(service: str, tier: Tier) -> str:
     """What the service's network, proxy, volumes and containers are named after on the host."""
-    return f"{service}-{environment.value}"
+    return f"{service}-{tier.value}"
 
 
 def healthcheck_test(port: int, path: str) -> list[str]:
     return ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"]
 
 
-def version_key(service: settings.Service, command: list[str] | None, mounts: list[str]) -> str:
+def version_key(service: Service, command: list[str] | None, mounts: list[str]) -> str:
     """The tag plus a digest of what else defines a container (secret names, not values), so a
     change of any of it is a new version beside the old one rather than a replacement in place."""
     target = service.docker
@@ -54,28 +66,33 @@ def version_key(service: settings.Service, command: list[str] | None, mounts: li
     return f"{service.tag}-{digest}"
 
 
+@dataclass(frozen=True)
+class DockerServiceArgs:
+    service: Service
+    tier: Tier
+    # The engine: the host's Docker provider, the docker CLI aimed at it (for the rollout
+    # operations) and the address clients reach its published ports at.
+    provider: docker.Provider
+    docker_cli: list[str]
+    address: str
+    proxy: ProxySettings
+    # Every stack secret by name; the service's secret_env are picked from it.
+    secret_values: Mapping[str, pulumi.Output[str]]
+    # Relative hot-reload sources are resolved against it.
+    project_dir: Path
+
+
 class DockerService(pulumi.ComponentResource):
     """The service's network and proxy, and its current version's container, put live once healthy."""
 
-    def __init__(
-        self,
-        name: str,
-        service: settings.Service,
-        environment: settings.Environment,
-        provider: docker.Provider,
-        docker_cli: list[str],
-        address: str,
-        proxy_image: settings.Proxy,
-        secret_env: Mapping[str, pulumi.Output[str]],
-        project_dir: Path,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        super().__init__("service-infra:docker_service:DockerService", name, None, opts)
+    def __init__(self, name: str, args: DockerServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(DOCKER_SERVICE_TYPE, name, None, opts)
+        service, provider, secret_values = args.service, args.provider, args.secret_values
         target = service.docker
         assert target is not None, "a DockerService needs service.docker"
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        base_name = host_name_prefix(name, environment)
-        labels = {"service-infra.environment": environment.value, "service-infra.service": name}
+        base_name = host_name_prefix(name, args.tier)
+        labels = {LABEL_ENVIRONMENT: args.tier.value, LABEL_SERVICE: name}
 
         network = docker.Network(
             f"{name}-network",
@@ -83,7 +100,7 @@ class DockerService(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
             opts=child,
         )
-        self.proxy = self._proxy(name, base_name, target, proxy_image, network, labels, child)
+        self.proxy = self._proxy(name, base_name, target, args.proxy, network, labels, child)
 
         image = docker.RemoteImage(f"{name}-image", name=service.image_ref, keep_locally=True, opts=child)
         mounts = []
@@ -100,7 +117,7 @@ class DockerService(pulumi.ComponentResource):
         mount_spec = [f"{v}:{p}" for v, p in sorted(target.volumes.items())]
         command = list(target.command) if target.command else None
         if target.hot_reload is not None:
-            source = (project_dir / target.hot_reload.source).resolve()
+            source = (args.project_dir / target.hot_reload.source).resolve()
             mounts.append(
                 docker.ContainerVolumeArgs(
                     host_path=str(source), container_path=target.hot_reload.target, read_only=True
@@ -111,7 +128,7 @@ class DockerService(pulumi.ComponentResource):
 
         plain = [f"{key}={value}" for key, value in sorted(service.plain_env.items())]
         envs = pulumi.Output.secret(
-            pulumi.Output.all(*[secret_env[n].apply(lambda v, n=n: f"{n}={v}") for n in service.secret_env])
+            pulumi.Output.all(*[secret_values[n].apply(lambda v, n=n: f"{n}={v}") for n in service.secret_env])
         ).apply(lambda secret: plain + list(secret))
 
         version = version_key(service, command, mount_spec)
@@ -130,12 +147,12 @@ class DockerService(pulumi.ComponentResource):
                 retries=3,
                 start_period="20s",
             ),
-            log_driver="json-file",
+            log_driver=LOG_DRIVER,
             log_opts=LOG_OPTIONS,
             hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
             volumes=mounts,
-            labels=_labels({**labels, "service-infra.image-tag": service.tag, "service-infra.version": version}),
+            labels=_labels({**labels, LABEL_IMAGE_TAG: service.tag, LABEL_VERSION: version}),
             must_run=True,
             # Health is waited on by the activation, which reports Docker's last health check.
             wait=False,
@@ -149,7 +166,7 @@ class DockerService(pulumi.ComponentResource):
                 )
             ),
             delete=self.container.name.apply(lambda c: shlex.join(rollout.retire_operation(c, target.drain_seconds))),
-            environment={rollout.DOCKER_CLI_ENV: json.dumps(docker_cli)},
+            environment={DOCKER_CLI_ENV: json.dumps(args.docker_cli)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, self.proxy]),
         )
         # What is live, as the activation reported it: after a failed rollout these (and the
@@ -159,7 +176,7 @@ class DockerService(pulumi.ComponentResource):
         self.live_tag: pulumi.Output[str] = live.apply(lambda report: str(report["tag"]))
         self.image_id = image.image_id
         self.version = version
-        self.url = f"http://{address}:{target.port}"
+        self.url = f"http://{args.address}:{target.port}"
         self.health_url = target.health_url or f"{self.url}{service.health_path}"
         self.register_outputs(
             {"container_name": self.container_name, "image_id": image.image_id, "url": self.url, "version": version}
@@ -169,8 +186,8 @@ class DockerService(pulumi.ComponentResource):
         self,
         name: str,
         base_name: str,
-        target: settings.DockerTarget,
-        proxy_image: settings.Proxy,
+        target: DockerTarget,
+        proxy_image: ProxySettings,
         network: docker.Network,
         labels: dict[str, str],
         child: pulumi.ResourceOptions,
@@ -193,9 +210,9 @@ class DockerService(pulumi.ComponentResource):
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=proxy.healthcheck_test(), interval="5s", timeout="3s", retries=3, start_period="5s"
             ),
-            log_driver="json-file",
+            log_driver=LOG_DRIVER,
             log_opts=LOG_OPTIONS,
-            labels=_labels({**labels, "service-infra.role": "proxy"}),
+            labels=_labels({**labels, LABEL_ROLE: ROLE_PROXY}),
             must_run=True,
             wait=True,
             wait_timeout=60,

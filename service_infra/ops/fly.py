@@ -1,10 +1,11 @@
-"""flyctl commands as data, and the few multi-step operations the Fly app component runs.
+"""flyctl, as data and as the few multi-step operations the Fly app component runs.
 
 Every flyctl invocation is built by a small pure function returning an argument list, so it
 is unit-tested without running anything and never quoted by hand. The operations that need a
 decision (adopt an app or volume that already exists) run as
-``python3 -m components.flyctl <operation> ...``; this module uses only the standard library
-so any ``python3`` can run it. Secret values only ever travel on stdin.
+``python3 -m service_infra.ops.fly <operation> ...``. Standard library only, and nothing from
+the rest of service_infra, so any ``python3`` can run it; ``service_infra.commands.fly`` builds
+the command lines of the Fly command resources. Secret values only ever travel on stdin.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 FLY = "fly"
 WAIT_TIMEOUT = "5m"
@@ -65,98 +65,6 @@ def deploy(app: str, config_path: str, image: str) -> list[str]:
         FLY, "deploy", "--app", app, "--config", config_path, "--image", image,
         "--strategy", "rolling", "--wait-timeout", WAIT_TIMEOUT, "--yes",
     ]  # fmt: skip
-
-
-# The operations below (ensure-app, ...) as the command resources run them.
-OPERATION = ["python3", "-m", "components.flyctl"]
-
-
-def ensure_app_operation(app: str, org: str) -> list[str]:
-    return [*OPERATION, "ensure-app", "--app", app, "--org", org]
-
-
-def ensure_volume_operation(app: str, name: str, region: str, size_gb: int) -> list[str]:
-    return [*OPERATION, "ensure-volume", "--app", app, "--name", name, "--region", region, "--size", str(size_gb)]
-
-
-def delete_volume_operation() -> list[str]:
-    return [*OPERATION, "delete-volume"]
-
-
-def release_operation(app: str, image: str) -> list[str]:
-    return [*OPERATION, "release", "--app", app, "--image", image]
-
-
-def secrets_stdin(values: dict[str, str]) -> str:
-    """The stdin of `fly secrets import`: one NAME="VALUE" line each.
-
-    flyctl cuts an unquoted value at `#` and strips one pair of quotes, so every value is
-    quoted: "..." on one line, triple double quotes across lines. A value flyctl cannot carry intact
-    is refused rather than sent corrupted.
-    """
-    lines = []
-    for name in sorted(values):
-        value = values[name]
-        if "\n" in value:
-            if '"""' in value:
-                raise ValueError(f"secret {name}: a multi-line value cannot contain three double quotes")
-            lines.append(f'{name}="""{value}"""')
-        elif '"' not in value:
-            lines.append(f'{name}="{value}"')
-        elif "#" not in value and not (value.startswith("'") and value.endswith("'")):
-            lines.append(f"{name}={value}")
-        else:
-            raise ValueError(f"secret {name}: flyctl cannot import this value intact (a '\"' with '#' or outer quotes)")
-    return "\n".join(lines) + "\n"
-
-
-@dataclass(frozen=True)
-class FlyMount:
-    source: str
-    destination: str
-
-
-def fly_toml(
-    app: str,
-    region: str,
-    vm_size: str,
-    memory_mb: int,
-    internal_port: int,
-    health_path: str,
-    env: dict[str, str],
-    mounts: Sequence[FlyMount],
-) -> str:
-    """The app's fly.toml: one place for its region, VM, mounts, env and health check."""
-
-    def q(value: str) -> str:
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-
-    lines = [f"app = {q(app)}", f"primary_region = {q(region)}", ""]
-    if env:
-        lines.append("[env]")
-        lines += [f"  {name} = {q(value)}" for name, value in sorted(env.items())]
-        lines.append("")
-    for mount in mounts:
-        lines += ["[[mounts]]", f"  source = {q(mount.source)}", f"  destination = {q(mount.destination)}", ""]
-    lines += [
-        "[http_service]",
-        f"  internal_port = {internal_port}",
-        "  force_https = true",
-        "  auto_stop_machines = 'off'",
-        "  min_machines_running = 1",
-        "",
-        "[[http_service.checks]]",
-        "  grace_period = '10s'",
-        "  interval = '15s'",
-        "  method = 'GET'",
-        "  timeout = '5s'",
-        f"  path = {q(health_path)}",
-        "",
-        "[[vm]]",
-        f"  size = {q(vm_size)}",
-        f"  memory = '{memory_mb}mb'",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 # --- operations run by the command resources ------------------------------------------------
@@ -226,7 +134,7 @@ def release(app: str, image: str, toml: str) -> dict[str, object]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m components.flyctl")
+    parser = argparse.ArgumentParser(prog="python3 -m service_infra.ops.fly")
     ops = parser.add_subparsers(dest="op", required=True)
     op = ops.add_parser("ensure-app")
     op.add_argument("--app", required=True)

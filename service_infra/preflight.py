@@ -7,22 +7,23 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable
 
-from components import settings
-from components.docker_host import docker_cli
+from service_infra.commands.docker import docker_cli
+from service_infra.contract import PROJECT
+from service_infra.settings import DockerHostSettings, Settings
 
 CHECK_TIMEOUT_SECONDS = 30
 
 
-def ssh_check_command(host: settings.DockerHost) -> list[str]:
+def ssh_check_command(host: DockerHostSettings) -> list[str]:
     """What the Docker provider will do over SSH, reduced to asking the engine its version."""
     return [*docker_cli(host), "version", "--format", "{{.Server.Version}}"]
 
 
-def explain(name: str, host: settings.DockerHost, returncode: int, stderr: str) -> str | None:
+def explain(name: str, host: DockerHostSettings, returncode: int, stderr: str) -> str | None:
     """The problem line for one failed check, naming the key to change; None when it passed."""
     if returncode == 0:
         return None
-    key = f"{settings.PROJECT}:docker_hosts.{name}"
+    key = f"{PROJECT}:docker_hosts.{name}"
     where = f"{host.ssh_host}:{host.ssh_port}"
     detail = stderr.strip().splitlines()[-1] if stderr.strip() else f"ssh exited with {returncode}"
     if "Host key verification failed" in stderr or "REMOTE HOST IDENTIFICATION HAS CHANGED" in stderr:
@@ -55,7 +56,7 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
         return subprocess.CompletedProcess(argv, 255, "", "ssh: connection timed out")
 
 
-def check_docker_hosts(config: settings.Settings, run: Runner = _run) -> None:
+def check_docker_hosts(config: Settings, run: Runner = _run) -> None:
     """Raise HostCheckError listing every SSH host in use that fails its check."""
     in_use = {service.docker.host for service in config.docker_services().values() if service.docker}
     problems = []

@@ -1,1 +1,0 @@
-"""service-infra components. Kept import-free so `python3 -m components.<tool>` stays light."""

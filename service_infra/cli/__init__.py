@@ -1,0 +1,1 @@
+"""Operator commands: ``python -m service_infra check|rollback ...``."""

@@ -1,0 +1,28 @@
+"""`python -m service_infra <command>`: the operator commands.
+
+check Pulumi.<stack>.yaml [...]                 the settings rules, offline (exit 2 on problems)
+rollback --stack S --service N [--dry-run]      back to the service's previous known-good tag
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+from service_infra.cli import rollback
+from service_infra.cli.check import check
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service_infra", description="service-infra operator commands")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check_parser = commands.add_parser("check", help="check stack files offline")
+    check_parser.add_argument("stack_files", nargs="+", type=Path, metavar="Pulumi.<stack>.yaml")
+    commands.add_parser("rollback", help="roll a service back to its previous known-good tag", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "rollback":
+        return rollback.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return check(args.stack_files)

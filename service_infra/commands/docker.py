@@ -1,0 +1,42 @@
+"""The docker CLI aimed at one engine, and the ssh options that trust only its pinned host key."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from service_infra.settings import DockerHostSettings
+
+
+def known_hosts_line(host: DockerHostSettings) -> str:
+    """The pinned host key as a known_hosts line (port 22 hosts are written bare)."""
+    pattern = host.ssh_host if host.ssh_port == 22 else f"[{host.ssh_host}]:{host.ssh_port}"
+    return f"{pattern} {host.host_key}"
+
+
+def ssh_options(host: DockerHostSettings) -> list[str]:
+    """ssh options that trust only the pinned host key: no trust on first use, no prompts.
+
+    The key is handed to ssh by KnownHostsCommand, so no known_hosts file (and no
+    machine-specific path) is involved, and the user's own known_hosts is ignored.
+    """
+    options = [
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", f"KnownHostsCommand=/bin/echo {known_hosts_line(host)}",
+        "-o", "BatchMode=yes",
+        "-o", "ConnectTimeout=10",
+    ]  # fmt: skip
+    if host.identity_file:
+        options += ["-o", "IdentitiesOnly=yes", "-i", host.identity_file]
+    return options
+
+
+def docker_cli(host: DockerHostSettings) -> list[str]:
+    """The docker CLI aimed at this host's engine: over ssh (pinned key) for the Mac Mini, else
+    the local CLI with -H. Arguments appended to an ssh prefix go through the remote shell, so
+    callers quote them (see `service_infra.ops.rollout.Docker`)."""
+    if not host.is_ssh:
+        return ["docker", "-H", host.url]
+    user = urlsplit(host.url).username or ""
+    return ["ssh", *ssh_options(host), "-p", str(host.ssh_port), "-l", user, "-T", "--", host.ssh_host, "docker"]

@@ -1,0 +1,106 @@
+"""The names and values the program and the policy pack share, stated once.
+
+The policy pack imports this module to recognise what the program declares (its component
+types, its labels, its container rules), so a rename here reaches both. Standard library only.
+"""
+
+from __future__ import annotations
+
+PROJECT = "service-infra"
+# How a secret value travels in Pulumi's resource protocol (the pack and the mocks see this).
+SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
+
+# Component type tokens: `service-infra:<module>:<Name>`. Deployed stacks hold these in their
+# URNs, so they never change (a test guards them).
+SERVICE_ENVIRONMENT_TYPE = f"{PROJECT}:environment:ServiceEnvironment"
+DOCKER_HOST_TYPE = f"{PROJECT}:docker_host:DockerHost"
+DOCKER_SERVICE_TYPE = f"{PROJECT}:docker_service:DockerService"
+FLY_APP_TYPE = f"{PROJECT}:fly_app:FlyApp"
+GITHUB_REPOSITORY_TYPE = f"{PROJECT}:github_repository:GithubRepository"
+GITHUB_ENVIRONMENT_TYPE = f"{PROJECT}:github_environment:GithubEnvironment"
+HEALTH_GATE_TYPE = f"{PROJECT}:health_gate:HealthGate"
+COMPONENT_TYPES = (
+    SERVICE_ENVIRONMENT_TYPE,
+    DOCKER_HOST_TYPE,
+    DOCKER_SERVICE_TYPE,
+    FLY_APP_TYPE,
+    GITHUB_REPOSITORY_TYPE,
+    GITHUB_ENVIRONMENT_TYPE,
+    HEALTH_GATE_TYPE,
+)
+
+# Fly app children, named `<service><suffix>`: the pack finds the app and its volumes by these.
+FLY_APP_SUFFIX = "-app"
+FLY_VOLUME_SUFFIX = "-volume-"
+
+# Labels on every container, network and volume the program makes on a Docker host.
+LABEL_PREFIX = f"{PROJECT}."
+LABEL_ENVIRONMENT = f"{LABEL_PREFIX}environment"
+LABEL_SERVICE = f"{LABEL_PREFIX}service"
+LABEL_ROLE = f"{LABEL_PREFIX}role"
+LABEL_IMAGE_TAG = f"{LABEL_PREFIX}image-tag"
+LABEL_VERSION = f"{LABEL_PREFIX}version"
+ROLE_PROXY = "proxy"
+
+# Every container: restarted after a crash or a reboot, logs capped at 10m x 3.
+RESTART_POLICY = "unless-stopped"
+LOG_DRIVER = "json-file"
+LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
+# Containers never run as root; this is the default user the program gives them.
+DEFAULT_CONTAINER_USER = "10001:10001"
+
+# Fly.io regions, from `fly platform regions` (the Fly stand-in serves the same list).
+FLY_REGIONS = frozenset(
+    [
+        "ams",
+        "arn",
+        "atl",
+        "bog",
+        "bom",
+        "bos",
+        "cdg",
+        "den",
+        "dfw",
+        "ewr",
+        "eze",
+        "fra",
+        "gdl",
+        "gig",
+        "gru",
+        "hkg",
+        "iad",
+        "jnb",
+        "lax",
+        "lhr",
+        "mad",
+        "mia",
+        "nrt",
+        "ord",
+        "otp",
+        "phx",
+        "qro",
+        "scl",
+        "sea",
+        "sin",
+        "sjc",
+        "syd",
+        "waw",
+        "yul",
+        "yyz",
+    ]
+)
+FLY_VM_SIZES = frozenset(
+    [
+        "shared-cpu-1x",
+        "shared-cpu-2x",
+        "shared-cpu-4x",
+        "shared-cpu-8x",
+        "performance-1x",
+        "performance-2x",
+        "performance-4x",
+        "performance-8x",
+        "performance-16x",
+    ]
+)
+# GitHub's limit for required reviewers on a deployment environment.
+MAX_REVIEWERS = 6

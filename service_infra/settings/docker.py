@@ -1,0 +1,191 @@
+"""Docker hosts, the services' containers on them, the proxy in front, and registry credentials."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from service_infra.contract import DEFAULT_CONTAINER_USER
+from service_infra.settings.base import (
+    HOST_KEY,
+    IMAGE_TAG,
+    Model,
+    Port,
+    SecretRef,
+    Tier,
+    check_image_repository,
+    check_secret_reference,
+    parse_context,
+)
+
+
+class RegistrySettings(Model):
+    """Credentials the Docker hosts use to pull images (GHCR by default)."""
+
+    server: str = "ghcr.io"
+    username: str = Field(min_length=1)
+    password_secret: SecretRef
+
+    _check = field_validator("password_secret")(check_secret_reference)
+
+
+class DockerHostSettings(Model):
+    """A Docker engine: the local one (``unix://``) or a remote one over SSH with a pinned host key."""
+
+    url: str
+    host_key: str | None = None
+    identity_file: str | None = None
+    public_host: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme == "unix" and parts.path:
+            return url
+        if parts.scheme == "ssh":
+            if not parts.username or not parts.hostname:
+                raise ValueError(f"must look like ssh://user@host[:port], got {url!r}")
+            try:
+                parts.port  # noqa: B018 - raises on a bad port
+            except ValueError:
+                raise ValueError(f"has an invalid port in {url!r}") from None
+            return url
+        raise ValueError(f"must be unix:///path/to/docker.sock or ssh://user@host[:port], got {url!r}")
+
+    @field_validator("host_key")
+    @classmethod
+    def _host_key(cls, key: str | None) -> str | None:
+        if key is not None and not HOST_KEY.match(key.strip()):
+            raise ValueError(
+                "must be one public key line such as 'ssh-ed25519 AAAA...' "
+                "(take it from `ssh-keyscan -t ed25519 <host>`)"
+            )
+        return key.strip() if key else key
+
+    @model_validator(mode="after")
+    def _ssh_needs_pinned_key(self) -> DockerHostSettings:
+        if self.is_ssh and not self.host_key:
+            raise ValueError(
+                "host_key: an ssh:// host needs its host key pinned (no trust on first use): "
+                "set it to the output of `ssh-keyscan -t ed25519 <host>` without the host name"
+            )
+        return self
+
+    @property
+    def is_ssh(self) -> bool:
+        return self.url.startswith("ssh://")
+
+    @property
+    def ssh_host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def ssh_port(self) -> int:
+        return urlsplit(self.url).port or 22
+
+    @property
+    def reachable_host(self) -> str:
+        """The name clients use to reach published ports on this host."""
+        return self.public_host or (self.ssh_host if self.is_ssh else "127.0.0.1")
+
+
+class HotReload(Model):
+    """Local development: the service's source bind-mounted and the server restarted on edits."""
+
+    source: str = Field(min_length=1)
+    target: str = "/app"
+    command: tuple[str, ...] = (
+        "python3",
+        "-m",
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+        "--reload",
+    )
+
+
+class DockerTarget(Model):
+    """Where and how a service runs as a container on a Docker host."""
+
+    host: str
+    port: Port
+    bind: str = "0.0.0.0"
+    container_port: Port = 8000
+    user: str = DEFAULT_CONTAINER_USER
+    volumes: dict[str, str] = Field(default_factory=dict)
+    command: tuple[str, ...] | None = None
+    hot_reload: HotReload | None = None
+    health_url: str | None = None
+    retain_volumes: bool | None = None  # default: true in prod, where a destroy must not lose data
+    # A new version must turn healthy within this time, or the rollout stops and the old one stays.
+    ready_timeout_seconds: int = Field(default=180, ge=10, le=3600)
+    # How long a replaced version may finish its in-flight requests before it is stopped.
+    drain_seconds: int = Field(default=30, ge=0, le=600)
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, bind: str) -> str:
+        try:
+            ipaddress.ip_address(bind)
+        except ValueError:
+            raise ValueError(f"must be an IP address such as 0.0.0.0 or 127.0.0.1, got {bind!r}") from None
+        return bind
+
+    @field_validator("user")
+    @classmethod
+    def _non_root(cls, user: str) -> str:
+        if user.split(":")[0] in {"0", "root", ""}:
+            raise ValueError(f"containers run as a non-root user; got {user!r}, use e.g. '10001:10001'")
+        return user
+
+    @field_validator("volumes")
+    @classmethod
+    def _volumes(cls, volumes: dict[str, str]) -> dict[str, str]:
+        for name, path in volumes.items():
+            if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", name):
+                raise ValueError(f"volume name {name!r} may hold letters, digits, '_', '.', '-'")
+            if not path.startswith("/"):
+                raise ValueError(f"volume {name} mount path must be absolute, got {path!r}")
+        return volumes
+
+    @model_validator(mode="after")
+    def _default_retain(self, info: ValidationInfo) -> DockerTarget:
+        if self.retain_volumes is None:
+            object.__setattr__(self, "retain_volumes", parse_context(info).tier is Tier.PROD)
+        return self
+
+    @field_validator("hot_reload")
+    @classmethod
+    def _local_only(cls, hot_reload: HotReload | None, info: ValidationInfo) -> HotReload | None:
+        if hot_reload is not None and parse_context(info).tier is not Tier.LOCAL:
+            raise ValueError("hot reload is for the local stack only; remove it")
+        return hot_reload
+
+
+class ProxySettings(Model):
+    """The reverse proxy that owns each Docker service's published port (nginx and curl inside)."""
+
+    image: str
+    tag: str
+
+    _check_image = field_validator("image")(check_image_repository)
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, tag: str, info: ValidationInfo) -> str:
+        if not IMAGE_TAG.match(tag):
+            raise ValueError(f"is not a valid image tag: {tag!r}")
+        if tag == "latest" and parse_context(info).tier is not Tier.LOCAL:
+            raise ValueError("pin the proxy image by a version tag (e.g. nginx-1.22.1-1), not latest")
+        return tag
+
+    @property
+    def image_ref(self) -> str:
+        return f"{self.image}:{self.tag}"

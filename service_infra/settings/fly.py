@@ -1,0 +1,98 @@
+"""A service as a Fly.io app: its VM, region, volumes and secrets."""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from service_infra.contract import FLY_REGIONS, FLY_VM_SIZES
+from service_infra.settings.base import (
+    FLY_APP_NAME,
+    FLY_VOLUME_NAME,
+    Model,
+    Port,
+    SecretRef,
+    Tier,
+    check_secret_reference,
+    parse_context,
+)
+
+
+class FlyVolume(Model):
+    name: str
+    size_gb: int = Field(ge=1, le=500)
+    mount: str
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not FLY_VOLUME_NAME.match(name):
+            raise ValueError(f"Fly volume names use lowercase letters, digits and '_' (at most 30), got {name!r}")
+        return name
+
+    @field_validator("mount")
+    @classmethod
+    def _mount(cls, mount: str) -> str:
+        if not mount.startswith("/"):
+            raise ValueError(f"must be an absolute path such as /data, got {mount!r}")
+        return mount
+
+
+class FlyTarget(Model):
+    """A Fly.io app: its volumes, secrets and release, driven through flyctl."""
+
+    app: str
+    org: str = "personal"
+    region: str
+    vm_size: str = "shared-cpu-1x"
+    memory_mb: int = Field(default=512, ge=256, le=65536)
+    internal_port: Port = 8080
+    volumes: tuple[FlyVolume, ...] = ()
+    secrets: tuple[SecretRef, ...] = ()
+    api_token_secret: SecretRef = Field(default="FLY_API_TOKEN", validate_default=True)
+    protect: bool | None = None
+    health_url: str | None = None
+
+    @field_validator("app")
+    @classmethod
+    def _app(cls, app: str) -> str:
+        if not FLY_APP_NAME.match(app):
+            raise ValueError(f"Fly app names use lowercase letters, digits and '-' (2-63), got {app!r}")
+        return app
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, region: str) -> str:
+        if region not in FLY_REGIONS:
+            raise ValueError(f"unknown Fly region {region!r}; one of: {', '.join(sorted(FLY_REGIONS))}")
+        return region
+
+    @field_validator("vm_size")
+    @classmethod
+    def _vm_size(cls, size: str) -> str:
+        if size not in FLY_VM_SIZES:
+            raise ValueError(f"unknown Fly VM size {size!r}; one of: {', '.join(sorted(FLY_VM_SIZES))}")
+        return size
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, names: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        for name in names:
+            check_secret_reference(name, info)
+        return names
+
+    _token = field_validator("api_token_secret")(check_secret_reference)
+
+    @field_validator("volumes")
+    @classmethod
+    def _unique_volumes(cls, volumes: tuple[FlyVolume, ...]) -> tuple[FlyVolume, ...]:
+        names = [volume.name for volume in volumes]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"volume names must be unique, {', '.join(duplicated)} repeated")
+        return volumes
+
+    @model_validator(mode="after")
+    def _default_protect(self, info: ValidationInfo) -> FlyTarget:
+        if self.protect is None:
+            object.__setattr__(self, "protect", parse_context(info).tier is Tier.PROD)
+        return self

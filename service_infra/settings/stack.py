@@ -1,0 +1,215 @@
+"""The whole stack: its services, and the rules that span services, hosts and sections."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from service_infra.contract import MAX_REVIEWERS, PROJECT
+from service_infra.settings.base import (
+    IMAGE_TAG,
+    PROD_TAG,
+    SECRET_NAME,
+    Model,
+    ParseContext,
+    SecretRef,
+    Tier,
+    check_image_repository,
+    check_secret_reference,
+    parse_context,
+)
+from service_infra.settings.docker import DockerHostSettings, DockerTarget, ProxySettings, RegistrySettings
+from service_infra.settings.errors import SettingsError, problems_from
+from service_infra.settings.fly import FlyTarget
+from service_infra.settings.github import GithubSettings
+
+
+class Service(Model):
+    """One deployable service, on a Docker host or on Fly.io (exactly one)."""
+
+    image: str
+    tag: str = Field(default="", validate_default=True)
+    health_path: str = "/health"
+    env: dict[str, str] = Field(default_factory=dict)
+    secret_env: tuple[SecretRef, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    origins_env: str = "ALLOWED_ORIGINS"
+    docker: DockerTarget | None = None
+    fly: FlyTarget | None = None
+
+    _check_image = field_validator("image")(check_image_repository)
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, tag: str, info: ValidationInfo) -> str:
+        environment = parse_context(info).tier
+        if environment is Tier.LOCAL:
+            if tag and not IMAGE_TAG.match(tag):
+                raise ValueError(f"is not a valid image tag: {tag!r}")
+            return tag or "latest"
+        if tag in {"", "latest"}:
+            raise ValueError(
+                f"an immutable tag is required in {environment.value} (e.g. sha-1a2b3c4), got {tag or 'none'!r}"
+            )
+        if environment is Tier.PROD and not PROD_TAG.match(tag):
+            raise ValueError(f"prod images are pinned by sha-<7 to 40 hex digits>, got {tag!r}")
+        if not IMAGE_TAG.match(tag):
+            raise ValueError(f"is not a valid image tag: {tag!r}")
+        return tag
+
+    @field_validator("health_path")
+    @classmethod
+    def _health_path(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError(f"must start with '/', e.g. /health, got {path!r}")
+        return path
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.com")
+        return origins
+
+    @field_validator("secret_env")
+    @classmethod
+    def _secret_env(cls, names: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        for name in names:
+            check_secret_reference(name, info)
+        return names
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Service:
+        if (self.docker is None) == (self.fly is None):
+            raise ValueError("set exactly one of `docker` (a Docker host) or `fly` (a Fly.io app)")
+        return self
+
+    @property
+    def image_ref(self) -> str:
+        return f"{self.image}:{self.tag}"
+
+    @property
+    def plain_env(self) -> dict[str, str]:
+        """Non-secret environment, with the allowed origins under their variable name."""
+        env = dict(self.env)
+        if self.allowed_origins:
+            env[self.origins_env] = ",".join(self.allowed_origins)
+        return env
+
+
+class Settings(Model):
+    """The whole stack."""
+
+    environment: Tier
+    secrets: tuple[str, ...] = ()
+    registry: RegistrySettings | None = None
+    proxy: ProxySettings | None = None
+    docker_hosts: dict[str, DockerHostSettings] = Field(default_factory=dict)
+    services: dict[str, Service] = Field(default_factory=dict)
+    github: GithubSettings | None = None
+
+    def docker_services(self) -> dict[str, Service]:
+        return {name: s for name, s in self.services.items() if s.docker is not None}
+
+    def fly_services(self) -> dict[str, Service]:
+        return {name: s for name, s in self.services.items() if s.fly is not None}
+
+
+def _cross_checks(settings: Settings) -> list[str]:
+    """Rules that span several services, hosts or sections."""
+    problems: list[str] = []
+    env = settings.environment
+    used_ports: dict[tuple[str, int], str] = {}
+    for name, service in settings.docker_services().items():
+        target = service.docker
+        assert target is not None
+        key = f"{PROJECT}:services.{name}.docker"
+        if target.host not in settings.docker_hosts:
+            known = ", ".join(settings.docker_hosts) or "none defined"
+            problems.append(f"{key}.host: unknown Docker host {target.host!r} (docker_hosts: {known})")
+        clash = used_ports.get((target.host, target.port))
+        if clash:
+            problems.append(
+                f"{key}.port: host port {target.port} on {target.host} is already used by service {clash}; pick another"
+            )
+        used_ports[(target.host, target.port)] = name
+        if settings.registry is None and env is not Tier.LOCAL:
+            problems.append(f"{PROJECT}:registry: is required to pull {service.image_ref} on {target.host}")
+    if settings.docker_services() and settings.proxy is None:
+        problems.append(
+            f"{PROJECT}:proxy: is required in front of Docker services (it owns their ports during rollouts); "
+            "set proxy.image and proxy.tag to an nginx image with curl, e.g. one built from examples/proxy"
+        )
+    fly_apps: dict[str, str] = {}
+    for name, service in settings.fly_services().items():
+        assert service.fly is not None
+        if service.fly.app in fly_apps:
+            problems.append(
+                f"{PROJECT}:services.{name}.fly.app: app {service.fly.app} is already used by service {fly_apps[service.fly.app]}"
+            )
+        fly_apps[service.fly.app] = name
+        if env is Tier.LOCAL:
+            problems.append(f"{PROJECT}:services.{name}.fly: the local stack runs on Docker only; remove `fly`")
+    if settings.github is not None:
+        for env_name, gh_env in settings.github.environments.items():
+            key = f"{PROJECT}:github.environments.{env_name}"
+            if env_name == "production" and gh_env.reviewers.count == 0:
+                problems.append(f"{key}.reviewers: production needs 1 to {MAX_REVIEWERS} reviewers (users or teams)")
+            if env is not Tier.LOCAL and not gh_env.branches:
+                problems.append(
+                    f"{key}.branches: set the branches allowed to deploy (e.g. [main] for production, [staging] for staging)"
+                )
+    return problems
+
+
+def _secret_problems(secrets: Mapping[str, bool]) -> list[str]:
+    problems = []
+    for name, encrypted in secrets.items():
+        key = f"{PROJECT}:secrets.{name}"
+        if not SECRET_NAME.match(name):
+            problems.append(f"{key}: secret names are UPPER_SNAKE_CASE")
+        if not encrypted:
+            problems.append(
+                f"{key}: is stored in plaintext; set it with `pulumi config set --secret --path 'secrets.{name}' <value>`"
+            )
+    return problems
+
+
+def parse_settings(config: Mapping[str, Any], secrets: Mapping[str, bool]) -> Settings:
+    """Parse the project's config (keys without the ``service-infra:`` prefix).
+
+    `secrets` maps each name under ``service-infra:secrets`` to whether it is stored encrypted.
+    Raises SettingsError listing every problem found.
+    """
+    problems = _secret_problems(secrets)
+    raw_env = config.get("environment")
+    try:
+        environment = Tier(raw_env)
+    except ValueError:
+        problems.append(
+            f"{PROJECT}:environment: must be one of local, staging, prod, got {raw_env!r}"
+            if raw_env is not None
+            else f"{PROJECT}:environment: is required (local, staging or prod)"
+        )
+        raise SettingsError(problems) from None
+    data = {**config, "secrets": tuple(secrets)}
+    try:
+        settings = Settings.model_validate(data, context=ParseContext(environment, secrets))
+    except ValidationError as error:
+        raise SettingsError(problems + problems_from(error, Settings)) from None
+    problems += _cross_checks(settings)
+    if problems:
+        raise SettingsError(problems)
+    return settings
