@@ -141,7 +141,7 @@ fi
 
 if $PROXY; then
   # The same root filesystem (nginx-light and curl are in it), run as the unprivileged user;
-  # service-infra uploads the configuration and passes -c (components/proxy.py).
+  # service-infra uploads the configuration and passes -c (service_infra/commands/proxy.py).
   log "importing proxy image $IMAGE_REF into ${DOCKER_HOST:-the default engine}"
   docker import \
     -c "USER $APP_UID:$APP_GID" \

@@ -1,0 +1,63 @@
+"""The package's rooms keep their boundaries: ops run on any python3, type tokens never change."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service_infra import contract
+
+PACKAGE = Path(__file__).resolve().parents[2] / "service_infra"
+STDLIB = sys.stdlib_module_names
+
+
+def _imports(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "ops").glob("*.py")), ids=lambda p: p.name)
+def test_ops_import_only_the_standard_library(path: Path) -> None:
+    # Command resources run these with whatever python3 the machine has: no venv, no pydantic.
+    foreign = [name for name in _imports(path) if name.split(".")[0] not in STDLIB]
+    assert foreign == [], f"{path.name} imports {foreign}; ops/ may use the standard library only"
+
+
+@pytest.mark.parametrize("path", [PACKAGE / "__init__.py", PACKAGE / "ops" / "__init__.py"], ids=str)
+def test_the_packages_ops_load_through_import_nothing(path: Path) -> None:
+    assert _imports(path) == [], f"{path} must stay import-free: `python3 -m service_infra.ops.<name>` loads it"
+
+
+@pytest.mark.parametrize("module", ["rollout", "probe", "fly"])
+def test_ops_run_on_a_bare_python3_without_the_virtualenv(module: str) -> None:
+    # -S: no site-packages at all, as on a host python3 without the project's packages.
+    done = subprocess.run(
+        ["python3", "-S", "-m", f"service_infra.ops.{module}", "--help"],
+        cwd=PACKAGE.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_component_type_tokens_are_those_deployed_stacks_hold() -> None:
+    # URNs of deployed stacks contain these; a change would replace every resource under them.
+    assert contract.COMPONENT_TYPES == (
+        "service-infra:environment:ServiceEnvironment",
+        "service-infra:docker_host:DockerHost",
+        "service-infra:docker_service:DockerService",
+        "service-infra:fly_app:FlyApp",
+        "service-infra:github_repository:GithubRepository",
+        "service-infra:github_environment:GithubEnvironment",
+        "service-infra:health_gate:HealthGate",
+    )
