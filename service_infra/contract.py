@@ -104,3 +104,5 @@ FLY_VM_SIZES = frozenset(
 )
 # GitHub's limit for required reviewers on a deployment environment.
 MAX_REVIEWERS = 6
+# The GitHub deployment environment that gates prod; in prod it must exist, protected.
+PRODUCTION_ENVIRONMENT = "production"

@@ -108,9 +108,13 @@ class DockerService(pulumi.ComponentResource):
             volume = docker.Volume(
                 f"{name}-{volume_name}",
                 name=f"{base_name}-{volume_name}",
-                # In prod, data outlives the stack: a destroy or a rename leaves the volume in place.
+                # In prod, data outlives the stack: a destroy or a rename leaves the volume in place,
+                # and Pulumi refuses to delete it at all until someone unprotects it on purpose.
                 opts=pulumi.ResourceOptions.merge(
-                    child, pulumi.ResourceOptions(retain_on_delete=bool(target.retain_volumes))
+                    child,
+                    pulumi.ResourceOptions(
+                        retain_on_delete=bool(target.retain_volumes), protect=args.tier is Tier.PROD
+                    ),
                 ),
             )
             mounts.append(docker.ContainerVolumeArgs(volume_name=volume.name, container_path=path))

@@ -15,8 +15,8 @@ from service_infra.components.fly_app import FlyApp, FlyAppArgs
 from service_infra.components.github_environment import GithubEnvironment, GithubEnvironmentArgs
 from service_infra.components.github_repository import GithubRepository, GithubRepositoryArgs
 from service_infra.components.health_gate import HealthGate, HealthGateArgs
-from service_infra.contract import PROJECT, SERVICE_ENVIRONMENT_TYPE
-from service_infra.settings import Settings
+from service_infra.contract import PRODUCTION_ENVIRONMENT, PROJECT, SERVICE_ENVIRONMENT_TYPE
+from service_infra.settings import Settings, Tier
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
                         provider=repo.provider,
                         secret_values=secrets,
                         config_key=f"{PROJECT}:github.environments.{env_name}",
+                        protect=config.environment is Tier.PROD and env_name == PRODUCTION_ENVIRONMENT,
                     ),
                     opts=child,
                 )

@@ -21,6 +21,8 @@ class GithubEnvironmentArgs:
     secret_values: Mapping[str, pulumi.Output[str]]
     # Where the settings came from (`service-infra:github.environments.<name>`), for error messages.
     config_key: str
+    # Prod's production environment: Pulumi refuses to delete it (its reviewers gate prod).
+    protect: bool = False
 
 
 class UnknownReviewerError(ValueError):
@@ -84,7 +86,7 @@ class GithubEnvironment(pulumi.ComponentResource):
             )
             if environment.branches
             else None,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)),
         )
         in_environment = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.environment]))
         for branch in environment.branches:

@@ -111,12 +111,35 @@ class HotReload(Model):
     )
 
 
+DEFAULT_BIND = "0.0.0.0"
+# Docker reads the user part of `--user` as a uid when Go's strconv.Atoi accepts it (an optional
+# sign, then digits: "00" and "+0" are uid 0), else as a name looked up in the image.
+_NUMERIC_USER = re.compile(r"^[+-]?[0-9]+$")
+
+
+def root_user_problem(user: str) -> str | None:
+    """Why `user` (Docker's user[:group]) would run as root or not run at all; None when it is fine."""
+    name = user.split(":", 1)[0]
+    if name == "":
+        return f"got {user!r} with no user, which Docker runs as the image's user (often root)"
+    if name == "root":
+        return f"got {user!r}"
+    if _NUMERIC_USER.match(name):
+        uid = int(name)
+        if uid == 0:
+            return f"got {user!r}, which Docker reads as uid 0 (root)"
+        if uid < 0:
+            return f"got {user!r}, a negative uid"
+    return None
+
+
 class DockerTarget(Model):
     """Where and how a service runs as a container on a Docker host."""
 
     host: str
     port: Port
-    bind: str = "0.0.0.0"
+    # The host address the proxy publishes on. Prod must choose it (no default of every interface).
+    bind: str | None = Field(default=None, validate_default=True)
     container_port: Port = 8000
     user: str = DEFAULT_CONTAINER_USER
     volumes: dict[str, str] = Field(default_factory=dict)
@@ -131,7 +154,14 @@ class DockerTarget(Model):
 
     @field_validator("bind")
     @classmethod
-    def _bind(cls, bind: str) -> str:
+    def _bind(cls, bind: str | None, info: ValidationInfo) -> str | None:
+        if bind is None:
+            if parse_context(info).tier is Tier.PROD:
+                raise ValueError(
+                    "prod publishes only where you say: set it to the address clients use "
+                    "(e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"
+                )
+            return DEFAULT_BIND
         try:
             ipaddress.ip_address(bind)
         except ValueError:
@@ -141,8 +171,9 @@ class DockerTarget(Model):
     @field_validator("user")
     @classmethod
     def _non_root(cls, user: str) -> str:
-        if user.split(":")[0] in {"0", "root", ""}:
-            raise ValueError(f"containers run as a non-root user; got {user!r}, use e.g. '10001:10001'")
+        problem = root_user_problem(user)
+        if problem:
+            raise ValueError(f"containers run as a non-root user; {problem}, use e.g. '{DEFAULT_CONTAINER_USER}'")
         return user
 
     @field_validator("volumes")
@@ -157,8 +188,11 @@ class DockerTarget(Model):
 
     @model_validator(mode="after")
     def _default_retain(self, info: ValidationInfo) -> DockerTarget:
+        prod = parse_context(info).tier is Tier.PROD
+        if self.retain_volumes is False and prod:
+            raise ValueError("retain_volumes: prod data outlives the stack; remove `retain_volumes: false`")
         if self.retain_volumes is None:
-            object.__setattr__(self, "retain_volumes", parse_context(info).tier is Tier.PROD)
+            object.__setattr__(self, "retain_volumes", prod)
         return self
 
     @field_validator("hot_reload")

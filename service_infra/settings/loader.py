@@ -68,10 +68,18 @@ def split_config(config: Mapping[str, Any], secret_keys: set[str]) -> tuple[dict
     return data, secrets, problems
 
 
-def load_settings(config: Mapping[str, Any], secret_keys: set[str]) -> Settings:
+def stack_name_of(path: Path) -> str | None:
+    """`prod` for Pulumi.prod.yaml; None for a file not named like a stack file."""
+    name = path.name
+    if name.startswith("Pulumi.") and name.endswith((".yaml", ".yml")):
+        return name.removeprefix("Pulumi.").rsplit(".", 1)[0] or None
+    return None
+
+
+def load_settings(config: Mapping[str, Any], secret_keys: set[str], stack: str | None = None) -> Settings:
     data, secrets, problems = split_config(config, secret_keys)
     try:
-        settings = parse_settings(data, secrets)
+        settings = parse_settings(data, secrets, stack)
     except SettingsError as error:
         raise SettingsError(problems + error.problems) from None
     if problems:
@@ -90,17 +98,18 @@ def load_stack_file(path: Path) -> Settings:
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise SettingsError([f"{path}: `config` must be a map"])
-    return load_settings(config, secret_keys=set())
+    return load_settings(config, secret_keys=set(), stack=stack_name_of(path))
 
 
 def load_runtime_settings() -> Settings:
     """Read the running stack's config from the Pulumi engine."""
+    import pulumi
     from pulumi.runtime import config as runtime_config
 
     config = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     secret_keys = {key for key in config if runtime_config.is_config_secret(key)}
     secret_keys |= set(runtime_config.get_config_secret_keys_env())
-    return load_settings(config, secret_keys)
+    return load_settings(config, secret_keys, stack=pulumi.get_stack())
 
 
 def read_secrets(names: set[str]) -> dict[str, Any]:

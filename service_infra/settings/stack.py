@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from service_infra.contract import MAX_REVIEWERS, PROJECT
+from service_infra.contract import MAX_REVIEWERS, PRODUCTION_ENVIRONMENT, PROJECT
 from service_infra.settings.base import (
     IMAGE_TAG,
     PROD_TAG,
@@ -174,6 +175,45 @@ def _cross_checks(settings: Settings) -> list[str]:
     return problems
 
 
+# A branch pattern of wildcards only lets every branch deploy (GitHub matches with fnmatch).
+_MATCHES_EVERY_BRANCH = re.compile(r"^[*?/]+$")
+
+
+def _stack_binding_problems(stack: str | None, tier: Tier) -> list[str]:
+    """The stacks named local, staging and prod are those environments: prod's guards and
+    defaults follow `environment`, so a stack file cannot talk its way out of them."""
+    if stack in {t.value for t in Tier} and stack != tier.value:
+        return [
+            f"{PROJECT}:environment: the stack {stack} must say `environment: {stack}`, got {tier.value} "
+            f"(the environment of the stacks local, staging and prod is bound to their name)"
+        ]
+    return []
+
+
+def _prod_guard_problems(settings: Settings) -> list[str]:
+    """What prod must keep, whatever a config edit says: a protected production environment."""
+    if settings.environment is not Tier.PROD:
+        return []
+    key = f"{PROJECT}:github.environments.{PRODUCTION_ENVIRONMENT}"
+    production = settings.github.environments.get(PRODUCTION_ENVIRONMENT) if settings.github else None
+    if production is None:
+        return [
+            f"{key}: prod needs the GitHub environment {PRODUCTION_ENVIRONMENT} (reviewers, branches [main]) "
+            "to gate its deploys; add it under github.environments"
+        ]
+    problems = []
+    if production.can_admins_bypass:
+        problems.append(f"{key}.can_admins_bypass: admins may not bypass prod's reviewers; remove it")
+    if not production.prevent_self_review:
+        problems.append(f"{key}.prevent_self_review: whoever starts a prod deploy may not approve it; remove it")
+    for pattern in production.branches:
+        if _MATCHES_EVERY_BRANCH.match(pattern):
+            problems.append(
+                f"{key}.branches: {pattern!r} lets every branch deploy to prod; name the branches (e.g. main)"
+            )
+    return problems
+
+
 def _secret_problems(secrets: Mapping[str, bool]) -> list[str]:
     problems = []
     for name, encrypted in secrets.items():
@@ -187,10 +227,11 @@ def _secret_problems(secrets: Mapping[str, bool]) -> list[str]:
     return problems
 
 
-def parse_settings(config: Mapping[str, Any], secrets: Mapping[str, bool]) -> Settings:
+def parse_settings(config: Mapping[str, Any], secrets: Mapping[str, bool], stack: str | None = None) -> Settings:
     """Parse the project's config (keys without the ``service-infra:`` prefix).
 
-    `secrets` maps each name under ``service-infra:secrets`` to whether it is stored encrypted.
+    `secrets` maps each name under ``service-infra:secrets`` to whether it is stored encrypted;
+    `stack` is the stack's name where it is known (the engine, or a Pulumi.<stack>.yaml).
     Raises SettingsError listing every problem found.
     """
     problems = _secret_problems(secrets)
@@ -204,12 +245,13 @@ def parse_settings(config: Mapping[str, Any], secrets: Mapping[str, bool]) -> Se
             else f"{PROJECT}:environment: is required (local, staging or prod)"
         )
         raise SettingsError(problems) from None
+    problems += _stack_binding_problems(stack, environment)
     data = {**config, "secrets": tuple(secrets)}
     try:
         settings = Settings.model_validate(data, context=ParseContext(environment, secrets))
     except ValidationError as error:
         raise SettingsError(problems + problems_from(error, Settings)) from None
-    problems += _cross_checks(settings)
+    problems += _cross_checks(settings) + _prod_guard_problems(settings)
     if problems:
         raise SettingsError(problems)
     return settings

@@ -150,7 +150,7 @@ BAD_PROD_CONFIGS: list[tuple[str, Callable[[Config], None], str]] = [
      f"{P}proxy.image: give the repository without a tag (set the tag in `tag`), got 'nginx:1.27'"),
     ("ready timeout too short", set_(lambda c: llm(c)["docker"], "ready_timeout_seconds", 1),
      f"{P}services.llm-server.docker.ready_timeout_seconds: input should be greater than or equal to 10, got 1"),
-    ("both targets", set_(lambda c: services(c)["image-descriptor"], "docker", {"host": "mac-mini", "port": 9000}),
+    ("both targets", set_(lambda c: services(c)["image-descriptor"], "docker", {"host": "mac-mini", "port": 9000, "bind": "127.0.0.1"}),
      f"{P}services.image-descriptor: set exactly one of `docker` (a Docker host) or `fly` (a Fly.io app)"),
 ]  # fmt: skip
 

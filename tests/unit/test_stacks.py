@@ -69,7 +69,7 @@ def test_prod_llm_server_container(stacks: dict[str, Recorder]) -> None:
 def test_prod_proxy_owns_the_port(stacks: dict[str, Recorder]) -> None:
     inputs = proxy(stacks["prod"])
     assert inputs["name"] == "llm-server-prod-proxy"
-    assert inputs["ports"] == [{"internal": 8080, "external": 8000, "ip": "0.0.0.0"}]
+    assert inputs["ports"] == [{"internal": 8080, "external": 8000, "ip": "100.101.102.103"}]
     assert inputs["restart"] == "unless-stopped"
     assert inputs["user"] == "10001:10001"
     assert inputs["logOpts"] == {"max-size": "10m", "max-file": "3"}

@@ -1,0 +1,122 @@
+"""Prod's guards hold whatever a config edit says: each bypass a reviewer found is refused,
+naming its key (issue: safe by default)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from service_infra.settings import SettingsError, load_settings
+from service_infra.settings.docker import root_user_problem
+from tests.unit.conftest import load_stack_config
+
+Config = dict[str, Any]
+P = "service-infra:"
+
+
+def problems(config: Config, stack: str | None) -> list[str]:
+    try:
+        load_settings(config, secret_keys=set(), stack=stack)
+    except SettingsError as error:
+        return error.problems
+    return []
+
+
+def llm_docker(config: Config) -> Config:
+    return config[f"{P}services"]["llm-server"]["docker"]
+
+
+def production(config: Config) -> Config:
+    return config[f"{P}github"]["environments"]["production"]
+
+
+@pytest.mark.parametrize("stack", ["local", "staging", "prod"])
+def test_the_committed_stacks_pass_under_their_own_names(stack: str) -> None:
+    assert problems(load_stack_config(stack), stack) == []
+
+
+@pytest.mark.parametrize(("stack", "claimed"), [("prod", "staging"), ("prod", "local"), ("staging", "prod")])
+def test_a_stack_named_for_an_environment_cannot_claim_another(stack: str, claimed: str) -> None:
+    config = load_stack_config(stack)
+    config[f"{P}environment"] = claimed
+    found = problems(config, stack)
+    assert found[0] == (
+        f"{P}environment: the stack {stack} must say `environment: {stack}`, got {claimed} "
+        "(the environment of the stacks local, staging and prod is bound to their name)"
+    )
+
+
+def test_other_stack_names_choose_their_environment() -> None:
+    assert problems(load_stack_config("prod"), "prod-eu") == []
+
+
+@pytest.mark.parametrize("user", ["0", "00", "+0", "-0", "000:1000", "root", "root:root", ":10001", "", "-5"])
+def test_root_in_any_spelling_is_refused(user: str) -> None:
+    assert root_user_problem(user) is not None
+    config = load_stack_config("prod")
+    llm_docker(config)["user"] = user
+    (found,) = problems(config, "prod")
+    assert found.startswith(f"{P}services.llm-server.docker.user: containers run as a non-root user; got {user!r}")
+
+
+@pytest.mark.parametrize("user", ["10001:10001", "app", "1000", "+1000:0", "nobody"])
+def test_non_root_users_pass(user: str) -> None:
+    assert root_user_problem(user) is None
+
+
+Change = Callable[[Config], None]
+
+
+def _set(where: Callable[[Config], Config], key: str, value: object) -> Change:
+    return lambda config: where(config).__setitem__(key, value)
+
+
+def _drop_production(config: Config) -> None:
+    del config[f"{P}github"]["environments"]["production"]
+
+
+def _drop_github(config: Config) -> None:
+    del config[f"{P}github"]
+
+
+PROD_BYPASSES: list[tuple[str, Change, str]] = [
+    ("volumes made deletable", _set(llm_docker, "retain_volumes", False),
+     f"{P}services.llm-server.docker.retain_volumes: prod data outlives the stack; remove `retain_volumes: false`"),
+    ("every interface by default", lambda c: llm_docker(c).pop("bind"),
+     f"{P}services.llm-server.docker.bind: prod publishes only where you say: set it to the address clients use "
+     "(e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
+    ("admins bypass", _set(production, "can_admins_bypass", True),
+     f"{P}github.environments.production.can_admins_bypass: admins may not bypass prod's reviewers; remove it"),
+    ("self-review", _set(production, "prevent_self_review", False),
+     f"{P}github.environments.production.prevent_self_review: whoever starts a prod deploy may not approve it; "
+     "remove it"),
+    ("every branch", _set(production, "branches", ["*"]),
+     f"{P}github.environments.production.branches: '*' lets every branch deploy to prod; name the branches (e.g. main)"),
+    ("every branch, deeper", _set(production, "branches", ["main", "**/*"]),
+     f"{P}github.environments.production.branches: '**/*' lets every branch deploy to prod; name the branches "
+     "(e.g. main)"),
+    ("production dropped", _drop_production,
+     f"{P}github.environments.production: prod needs the GitHub environment production (reviewers, branches "
+     "[main]) to gate its deploys; add it under github.environments"),
+    ("github dropped", _drop_github,
+     f"{P}github.environments.production: prod needs the GitHub environment production (reviewers, branches "
+     "[main]) to gate its deploys; add it under github.environments"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "expected"), [c[1:] for c in PROD_BYPASSES], ids=[c[0] for c in PROD_BYPASSES])
+def test_prod_guards_cannot_be_switched_off_by_config(change: Change, expected: str) -> None:
+    config = load_stack_config("prod")
+    change(config)
+    assert problems(config, "prod") == [expected]
+
+
+@pytest.mark.parametrize(("change", "_expected"), [c[1:] for c in PROD_BYPASSES[:1] + PROD_BYPASSES[2:5]])
+def test_staging_may_choose_differently(change: Change, _expected: str) -> None:
+    config = load_stack_config("prod")
+    config[f"{P}environment"] = "staging"
+    config[f"{P}services"]["llm-server"]["tag"] = "sha-3f9c2a1"
+    change(config)
+    assert problems(config, "staging-like") == []
