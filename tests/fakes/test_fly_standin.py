@@ -1,4 +1,5 @@
-"""The `fly` stand-in (tests/fakes/fly/fly) behaves like flyctl: commands, flags, JSON shapes and errors."""
+"""The `fly` stand-in (the tests.fakes.fly package, run as tests/fakes/fly/fly) behaves like flyctl: commands,
+flags, JSON shapes and errors."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from service_infra.contract import FLY_REGIONS
 
 FAKES = Path(__file__).parent / "fly"
 FLY = str(FAKES / "fly")
@@ -283,6 +286,15 @@ def test_volumes_create_list_show_destroy(fly: Fly) -> None:
     assert fly.ok("volumes", "destroy", vid, "--yes").stdout == f"Destroyed volume ID: {vid} name: data\n"
     assert vid not in [v["id"] for v in fly.json("volumes", "list", "-a", "web", "-j")]
     assert fly.json("volumes", "list", "-a", "web", "-j", "--all")[0]["state"] == "pending_destroy"
+
+
+def test_regions_are_the_programs(fly: Fly) -> None:
+    # One list: the program validates `region` against FLY_REGIONS, the stand-in creates volumes there.
+    fly.ok("apps", "create", "web", "--org", "personal")
+    for region in (min(FLY_REGIONS), "yul", max(FLY_REGIONS)):
+        assert fly.json("volumes", "create", "data", "-a", "web", "-r", region, "-y", "-j")["region"] == region
+    assert "zzz" not in FLY_REGIONS
+    assert fly.fail("volumes", "create", "data", "-a", "web", "-r", "zzz", "-y") == "Error: region zzz not found\n"
 
 
 def test_secrets_import_list_unset(fly: Fly) -> None:

@@ -1,0 +1,24 @@
+"""Offline stand-in for flyctl (standard library only), modelled on superfly/flyctl
+internal/command/{apps,volumes,secrets,deploy,status} and the superfly/fly-go v0.9.6 types it renders.
+tests/fakes/test_fly_standin.py pins the behaviour. Lines that real flyctl would not print are marked
+"[stand-in]".
+
+The executable ``fly`` next to these modules (and its ``flyctl`` symlink) runs :func:`cli.main` with the
+machine's ``python3``: command resources call ``fly`` from PATH, outside the virtualenv, so nothing here
+imports a third-party package. Modules: ``core`` (errors, output, ids), ``flags`` (pflag parsing),
+``session`` (one invocation: state file, auth, fly.toml), ``shapes`` (fly-go JSON), ``apps``,
+``volumes``, ``app_secrets``, ``deploy`` and ``cli`` (the cobra command tree).
+
+Env: FLY_STANDIN_STATE (required) JSON state file, fcntl-locked for the whole invocation.
+     FLY_STANDIN_LOG (optional) audit log: one JSON line per invocation with argv, env_token_present,
+       stdin_bytes (bytes read from stdin, never the content), exit_code, ts.
+     FLY_ACCESS_TOKEN / FLY_API_TOKEN / -t, FLY_APP, FLY_STANDIN_DEFAULT_REGION (machines without
+       primary_region; default iad).
+State: orgs {slug: {name, type, member}}; tokens {token: [slug]} (optional: without it any token works and
+       belongs to every org whose member flag is not false); apps {name: {org, status, deployed, network,
+       machines, current_release}}; volumes {id: {...}}; secrets {app: {NAME: {digest, deployed}}};
+       releases {app: [{version, image, strategy, status, config, fly_toml, mounts, http_checks}]};
+       regions (optional: replaces the region list, service_infra.contract.FLY_REGIONS).
+Secret values are never stored: only sha256 digests (16 hex chars), as `fly secrets list` shows.
+An image ref containing "unhealthy" fails its health checks.
+"""

@@ -1,0 +1,189 @@
+"""`fly volumes list|create|destroy|show`: volumes belong to an app, are pinned to a region, soft-deleted."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from service_infra.contract import FLY_REGIONS
+
+from .core import FlyError, Json, dump, err, now, out, rid, table
+from .session import Ctx, app_name, confirm, get_app, my_orgs, require_app
+from .shapes import volume_json
+
+# Fly's regions, the list the program validates against (a state file's "regions" replaces it).
+REGIONS = sorted(FLY_REGIONS)
+
+
+def live_volumes(x: Ctx, app: str, include_destroyed: bool = False) -> list[Json]:
+    vols = [v for v in x.st["volumes"].values() if v["app"] == app]
+    vols = [v for v in vols if include_destroyed or v["state"] != "pending_destroy"]
+    return sorted(vols, key=lambda v: v["created_at"])
+
+
+def new_volume(
+    x: Ctx,
+    app: str,
+    name: str,
+    region: str,
+    size: int,
+    encrypted: bool = True,
+    retention: int = 5,
+    backups: bool = True,
+    auto_created: bool = False,
+) -> Json:
+    if not re.fullmatch(r"[a-z0-9_]{1,30}", name):  # enforced by the API; exact server wording not in flyctl
+        raise FlyError(
+            "failed to create volume: name must consist of only lowercase letters, numbers and "
+            "underscores, and be at most 30 characters long"
+        )
+    vid = "vol_" + rid(16)
+    x.st["volumes"][vid] = {
+        "id": vid,
+        "name": name,
+        "app": app,
+        "state": "created",
+        "size_gb": size,
+        "region": region,
+        "zone": rid(4, "0123456789abcdef"),
+        "encrypted": encrypted,
+        "attached_machine_id": None,
+        "attached_alloc_id": None,
+        "created_at": now(),
+        "host_dedication_id": "",
+        "snapshot_retention": retention,
+        "auto_backup_enabled": backups,
+        "host_status": "ok",
+        "auto_created": auto_created,
+    }
+    return x.st["volumes"][vid]
+
+
+def print_volume(v: Json, app: str) -> None:  # volumes.printVolume
+    for label, val in (
+        ("ID", v["id"]),
+        ("Name", v["name"]),
+        ("App", app),
+        ("Region", v["region"]),
+        ("Zone", v["zone"]),
+        ("Size GB", v["size_gb"]),
+        ("Encrypted", str(v["encrypted"]).lower()),
+        ("Created at", v["created_at"]),
+        ("Snapshot retention", v["snapshot_retention"]),
+        ("Scheduled snapshots", str(v["auto_backup_enabled"]).lower()),
+    ):
+        out(f"{label:>20}: {val}")
+
+
+def cmd_volumes_list(x: Ctx) -> None:
+    name = require_app(x)
+    get_app(x, name)
+    vols = live_volumes(x, name, x.f("all"))
+    if x.f("json"):
+        return dump([volume_json(v) for v in vols])
+    rows = [
+        (
+            v["id"],
+            v["state"],
+            v["name"],
+            f"{v['size_gb']}GB",
+            v["region"],
+            v["zone"],
+            str(v["encrypted"]).lower(),
+            v["attached_machine_id"] or "",
+            v["created_at"],
+        )
+        for v in vols
+    ]
+    table(
+        (
+            "ID",
+            "STATE",
+            "NAME",
+            "SIZE",
+            "REGION",
+            "ZONE",
+            "ENCRYPTED",
+            "ATTACHED VM",
+            "CREATED AT",
+        ),
+        rows,
+    )
+
+
+def cmd_volumes_create(x: Ctx) -> None:
+    name, vname = require_app(x), x.args[0]
+    if not x.f("yes") and x.f("count") <= 1 and not any(v["name"] == vname for v in live_volumes(x, name)):
+        err(
+            "Warning! Every volume is pinned to a specific physical host. You should create two or more volumes "
+            "per application to avoid downtime. Learn more at https://fly.io/docs/volumes/overview/"
+        )
+        if not confirm("Do you still want to use the volumes feature?"):
+            return
+    get_app(x, name)
+    region = x.f("region") or os.environ.get("FLY_REGION", "")
+    if not region:
+        raise FlyError("region code must be specified when not running interactively")
+    if region not in x.st.get("regions", REGIONS):
+        raise FlyError(f"region {region} not found")
+    if x.f("fs-type") not in ("ext4", "raw"):
+        raise FlyError(f'filesystem "{x.f("fs-type")}" must be either "ext4" or "raw"')
+    for _ in range(max(x.f("count"), 1)):
+        v = new_volume(
+            x,
+            name,
+            vname,
+            region,
+            x.f("size"),
+            not x.f("no-encryption"),
+            x.f("snapshot-retention"),
+            x.f("scheduled-snapshots"),
+        )
+        dump(volume_json(v)) if x.f("json") else print_volume(v, name)
+
+
+def find_volume(x: Ctx, vid: str) -> tuple[Json | None, str]:  # the volume (None if not the app's), its app
+    app, vol = app_name(x), x.st["volumes"].get(vid)
+    if not app:  # no app in context: flyctl asks GraphQL which app owns the id
+        if vol is None or x.st["apps"].get(vol["app"], {}).get("org") not in my_orgs(x):
+            raise FlyError(
+                "failed to run query($id: ID!) { volume: volume(id: $id) { ... on Volume { app { name } } "
+                f"}} }}: Could not find Volume with id '{vid}'"
+            )
+        app = vol["app"]
+    if not x.args:
+        raise FlyError("volume ID must be specified when not running interactively")
+    return (vol if vol and vol["app"] == app else None), app
+
+
+def cmd_volumes_destroy(x: Ctx) -> None:
+    if not x.args and not app_name(x):
+        raise FlyError("volume ID or app required")
+    for vid in x.args or [""]:
+        vol, _ = find_volume(x, vid)
+        vol = None if vol and vol["state"] == "pending_destroy" else vol
+        if not x.f("yes"):
+            if vol is None:
+                raise FlyError(f"failed to get volume {vid}: not_found: volume not found")
+            err("Deleting a volume is not reversible.")
+            if not confirm("Are you sure you want to destroy this volume?"):
+                return
+        prefix = f"failed destroying volume: failed to destroy volume {vid}:"
+        if vol is None:
+            raise FlyError(f"{prefix} not_found: volume not found")
+        if vol["attached_machine_id"]:
+            raise FlyError(
+                f"{prefix} failed_precondition: volume is currently bound to machine: {vol['attached_machine_id']}"
+            )
+        vol["state"] = "pending_destroy"  # soft delete, as on Fly; `volumes list --all` still shows it
+        out(f"Destroyed volume ID: {vid} name: {vol['name']}")
+
+
+def cmd_volumes_show(x: Ctx) -> None:
+    if not x.args and not app_name(x):
+        raise FlyError("volume ID or app required")
+    vid = (x.args or [""])[0]
+    vol, app = find_volume(x, vid)
+    if vol is None:
+        raise FlyError(f"failed retrieving volume: failed to get volume {vid}: not_found: volume not found")
+    return dump(volume_json(vol)) if x.f("json") else print_volume(vol, app)
