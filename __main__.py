@@ -7,11 +7,14 @@ import pulumi
 from service_infra import preflight, settings
 from service_infra.components.environment import ServiceEnvironment, ServiceEnvironmentArgs
 
+PROJECT_DIR = Path(__file__).parent
+
 config = settings.load_runtime_settings()  # raises, naming every bad key, before any resource
-preflight.check_docker_hosts(config)  # SSH hosts answer with their pinned key, or nothing is touched
+# No published passphrase outside local; SSH hosts answer with their pinned key; else nothing is touched.
+preflight.check_before_changes(config, pulumi.get_stack(), PROJECT_DIR)
 environment = ServiceEnvironment(
     config.environment.value,
-    ServiceEnvironmentArgs(config, settings.read_secrets(set(config.secrets)), project_dir=Path(__file__).parent),
+    ServiceEnvironmentArgs(config, settings.read_secrets(set(config.secrets)), project_dir=PROJECT_DIR),
 )
 
 pulumi.export("environment", config.environment.value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 PROJECT = "service-infra"
 # How a secret value travels in Pulumi's resource protocol (the pack and the mocks see this).
 SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270"  # {SECRET_SIGNATURE_KEY: SECRET_SIGNATURE, "value": ...}
 
 # Component type tokens: `service-infra:<module>:<Name>`. Deployed stacks hold these in their
 # URNs, so they never change (a test guards them).
@@ -29,9 +30,10 @@ COMPONENT_TYPES = (
     HEALTH_GATE_TYPE,
 )
 
-# Fly app children, named `<service><suffix>`: the pack finds the app and its volumes by these.
+# Fly app children, named `<service><suffix>`: the pack finds the app, its volumes and its release by these.
 FLY_APP_SUFFIX = "-app"
 FLY_VOLUME_SUFFIX = "-volume-"
+FLY_RELEASE_SUFFIX = "-release"
 
 # Labels on every container, network and volume the program makes on a Docker host.
 LABEL_PREFIX = f"{PROJECT}."
@@ -104,5 +106,8 @@ FLY_VM_SIZES = frozenset(
 )
 # GitHub's limit for required reviewers on a deployment environment.
 MAX_REVIEWERS = 6
+# The passphrase the committed example stacks are encrypted with. It is published, so staging
+# and prod refuse to run while their secrets are encrypted with it.
+EXAMPLE_PASSPHRASE = "service-infra-example"
 # The GitHub deployment environment that gates prod; in prod it must exist, protected.
 PRODUCTION_ENVIRONMENT = "production"

@@ -1,15 +1,18 @@
-"""Checks that must pass before any resource is touched: every SSH Docker host answers, with
-the pinned host key, and runs a Docker engine. A wrong key or an unreachable host stops the run
-early, naming the config key to fix, and nothing that is running is changed."""
+"""Checks that must pass before any resource is touched: outside local, the stack's secrets are
+not encrypted with the published example passphrase; every SSH Docker host answers, with the
+pinned host key, and runs a Docker engine. A failure stops the run early, saying what to change,
+and nothing that is running is changed."""
 
 from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 from service_infra.commands.docker import docker_cli
 from service_infra.contract import PROJECT
-from service_infra.settings import DockerHostSettings, Settings
+from service_infra.settings import DockerHostSettings, Settings, Tier
+from service_infra.stack_secrets import refuse_example_passphrase
 
 CHECK_TIMEOUT_SECONDS = 30
 
@@ -70,3 +73,10 @@ def check_docker_hosts(config: Settings, run: Runner = _run) -> None:
             problems.append(problem)
     if problems:
         raise HostCheckError(problems)
+
+
+def check_before_changes(config: Settings, stack: str, project_dir: Path) -> None:
+    """Everything that must hold before the program declares a resource."""
+    if config.environment is not Tier.LOCAL:
+        refuse_example_passphrase(stack, project_dir)
+    check_docker_hosts(config)

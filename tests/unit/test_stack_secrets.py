@@ -1,0 +1,50 @@
+"""Staging and prod refuse to run with the published example passphrase (which decrypts the
+committed example stacks); local may."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from service_infra import preflight
+from service_infra.contract import EXAMPLE_PASSPHRASE
+from service_infra.settings import load_stack_file
+from service_infra.stack_secrets import ExamplePassphraseError, encryption_salt, opens_with, refuse_example_passphrase
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_committed_stacks_are_recognised_as_example_encrypted() -> None:
+    salt = encryption_salt(ROOT / "Pulumi.prod.yaml")
+    assert salt is not None
+    assert opens_with(EXAMPLE_PASSPHRASE, salt)
+    assert not opens_with("a-passphrase-of-our-own", salt)
+
+
+@pytest.mark.parametrize("salt", ["", "v1:abc", "v2:AAAA:v1:AAAA:AAAA", "v1:!!:v1:AAAA:AAAA", "v1:AAAA:v1:AAAA:AAAA"])
+def test_malformed_salts_are_not_the_example(salt: str) -> None:
+    assert not opens_with(EXAMPLE_PASSPHRASE, salt)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_staging_and_prod_refuse_the_example_passphrase_with_the_rotation_command(stack: str) -> None:
+    config = load_stack_file(ROOT / f"Pulumi.{stack}.yaml")
+    with pytest.raises(ExamplePassphraseError) as refused:
+        preflight.check_before_changes(config, stack, ROOT)
+    message = str(refused.value)
+    assert f"the secrets of stack {stack} are encrypted with the published example passphrase" in message
+    assert f"pulumi stack change-secrets-provider passphrase -s {stack}" in message
+
+
+def test_local_may_use_it() -> None:
+    config = load_stack_file(ROOT / "Pulumi.local.yaml")
+    preflight.check_before_changes(config, "local", ROOT)  # local has no SSH hosts to check
+
+
+def test_a_stack_with_its_own_passphrase_passes(tmp_path: Path) -> None:
+    # The same layout Pulumi writes, made with another passphrase by the real engine in the
+    # integration tests; here: a file without an encryptionsalt (another secrets provider).
+    (tmp_path / "Pulumi.prod.yaml").write_text("config: {}\n")
+    refuse_example_passphrase("prod", tmp_path)
+    assert encryption_salt(tmp_path / "Pulumi.absent.yaml") is None
