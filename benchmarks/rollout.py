@@ -32,7 +32,7 @@ from pulumi import automation as auto  # noqa: E402
 
 from service_infra.commands import proxy  # noqa: E402
 from service_infra.ops import rollout as rollout_ops  # noqa: E402
-from tests.integration.harness import (  # noqa: E402
+from tests.support.harness import (  # noqa: E402
     DockerEngine,
     ExampleImage,
     Registry,
@@ -40,10 +40,10 @@ from tests.integration.harness import (  # noqa: E402
     free_port,
     wait_http,
 )
-from tests.integration.harness.example_image import ImageVersion  # noqa: E402
-from tests.integration.harness.load import Load, LoadResult  # noqa: E402
-from tests.integration.pulumi_project import Project  # noqa: E402
-from tests.integration.test_ssh_host import API_KEY, ssh_stack_config  # noqa: E402
+from tests.support.harness.example_image import ImageVersion  # noqa: E402
+from tests.support.harness.load import Load, LoadResult  # noqa: E402
+from tests.support.pulumi_project import Project  # noqa: E402
+from tests.support.stacks import API_KEY, ssh_stack_config  # noqa: E402
 
 HEALTH = ["--health-cmd", "curl -fsS -o /dev/null http://127.0.0.1:8000/health", "--health-interval", "2s"]
 HEALTH += ["--health-timeout", "3s", "--health-retries", "3", "--health-start-period", "20s"]

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.unit.conftest import load_stack_config, run_stack  # noqa: E402
+from tests.support.mocks import load_stack_config, run_stack  # noqa: E402
 
 
 def main() -> None:

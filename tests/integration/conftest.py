@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port
-from tests.integration.pulumi_project import ROOT, Project
+from tests.support import ROOT
+from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port
+from tests.support.pulumi_project import Project
 
 FLY_STANDIN = ROOT / "tests" / "fakes" / "fly"
 

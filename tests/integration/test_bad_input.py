@@ -7,7 +7,7 @@ import json
 import pytest
 from pulumi import automation as auto
 
-from tests.integration.harness import (
+from tests.support.harness import (
     DockerEngine,
     ExampleImage,
     Registry,
@@ -16,8 +16,8 @@ from tests.integration.harness import (
     generate_ed25519_key,
     wait_http,
 )
-from tests.integration.pulumi_project import Project
-from tests.integration.test_ssh_host import API_KEY, app_containers, ssh_stack_config
+from tests.support.pulumi_project import Project
+from tests.support.stacks import API_KEY, app_containers, ssh_stack_config
 
 
 def container_id(engine: DockerEngine) -> str:

@@ -9,36 +9,9 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from tests.integration.pulumi_project import ROOT, Project
-
-SECRETS = {
-    "FLY_API_TOKEN": "it-fly-token-5f0d2a",
-    "GOOGLE_AI_API_KEY": "it-google-key-8c1e77",
-    "SUPABASE_URL": "https://it-project.supabase.example",
-}
-
-
-def fly_config(app: str, health_url: str) -> dict[str, Any]:
-    return {
-        "environment": "staging",
-        "services": {
-            "image-descriptor": {
-                "image": "ghcr.io/acme/image-descriptor",
-                "tag": "sha-5e0a7c9",
-                "health_path": "/api/health",
-                "allowed_origins": "https://staging.acme.example",
-                "origins_env": "CORS_ORIGINS",
-                "fly": {
-                    "app": app,
-                    "org": "acme",
-                    "region": "iad",
-                    "volumes": [{"name": "cache_data", "size_gb": 1, "mount": "/data"}],
-                    "secrets": ["GOOGLE_AI_API_KEY", "SUPABASE_URL"],
-                    "health_url": health_url,
-                },
-            }
-        },
-    }
+from tests.support import ROOT
+from tests.support.pulumi_project import Project
+from tests.support.stacks import FLY_SECRETS, fly_config
 
 
 def read_fly_state(path: Path) -> dict[str, Any]:
@@ -48,7 +21,7 @@ def read_fly_state(path: Path) -> dict[str, Any]:
 def test_app_volume_and_secrets_are_created_once(
     project: Project, fly_state: dict[str, Path], public_health_url: str
 ) -> None:
-    stack = project.stack("staging", fly_config("it-image-descriptor", public_health_url), SECRETS)
+    stack = project.stack("staging", fly_config("it-image-descriptor", public_health_url), FLY_SECRETS)
     stack.up()
     state = read_fly_state(fly_state["state"])
     assert list(state["apps"]) == ["it-image-descriptor"]
@@ -59,7 +32,7 @@ def test_app_volume_and_secrets_are_created_once(
 
     stack.preview(expect_no_changes=True)
     # Lost state, same app: a second stack adopts the app and volume instead of duplicating them.
-    again = project.stack("staging-again", fly_config("it-image-descriptor", public_health_url), SECRETS)
+    again = project.stack("staging-again", fly_config("it-image-descriptor", public_health_url), FLY_SECRETS)
     again.up()
     state = read_fly_state(fly_state["state"])
     assert list(state["apps"]) == ["it-image-descriptor"]
@@ -72,7 +45,7 @@ def test_an_app_name_owned_by_someone_else_is_a_clear_error(
     fly_state["state"].write_text(
         json.dumps({"orgs": {"rival": {"name": "Rival", "member": False}}, "apps": {"taken-name": {"org": "rival"}}})
     )
-    stack = project.stack("staging", fly_config("taken-name", public_health_url), SECRETS)
+    stack = project.stack("staging", fly_config("taken-name", public_health_url), FLY_SECRETS)
     with pytest.raises(auto.CommandError) as failed:
         stack.up()
     assert "Fly app name taken-name belongs to someone else" in str(failed.value)
@@ -90,22 +63,22 @@ def test_policy_pack_refuses_unprotected_fly_data_in_prod(
     config = fly_config("it-policy-app", public_health_url)
     config["services"]["image-descriptor"]["fly"]["protect"] = False
 
-    staging = project.stack("staging", config, SECRETS)
+    staging = project.stack("staging", config, FLY_SECRETS)
     advice = staging.preview(policy_packs=[POLICY_PACK])
     assert "fly-volumes-protected" not in advice.output, advice.output[-3000:]
     assert "service-infra-guards" in advice.output, advice.output[-3000:]
 
-    prod = project.stack("prod", {**config, "environment": "prod"}, SECRETS)
+    prod = project.stack("prod", {**config, "environment": "prod"}, FLY_SECRETS)
     with pytest.raises(auto.CommandError) as refused:
         prod.preview(policy_packs=[POLICY_PACK])
     message = str(refused.value)
     assert "mandatory" in message and "fly-volumes-protected" in message, message[-3000:]
     assert "the Fly volume is not protected from deletion in prod" in message, message[-3000:]
     assert "service-infra:services.<service>.fly.protect" in message, message[-3000:]
-    assert not any(value in message for value in SECRETS.values())
+    assert not any(value in message for value in FLY_SECRETS.values())
     assert not fly_state["state"].exists()  # previews wrote nothing to Fly
 
     config["services"]["image-descriptor"]["fly"]["protect"] = True
-    allowed = project.stack("prod-protected", {**config, "environment": "prod"}, SECRETS)
+    allowed = project.stack("prod-protected", {**config, "environment": "prod"}, FLY_SECRETS)
     run = allowed.preview(policy_packs=[POLICY_PACK])
     assert "fly-volumes-protected" not in run.output, run.output[-3000:]

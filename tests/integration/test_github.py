@@ -18,9 +18,11 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
+from service_infra.contract import PROJECT
 from tests.fakes.github_api import GithubApi
-from tests.integration.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_http
-from tests.integration.pulumi_project import PROJECT, ROOT, Project, Stack
+from tests.support import ROOT
+from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_http
+from tests.support.pulumi_project import Project, Stack
 
 OWNER, REPOSITORY = "acme", "local-llm-server"  # as in the committed stack files
 USERS = {"alice-acme": 4101, "bob-acme": 4102, "carol-acme": 4103}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.harness import DockerEngine, ExampleImage, free_port, http_get, wait_http
-from tests.integration.harness._util import wait_for
-from tests.integration.harness.load import Load
-from tests.integration.pulumi_project import Project
+from tests.support.harness import DockerEngine, ExampleImage, free_port, http_get, wait_for, wait_http
+from tests.support.harness.load import Load
+from tests.support.pulumi_project import Project
 
 
 def test_local_stack_serves_hot_reloads_and_is_destroyed(

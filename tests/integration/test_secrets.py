@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.integration.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port
-from tests.integration.pulumi_project import Project
-from tests.integration.test_fly import SECRETS, fly_config
-from tests.integration.test_ssh_host import API_KEY, ssh_stack_config
+from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port
+from tests.support.pulumi_project import Project
+from tests.support.stacks import API_KEY, FLY_SECRETS, fly_config, ssh_stack_config
 
 
 def test_no_secret_in_state_output_or_argv(
@@ -22,7 +21,7 @@ def test_no_secret_in_state_output_or_argv(
 ) -> None:
     config = ssh_stack_config(ssh_host, registry, example_image, example_image.v1.tag, free_port())
     config["services"].update(fly_config("it-secrets-app", public_health_url)["services"])
-    secrets = {**SECRETS, "GHCR_TOKEN": registry.password, "API_KEY": API_KEY}
+    secrets = {**FLY_SECRETS, "GHCR_TOKEN": registry.password, "API_KEY": API_KEY}
     stack = project.stack("staging", config, secrets)
     output = stack.up().output + stack.preview().output
     state = project.state_text()

@@ -9,38 +9,10 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from tests.integration.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, http_get, wait_http
-from tests.integration.harness.load import Load
-from tests.integration.pulumi_project import Project
-
-API_KEY = "it-api-key-3b1f9c0e7d"
-
-
-def ssh_stack_config(
-    ssh_host: SshHost, registry: Registry, example_image: ExampleImage, tag: str, port: int
-) -> dict[str, Any]:
-    return {
-        "environment": "staging",
-        "registry": {"server": registry.address, "username": registry.username, "password_secret": "GHCR_TOKEN"},
-        "proxy": example_image.proxy_config(),
-        "docker_hosts": {
-            "mini": {
-                "url": ssh_host.docker_url,
-                "host_key": ssh_host.host_key_line,
-                "identity_file": str(ssh_host.client_key_path),
-            }
-        },
-        "services": {
-            "llm-server": {
-                "image": example_image.repository,
-                "tag": tag,
-                "env": {"APP_ENV": "staging"},
-                "secret_env": ["API_KEY"],
-                "allowed_origins": "https://staging.acme.example",
-                "docker": {"host": "mini", "port": port, "bind": "127.0.0.1", "volumes": {"cache": "/data"}},
-            }
-        },
-    }
+from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, http_get, wait_http
+from tests.support.harness.load import Load
+from tests.support.pulumi_project import Project
+from tests.support.stacks import API_KEY, app_containers, ssh_stack_config
 
 
 def health(port: int) -> dict[str, Any]:
@@ -51,13 +23,6 @@ def health(port: int) -> dict[str, Any]:
 def put(url: str, body: bytes) -> None:
     with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=10) as response:
         assert response.status == 200
-
-
-def app_containers(engine: DockerEngine, environment: str = "staging", *, all: bool = False) -> list[str]:
-    """Names of the service's app containers (not the proxy) on the engine, running unless `all`."""
-    args = ["ps", "--format", "{{.Names}}", "--filter", f"label=service-infra.environment={environment}"]
-    args += ["--filter", "label=service-infra.image-tag"] + (["-a"] if all else [])
-    return sorted(engine.run(*args).stdout.split())
 
 
 def inspect(engine: DockerEngine, name: str) -> dict[str, Any]:

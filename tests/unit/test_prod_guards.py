@@ -10,7 +10,7 @@ import pytest
 
 from service_infra.settings import SettingsError, load_settings
 from service_infra.settings.docker import root_user_problem
-from tests.unit.conftest import load_stack_config
+from tests.support.mocks import load_stack_config
 
 Config = dict[str, Any]
 P = "service-infra:"

@@ -11,7 +11,7 @@ import pytest
 from service_infra import settings
 from service_infra.commands.docker import docker_cli
 from service_infra.ops import rollout
-from tests.unit.conftest import load_stack_config
+from tests.support.mocks import load_stack_config
 
 
 def state(

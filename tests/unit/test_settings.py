@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from service_infra.settings import SettingsError, Tier, load_settings, load_stack_file
-from tests.unit.conftest import ROOT, load_stack_config
+from tests.support import ROOT
+from tests.support.mocks import load_stack_config
 
 Config = dict[str, Any]
 P = "service-infra:"

@@ -11,7 +11,7 @@ import pytest
 
 from service_infra import preflight
 from service_infra.settings import SettingsError
-from tests.unit.conftest import (
+from tests.support.mocks import (
     Recorder,
     is_secret,
     load_stack_config,

@@ -7,16 +7,16 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
+
+from tests.support import ROOT
 
 from ._util import HarnessError, run
 from .docker_engine import DockerEngine
 from .registry import Registry
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-BUILD_SCRIPT = REPO_ROOT / "scripts" / "build-example-image.sh"
-APP_DIR = REPO_ROOT / "examples" / "service" / "app"
+BUILD_SCRIPT = ROOT / "scripts" / "build-example-image.sh"
+APP_DIR = ROOT / "examples" / "service" / "app"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ when absent and stopped/removed afterwards. Nothing is skipped: a part that cann
 Typical session fixtures (``conftest.py``)::
 
     import pytest
-    from tests.integration.harness import DockerEngine, ExampleImage, Registry, SshHost
+    from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost
 
     @pytest.fixture(scope="session")
     def engine():
@@ -40,6 +40,8 @@ API
     Poll until ``url`` answers with ``status`` (any status if None); HarnessError on timeout.
     Never uses proxies from the environment. ``http_get(url, *, headers=None, timeout=10.0)`` does
     one GET and returns ``(status, body)`` also for 4xx/5xx.
+    ``wait_for(predicate, timeout, what, *, interval=0.5, alive=None, details=None)`` polls any
+    condition the same way.
 
 ``DockerEngine(*, use_existing=None, start_timeout=60.0, base_dir=None)`` (context manager)
     ``use_existing`` (default True; env ``SERVICE_INFRA_TEST_PRIVATE_DOCKERD=1`` makes it False):
@@ -109,7 +111,7 @@ app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0)`` (context manager)
 Order: stop in reverse (ExampleImage, Registry, SshHost, DockerEngine); context managers do.
 """
 
-from ._util import HarnessError, free_port, http_get, wait_http
+from ._util import HarnessError, free_port, http_get, wait_for, wait_http
 from .docker_engine import DockerEngine, existing_engine_host
 from .example_image import ExampleImage, ImageVersion
 from .registry import Registry
@@ -126,5 +128,6 @@ __all__ = [
     "free_port",
     "generate_ed25519_key",
     "http_get",
+    "wait_for",
     "wait_http",
 ]

@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "service-infra"
+from service_infra.contract import PROJECT
+from tests.support import ROOT
+
 PASSPHRASE = "integration-test-passphrase"
 
 

@@ -1,0 +1,76 @@
+"""The stacks the integration tests and the rollout benchmark deploy, and how to find what they run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service_infra.contract import LABEL_ENVIRONMENT, LABEL_IMAGE_TAG
+from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost
+
+# The service's API key on the SSH host's staging stack.
+API_KEY = "it-api-key-3b1f9c0e7d"
+# The Fly service's secrets: the token flyctl reads and the app's own.
+FLY_SECRETS = {
+    "FLY_API_TOKEN": "it-fly-token-5f0d2a",
+    "GOOGLE_AI_API_KEY": "it-google-key-8c1e77",
+    "SUPABASE_URL": "https://it-project.supabase.example",
+}
+
+
+def ssh_stack_config(
+    ssh_host: SshHost, registry: Registry, example_image: ExampleImage, tag: str, port: int
+) -> dict[str, Any]:
+    """A staging-like stack: the example service on the SSH host, pulling from the registry."""
+    return {
+        "environment": "staging",
+        "registry": {"server": registry.address, "username": registry.username, "password_secret": "GHCR_TOKEN"},
+        "proxy": example_image.proxy_config(),
+        "docker_hosts": {
+            "mini": {
+                "url": ssh_host.docker_url,
+                "host_key": ssh_host.host_key_line,
+                "identity_file": str(ssh_host.client_key_path),
+            }
+        },
+        "services": {
+            "llm-server": {
+                "image": example_image.repository,
+                "tag": tag,
+                "env": {"APP_ENV": "staging"},
+                "secret_env": ["API_KEY"],
+                "allowed_origins": "https://staging.acme.example",
+                "docker": {"host": "mini", "port": port, "bind": "127.0.0.1", "volumes": {"cache": "/data"}},
+            }
+        },
+    }
+
+
+def fly_config(app: str, health_url: str) -> dict[str, Any]:
+    """A staging stack with one Fly service (through the `fly` stand-in), its volume and secrets."""
+    return {
+        "environment": "staging",
+        "services": {
+            "image-descriptor": {
+                "image": "ghcr.io/acme/image-descriptor",
+                "tag": "sha-5e0a7c9",
+                "health_path": "/api/health",
+                "allowed_origins": "https://staging.acme.example",
+                "origins_env": "CORS_ORIGINS",
+                "fly": {
+                    "app": app,
+                    "org": "acme",
+                    "region": "iad",
+                    "volumes": [{"name": "cache_data", "size_gb": 1, "mount": "/data"}],
+                    "secrets": ["GOOGLE_AI_API_KEY", "SUPABASE_URL"],
+                    "health_url": health_url,
+                },
+            }
+        },
+    }
+
+
+def app_containers(engine: DockerEngine, environment: str = "staging", *, all: bool = False) -> list[str]:
+    """Names of the service's app containers (not the proxy) on the engine, running unless `all`."""
+    args = ["ps", "--format", "{{.Names}}", "--filter", f"label={LABEL_ENVIRONMENT}={environment}"]
+    args += ["--filter", f"label={LABEL_IMAGE_TAG}"] + (["-a"] if all else [])
+    return sorted(engine.run(*args).stdout.split())
