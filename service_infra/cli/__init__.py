@@ -1,1 +1,1 @@
-"""Operator commands: ``python -m service_infra check|rollback ...``."""
+"""Operator commands: ``python -m service_infra check|rollback|config-reference ...``."""

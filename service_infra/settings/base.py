@@ -31,9 +31,13 @@ class Tier(StrEnum):
 
 
 class Model(BaseModel):
-    """Base of every settings model: immutable, and unknown keys are errors."""
+    """Base of every settings model: immutable, and unknown keys are errors.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Each field's docstring is its description: `python -m service_infra config-reference`
+    renders them into docs/configuration.md.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def parse_context(info: ValidationInfo) -> ParseContext:

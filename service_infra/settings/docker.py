@@ -26,8 +26,11 @@ class RegistrySettings(Model):
     """Credentials the Docker hosts use to pull images (GHCR by default)."""
 
     server: str = "ghcr.io"
+    """Registry host the images are pulled from."""
     username: str = Field(min_length=1)
+    """User name the Docker hosts log in with."""
     password_secret: SecretRef
+    """The secret (a name under `secrets`) holding the registry password or token."""
 
     _check = field_validator("password_secret")(check_secret_reference)
 
@@ -36,9 +39,15 @@ class DockerHostSettings(Model):
     """A Docker engine: the local one (``unix://``) or a remote one over SSH with a pinned host key."""
 
     url: str
+    """The engine: `unix:///path/to/docker.sock` (this machine's) or `ssh://user@host[:port]`."""
     host_key: str | None = None
+    """Required for `ssh://`: the host's public key, `ssh-ed25519 AAAA…` as `ssh-keyscan -t ed25519
+    <host>` prints it, without the host name. Pinned: no trust on first use."""
     identity_file: str | None = None
+    """Private key file for SSH; unset: the keys of ssh-agent."""
     public_host: str | None = None
+    """Name clients use to reach the published ports; unset: the SSH host, or 127.0.0.1 for a
+    local engine."""
 
     @field_validator("url")
     @classmethod
@@ -97,7 +106,9 @@ class HotReload(Model):
     """Local development: the service's source bind-mounted and the server restarted on edits."""
 
     source: str = Field(min_length=1)
+    """The service's source folder, relative to the project; bind-mounted read-only."""
     target: str = "/app"
+    """Where the source is mounted in the container."""
     command: tuple[str, ...] = (
         "python3",
         "-m",
@@ -109,6 +120,7 @@ class HotReload(Model):
         "8000",
         "--reload",
     )
+    """The server command: one that reloads on edits."""
 
 
 DEFAULT_BIND = "0.0.0.0"
@@ -137,20 +149,34 @@ class DockerTarget(Model):
     """Where and how a service runs as a container on a Docker host."""
 
     host: str
+    """The Docker host: a key of `docker_hosts`."""
     port: Port
-    # The host address the proxy publishes on. Prod must choose it (no default of every interface).
+    """Host port the service is published on, by its proxy; unique per host."""
     bind: str | None = Field(default=None, validate_default=True)
+    """The host address (an IP) the proxy publishes on. Prod must choose it (no default of every
+    interface); unset elsewhere: 0.0.0.0."""
     container_port: Port = 8000
+    """Port the service listens on inside its container."""
     user: str = DEFAULT_CONTAINER_USER
+    """User (`uid:gid`) the container runs as; never root (nor a uid Docker reads as 0)."""
     volumes: dict[str, str] = Field(default_factory=dict)
+    """Named volumes, each mounted at an absolute path (`<volume>: <path>`). Every version of
+    the service shares them; they outlive every rollout."""
     command: tuple[str, ...] | None = None
+    """The container's command; unset: the image's."""
     hot_reload: HotReload | None = None
+    """Local stack only: the source bind-mounted, the server reloading on edits."""
     health_url: str | None = None
-    retain_volumes: bool | None = None  # default: true in prod, where a destroy must not lose data
-    # A new version must turn healthy within this time, or the rollout stops and the old one stays.
+    """What the health gate probes; unset: `http://<public host>:<port><health_path>`."""
+    retain_volumes: bool | None = None
+    """Keep the volumes when the stack is destroyed; unset: true in prod, where a destroy must
+    not lose data (and where `false` is refused), false elsewhere."""
     ready_timeout_seconds: int = Field(default=180, ge=10, le=3600)
-    # How long a replaced version may finish its in-flight requests before it is stopped.
+    """How long a new version may take to turn healthy; past it, the rollout stops and the
+    running version keeps serving."""
     drain_seconds: int = Field(default=30, ge=0, le=600)
+    """How long a replaced version may finish its in-flight requests (after SIGTERM) before it
+    is stopped."""
 
     @field_validator("bind")
     @classmethod
@@ -207,7 +233,10 @@ class ProxySettings(Model):
     """The reverse proxy that owns each Docker service's published port (nginx and curl inside)."""
 
     image: str
+    """Repository of the proxy image, without tag: nginx with curl, e.g. built from
+    `examples/proxy/Dockerfile`."""
     tag: str
+    """The proxy image's tag: a version, not `latest` outside the local stack."""
 
     _check_image = field_validator("image")(check_image_repository)
 

@@ -18,9 +18,14 @@ from service_infra.settings.base import (
 
 
 class FlyVolume(Model):
+    """A volume of the Fly app: adopted by name if it exists, never duplicated."""
+
     name: str
+    """Volume name: lowercase letters, digits and `_`, at most 30; unique within the app."""
     size_gb: int = Field(ge=1, le=500)
+    """Size in GB."""
     mount: str
+    """Absolute path it is mounted at, e.g. `/data`."""
 
     @field_validator("name")
     @classmethod
@@ -41,16 +46,29 @@ class FlyTarget(Model):
     """A Fly.io app: its volumes, secrets and release, driven through flyctl."""
 
     app: str
+    """Fly app name: lowercase letters, digits and `-`, 2 to 63 long, one service per app. Adopted if
+    it already exists and is ours."""
     org: str = "personal"
+    """Fly organization the app is created in."""
     region: str
+    """The app's Fly region (`iad`, `fra`, …: `FLY_REGIONS` in `service_infra/contract.py`)."""
     vm_size: str = "shared-cpu-1x"
+    """Fly VM size (`FLY_VM_SIZES` in `service_infra/contract.py`)."""
     memory_mb: int = Field(default=512, ge=256, le=65536)
+    """Memory of each machine, in MB."""
     internal_port: Port = 8080
+    """Port the service listens on inside its machine."""
     volumes: tuple[FlyVolume, ...] = ()
+    """The app's volumes."""
     secrets: tuple[SecretRef, ...] = ()
+    """Secrets (names under `secrets`) staged into the app with `fly secrets import --stage`, on
+    stdin, never in argv."""
     api_token_secret: SecretRef = Field(default="FLY_API_TOKEN", validate_default=True)
+    """The secret holding the token flyctl uses."""
     protect: bool | None = None
+    """Protect the app and its volumes from deletion; unset: true in prod, false elsewhere."""
     health_url: str | None = None
+    """What the health gate probes; unset: `https://<app>.fly.dev<health_path>`."""
 
     @field_validator("app")
     @classmethod

@@ -12,8 +12,13 @@ from service_infra.settings.base import SECRET_NAME, Model, SecretRef, check_sec
 
 
 class Reviewers(Model):
+    """Who must approve a deployment, by name: the program resolves names to GitHub's ids, and
+    a name the token cannot see stops the run, naming its key."""
+
     users: tuple[str, ...] = ()
+    """GitHub user names."""
     teams: tuple[str, ...] = ()
+    """Team slugs of the repository's organization."""
 
     @property
     def count(self) -> int:
@@ -24,12 +29,21 @@ class GithubEnvironmentSettings(Model):
     """A deployment environment of the service's repository and what it protects."""
 
     reviewers: Reviewers = Reviewers()
+    """Required reviewers, at most 6 users and teams in all; `production` needs 1 to 6."""
     prevent_self_review: bool = True
+    """Whoever starts a deployment may not approve it; prod's `production` must keep it."""
     wait_timer: int = Field(default=0, ge=0, le=43200)
+    """Minutes a deployment waits before it proceeds."""
     can_admins_bypass: bool = False
+    """Administrators may bypass the protection; refused for prod's `production`."""
     branches: tuple[str, ...] = ()
+    """Branch patterns allowed to deploy (`staging` for staging, `main` for production);
+    required outside local. Prod's `production` refuses a pattern that matches every branch."""
     secrets: tuple[SecretRef, ...] = ()
+    """Secrets (names under `secrets`) set as the environment's Actions secrets."""
     variables: dict[str, str] = Field(default_factory=dict)
+    """The environment's Actions variables; names `UPPER_SNAKE_CASE`, not starting with
+    `GITHUB_`."""
 
     @field_validator("reviewers")
     @classmethod
@@ -55,12 +69,24 @@ class GithubEnvironmentSettings(Model):
 
 
 class GithubSettings(Model):
+    """The service's GitHub repository: its deployment environments and repository-level
+    secrets. Unset: the stack manages nothing on GitHub."""
+
     owner: str
+    """User or organization that owns the repository."""
     repository: str
+    """The repository's name."""
     base_url: str | None = None
+    """API URL for GitHub Enterprise; unset: GitHub's API."""
     token_secret: SecretRef = Field(default="GITHUB_TOKEN", validate_default=True)
+    """The secret holding the token the github provider uses: a fine-grained or GitHub App
+    token with Administration, Environments, Secrets and Variables write on the repository."""
     environments: dict[str, GithubEnvironmentSettings] = Field(default_factory=dict)
+    """Deployment environments by name (letters, digits, `_`, `.`, `-`). Prod needs
+    `production`."""
     repository_secrets: tuple[SecretRef, ...] = ()
+    """Secrets (names under `secrets`) set as repository-level Actions secrets, e.g.
+    `CODECOV_TOKEN`."""
 
     _token = field_validator("token_secret")(check_secret_reference)
 

@@ -32,14 +32,26 @@ class Service(Model):
     """One deployable service, on a Docker host or on Fly.io (exactly one)."""
 
     image: str
+    """Image repository, without tag, e.g. `ghcr.io/<owner>/<image>`."""
     tag: str = Field(default="", validate_default=True)
+    """Image tag. Prod: `sha-` and 7 to 40 hex digits; staging: any tag but `latest`; local:
+    unset means `latest`."""
     health_path: str = "/health"
+    """Path the health checks and the health gate probe; starts with `/`."""
     env: dict[str, str] = Field(default_factory=dict)
+    """Plain environment variables (no secrets: those go in `secret_env`)."""
     secret_env: tuple[SecretRef, ...] = ()
+    """Secrets (names under `secrets`) the service gets as environment variables of the same
+    name."""
     allowed_origins: tuple[str, ...] = ()
+    """CORS origins, a list or one comma-separated string, each `http(s)://host[:port]`."""
     origins_env: str = "ALLOWED_ORIGINS"
+    """Environment variable the allowed origins are passed in, comma-separated."""
     docker: DockerTarget | None = None
+    """Run the service as containers on a Docker host (set exactly one of `docker`, `fly`)."""
     fly: FlyTarget | None = None
+    """Run the service as a Fly.io app (set exactly one of `docker`, `fly`); not on the local
+    stack."""
 
     _check_image = field_validator("image")(check_image_repository)
 
@@ -114,12 +126,23 @@ class Settings(Model):
     """The whole stack."""
 
     environment: Tier
+    """Which environment the stack is; the stacks named local, staging and prod must say their
+    own name. Prod pins images by `sha-` tags and keeps its data and its reviewers."""
     secrets: tuple[str, ...] = ()
+    """Every secret value, encrypted: `pulumi config set --secret --path 'secrets.<NAME>'
+    <value>`; names are `UPPER_SNAKE_CASE`. Everything else refers to a secret by its name. A
+    plaintext value here, or a secure value anywhere else, is refused."""
     registry: RegistrySettings | None = None
+    """Credentials the Docker hosts pull images with; required outside local when Docker
+    services exist."""
     proxy: ProxySettings | None = None
+    """The proxy image in front of every Docker service; required when Docker services exist."""
     docker_hosts: dict[str, DockerHostSettings] = Field(default_factory=dict)
+    """The Docker engines services run on, by name."""
     services: dict[str, Service] = Field(default_factory=dict)
+    """The services, by name."""
     github: GithubSettings | None = None
+    """The service's GitHub repository."""
 
     def docker_services(self) -> dict[str, Service]:
         return {name: s for name, s in self.services.items() if s.docker is not None}
