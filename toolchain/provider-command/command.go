@@ -404,7 +404,8 @@ const errorTail = 4096
 
 // run runs spec.Command through the interpreter and returns its stdout and stderr,
 // each without its trailing newline (as upstream). A non-zero exit is an error that
-// quotes the command and the tail of its combined output, secret values masked.
+// quotes the command and the tail of its combined output, secret values masked. Masking comes
+// before the cut: a secret cut in half by the tail would no longer match, and its end would show.
 func run(ctx context.Context, spec runSpec) (string, string, error) {
 	interp := spec.Interpreter
 	if len(interp) == 0 {
@@ -430,7 +431,7 @@ func run(ctx context.Context, spec runSpec) (string, string, error) {
 	errLog.Flush()
 	if err != nil {
 		return "", "", fmt.Errorf("%w: running %q:\n%s", err,
-			spec.Redact.apply(spec.Command), spec.Redact.apply(tail(combined.String(), errorTail)))
+			spec.Redact.apply(spec.Command), tail(spec.Redact.apply(combined.String()), errorTail))
 	}
 	return strings.TrimSuffix(stdout.String(), "\n"), strings.TrimSuffix(stderr.String(), "\n"), nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -219,6 +220,19 @@ func TestRunFailure(t *testing.T) {
 	_, _, err = run(context.Background(), runSpec{Command: "true", Dir: filepath.Join(t.TempDir(), "missing")})
 	if err == nil {
 		t.Errorf("a missing dir must fail")
+	}
+}
+
+// A secret that straddles the start of the kept tail must not show its end.
+func TestSecretsAreMaskedBeforeTheTailIsCut(t *testing.T) {
+	secretValue := strings.Repeat("S", 40) + "TAILEND"
+	redact := newRedactor(resource.PropertyMap{keyStdin: secret(str(secretValue))})
+	// The secret is printed so that the 4 KB tail starts inside it (no newline to snap to).
+	padding := errorTail - len("TAILEND") - 1
+	command := fmt.Sprintf("printf '%%s' %s; head -c %d /dev/zero | tr '\\0' x; exit 1", secretValue, padding)
+	_, _, err := run(context.Background(), runSpec{Command: command, Redact: redact})
+	if err == nil || strings.Contains(err.Error(), "TAILEND") {
+		t.Errorf("the end of a secret cut by the tail leaked: %.200q", err)
 	}
 }
 
