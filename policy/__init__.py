@@ -1,1 +1,1 @@
-"""The service-infra-guards policy pack (served by __main__.py; the policies live in guards.py)."""
+"""The service-infra-guards policy pack (served by __main__.py; the policies live in guards/)."""

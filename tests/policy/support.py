@@ -8,10 +8,12 @@ exactly as `pulumi_policy` does before it calls a validation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi_policy.policy as sdk
+from google.protobuf import struct_pb2
+from pulumi.runtime import proto
 from pulumi_policy import (
     Policy,
     PolicyCustomTimeouts,
@@ -25,12 +27,18 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_OBJECT_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy import guards
+from policy.guards.resources import COMMAND
+from service_infra.contract import (
+    FLY_APP_TYPE,
+    PROJECT,
+    SECRET_SIGNATURE,
+    SECRET_SIGNATURE_KEY,
+    SERVICE_ENVIRONMENT_TYPE,
+)
 
 PROD = guards.Target(stack="prod", environment="prod")
 STAGING = guards.Target(stack="staging", environment="staging")
 
-SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 UNKNOWN_STRING = UNKNOWN_STRING_VALUE
 UNKNOWN_ARRAY = UNKNOWN_ARRAY_VALUE
 UNKNOWN_OBJECT = UNKNOWN_OBJECT_VALUE
@@ -38,7 +46,7 @@ UNKNOWN_OBJECT = UNKNOWN_OBJECT_VALUE
 
 def secret(value: Any) -> dict[str, Any]:
     """A value as the engine sends a Pulumi secret."""
-    return {SECRET_SIG_KEY: SECRET_SIG, "value": value}
+    return {SECRET_SIGNATURE_KEY: SECRET_SIGNATURE, "value": value}
 
 
 def decode(props: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -46,19 +54,51 @@ def decode(props: Mapping[str, Any]) -> Mapping[str, Any]:
     return unknown_checking_proxy(vars(sdk)["deserialize_properties"](dict(props)))
 
 
-def urn(resource_type: str, name: str, stack: str = "prod") -> str:
-    return f"urn:pulumi:{stack}::service-infra::{resource_type}::{name}"
+def urn(resource_type: str, name: str, stack: str = "prod", parents: Sequence[str] = ()) -> str:
+    """A URN as the engine makes it: the parents' types, outermost first, before the resource's own."""
+    return f"urn:pulumi:{stack}::{PROJECT}::{'$'.join([*parents, resource_type])}::{name}"
 
 
-def options(protect: bool = False) -> PolicyResourceOptions:
-    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+# Where the program puts a service's FlyApp: under the stack's ServiceEnvironment.
+FLY_APP_PARENTS = (SERVICE_ENVIRONMENT_TYPE,)
+FLY_SERVICE = "image-descriptor"
+
+
+def fly_app_urn(service: str = FLY_SERVICE) -> str:
+    return urn(FLY_APP_TYPE, service, parents=FLY_APP_PARENTS)
+
+
+def fly_command_urn(name: str, service: str = FLY_SERVICE) -> str:
+    """The URN of a command the service's FlyApp declares (its parent is fly_app_urn(service))."""
+    return urn(COMMAND, name, parents=[*FLY_APP_PARENTS, FLY_APP_TYPE])
+
+
+def options(protect: bool = False, parent: str | None = None) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], parent)
 
 
 def resource_args(
     resource_type: str, name: str, props: Mapping[str, Any], protect: bool = False
 ) -> ResourceValidationArgs:
+    """A resource declared at the top of the stack (no parent)."""
     return ResourceValidationArgs(
         resource_type, decode(props), urn(resource_type, name), name, options(protect), None, {}, {}
+    )
+
+
+def fly_command_args(
+    name: str, props: Mapping[str, Any], protect: bool = False, service: str = FLY_SERVICE
+) -> ResourceValidationArgs:
+    """A command of the service's FlyApp, with the URN and parent the engine gives it."""
+    return ResourceValidationArgs(
+        COMMAND,
+        decode(props),
+        fly_command_urn(name, service),
+        name,
+        options(protect, fly_app_urn(service)),
+        None,
+        {},
+        {},
     )
 
 
@@ -104,3 +144,31 @@ def stack_violations(
     found: list[tuple[str, str | None]] = []
     policy.validate(StackValidationArgs(resources, {}), lambda message, at=None: found.append((message, at)))
     return found
+
+
+def struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(props)
+    return message
+
+
+def analyze_request(resource_type: str, name: str, props: Mapping[str, Any], protect: bool = False) -> Any:
+    """The AnalyzeRequest the engine sends for a resource declared at the top of the stack."""
+    return proto.AnalyzeRequest(
+        urn=urn(resource_type, name),
+        type=resource_type,
+        name=name,
+        properties=struct(props),
+        options=proto.AnalyzerResourceOptions(protect=protect),
+    )
+
+
+def fly_analyze_request(name: str, props: Mapping[str, Any], protect: bool = False) -> Any:
+    """The AnalyzeRequest the engine sends for a command of the FlyApp FLY_SERVICE."""
+    return proto.AnalyzeRequest(
+        urn=fly_command_urn(name),
+        type=COMMAND,
+        name=name,
+        properties=struct(props),
+        options=proto.AnalyzerResourceOptions(protect=protect, parent=fly_app_urn()),
+    )

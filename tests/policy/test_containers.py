@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from policy import guards
+from policy.guards import resources
 from tests.policy.support import UNKNOWN_OBJECT, resource_args, violations
 
 POLICY = "containers-healthcheck-restart-logs"
@@ -39,7 +39,7 @@ def check(**changes: Any) -> list[str]:
             props.pop(key, None)
         else:
             props[key] = value
-    return violations(POLICY, resource_args(guards.CONTAINER, "llm-server-container", props))
+    return violations(POLICY, resource_args(resources.CONTAINER, "llm-server-container", props))
 
 
 def test_the_programs_container_passes() -> None:
@@ -89,5 +89,5 @@ def test_values_unknown_in_preview_are_skipped_not_failed() -> None:
 
 
 def test_other_resource_types_are_ignored() -> None:
-    args = resource_args(guards.REMOTE_IMAGE, "llm-server-image", {"name": "a:b"})
+    args = resource_args(resources.REMOTE_IMAGE, "llm-server-image", {"name": "a:b"})
     assert violations(POLICY, args) == []

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from policy import guards
+from policy.guards.resources import GITHUB_BRANCH_POLICY, GITHUB_ENVIRONMENT
 from tests.policy.support import (
     UNKNOWN_STRING,
     resource_args,
@@ -40,7 +40,7 @@ def environment(name: str = "production", **changes: Any) -> dict[str, Any]:
 
 
 def check(props: dict[str, Any]) -> list[str]:
-    return violations(RESOURCE_POLICY, resource_args(guards.GITHUB_ENVIRONMENT, props["environment"], props))
+    return violations(RESOURCE_POLICY, resource_args(GITHUB_ENVIRONMENT, props["environment"], props))
 
 
 def test_protected_production_environment_passes() -> None:
@@ -90,28 +90,28 @@ def test_reviewer_ids_not_known_yet_are_not_a_violation() -> None:
 
 def branch_policy(environment_name: Any, branch: str = "main", **kwargs: Any) -> Any:
     props = {"repository": "local-llm-server", "environment": environment_name, "branchPattern": branch}
-    return stack_resource(guards.GITHUB_BRANCH_POLICY, f"production-branch-{branch}", props, **kwargs)
+    return stack_resource(GITHUB_BRANCH_POLICY, f"production-branch-{branch}", props, **kwargs)
 
 
 def test_production_with_a_branch_policy_resource_passes() -> None:
-    production = stack_resource(guards.GITHUB_ENVIRONMENT, "production", environment())
+    production = stack_resource(GITHUB_ENVIRONMENT, "production", environment())
     assert stack_violations(STACK_POLICY, [production, branch_policy("production")]) == []
 
 
 def test_production_without_a_branch_policy_resource_is_a_violation_on_the_environment() -> None:
-    production = stack_resource(guards.GITHUB_ENVIRONMENT, "production", environment())
-    staging = stack_resource(guards.GITHUB_ENVIRONMENT, "staging", environment("staging"))
+    production = stack_resource(GITHUB_ENVIRONMENT, "production", environment())
+    staging = stack_resource(GITHUB_ENVIRONMENT, "staging", environment("staging"))
     found = stack_violations(STACK_POLICY, [production, staging, branch_policy("staging", "staging")])
     ((message, at),) = found
-    assert at == urn(guards.GITHUB_ENVIRONMENT, "production")
+    assert at == urn(GITHUB_ENVIRONMENT, "production")
     assert "RepositoryEnvironment 'production'" in message
     assert "RepositoryEnvironmentDeploymentPolicy" in message
 
 
 def test_a_branch_policy_of_another_repository_does_not_count() -> None:
-    production = stack_resource(guards.GITHUB_ENVIRONMENT, "production", environment())
+    production = stack_resource(GITHUB_ENVIRONMENT, "production", environment())
     other = stack_resource(
-        guards.GITHUB_BRANCH_POLICY,
+        GITHUB_BRANCH_POLICY,
         "other",
         {"repository": "another-repo", "environment": "production", "branchPattern": "main"},
     )
@@ -119,7 +119,7 @@ def test_a_branch_policy_of_another_repository_does_not_count() -> None:
 
 
 def test_a_branch_policy_whose_environment_is_not_known_counts_by_its_dependency() -> None:
-    production = stack_resource(guards.GITHUB_ENVIRONMENT, "production", environment())
+    production = stack_resource(GITHUB_ENVIRONMENT, "production", environment())
     pending = branch_policy(UNKNOWN_STRING, property_dependencies={"environment": [production]})
     unrelated = branch_policy(UNKNOWN_STRING, "other")
     assert stack_violations(STACK_POLICY, [production, pending]) == []
@@ -128,10 +128,10 @@ def test_a_branch_policy_whose_environment_is_not_known_counts_by_its_dependency
 
 def test_production_limited_to_protected_branches_needs_no_branch_policy_resource() -> None:
     props = environment(deploymentBranchPolicy={"protectedBranches": True, "customBranchPolicies": False})
-    production = stack_resource(guards.GITHUB_ENVIRONMENT, "production", props)
+    production = stack_resource(GITHUB_ENVIRONMENT, "production", props)
     assert stack_violations(STACK_POLICY, [production]) == []
 
 
 def test_a_stack_without_a_production_environment_passes() -> None:
-    staging = stack_resource(guards.GITHUB_ENVIRONMENT, "staging", environment("staging"))
+    staging = stack_resource(GITHUB_ENVIRONMENT, "staging", environment("staging"))
     assert stack_violations(STACK_POLICY, [staging]) == []

@@ -11,12 +11,14 @@ from typing import Any
 
 import pulumi_policy.policy as sdk
 import pytest
-from google.protobuf import empty_pb2, struct_pb2
+from google.protobuf import empty_pb2
 from pulumi.runtime import proto
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy, deserialize
 
 from policy import guards
-from tests.policy.support import PROD, STAGING, secret, urn
+from policy.guards.resources import CONTAINER, GITHUB_ENVIRONMENT
+from service_infra.contract import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY
+from tests.policy.support import PROD, STAGING, analyze_request, fly_analyze_request, secret, struct, urn
 
 EXPECTED_POLICIES = {
     "images-pinned",
@@ -85,20 +87,7 @@ def servicer(target: guards.Target) -> Any:
     )
 
 
-def struct(props: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(props)
-    return message
-
-
-def analyze(target: guards.Target, resource_type: str, name: str, props: dict[str, Any], protect: bool = False) -> Any:
-    request = proto.AnalyzeRequest(
-        urn=urn(resource_type, name),
-        type=resource_type,
-        name=name,
-        properties=struct(props),
-        options=proto.AnalyzerResourceOptions(protect=protect),
-    )
+def analyze(target: guards.Target, request: Any) -> Any:
     return servicer(target).Analyze(request, None)
 
 
@@ -110,7 +99,7 @@ BAD_CONTAINER = {
 
 
 def test_in_prod_every_violation_is_mandatory() -> None:
-    response = analyze(PROD, guards.CONTAINER, "llm-server-container", BAD_CONTAINER)
+    response = analyze(PROD, analyze_request(CONTAINER, "llm-server-container", BAD_CONTAINER))
     levels = {d.enforcementLevel for d in response.diagnostics}
     assert levels == {proto.MANDATORY}
     policies = {d.policyName for d in response.diagnostics}
@@ -120,7 +109,7 @@ def test_in_prod_every_violation_is_mandatory() -> None:
 
 
 def test_elsewhere_every_violation_is_advisory() -> None:
-    response = analyze(STAGING, guards.CONTAINER, "llm-server-container", BAD_CONTAINER)
+    response = analyze(STAGING, analyze_request(CONTAINER, "llm-server-container", BAD_CONTAINER))
     assert response.diagnostics
     assert {d.enforcementLevel for d in response.diagnostics} == {proto.ADVISORY}
 
@@ -148,18 +137,15 @@ def configured(stack: str, config: dict[str, str]) -> Any:
     return pack
 
 
-def analyze_with(pack: Any, resource_type: str, name: str, props: dict[str, Any]) -> Any:
-    request = proto.AnalyzeRequest(
-        urn=urn(resource_type, name), type=resource_type, name=name, properties=struct(props)
-    )
+def analyze_with(pack: Any, request: Any) -> Any:
     return pack.Analyze(request, None)
 
 
 def test_the_engines_configure_stack_call_makes_prod_mandatory() -> None:
     pack = configured("prod", {guards.ENVIRONMENT_KEY: "prod", "service-infra:secrets.API_KEY": "s3cr3t"})
-    response = analyze_with(pack, guards.CONTAINER, "llm-server-container", BAD_CONTAINER)
+    response = analyze_with(pack, analyze_request(CONTAINER, "llm-server-container", BAD_CONTAINER))
     assert {d.enforcementLevel for d in response.diagnostics} == {proto.MANDATORY}
-    volume = analyze_with(pack, guards.COMMAND, "image-descriptor-volume-data", UNPROTECTED_VOLUME)
+    volume = analyze_with(pack, fly_analyze_request("image-descriptor-volume-data", UNPROTECTED_VOLUME))
     assert [d.policyName for d in volume.diagnostics] == ["fly-volumes-protected"]
     assert {d.enforcementLevel for d in volume.diagnostics} == {proto.MANDATORY}
 
@@ -170,15 +156,15 @@ def test_the_engines_configure_stack_call_makes_prod_mandatory() -> None:
 )
 def test_the_engines_configure_stack_call_keeps_other_stacks_advisory(stack: str, config: dict[str, str]) -> None:
     pack = configured(stack, config)
-    response = analyze_with(pack, guards.CONTAINER, "llm-server-container", BAD_CONTAINER)
+    response = analyze_with(pack, analyze_request(CONTAINER, "llm-server-container", BAD_CONTAINER))
     assert response.diagnostics
     assert {d.enforcementLevel for d in response.diagnostics} == {proto.ADVISORY}
-    assert not analyze_with(pack, guards.COMMAND, "image-descriptor-volume-data", UNPROTECTED_VOLUME).diagnostics
+    assert not analyze_with(pack, fly_analyze_request("image-descriptor-volume-data", UNPROTECTED_VOLUME)).diagnostics
 
 
 def test_a_prod_stack_named_otherwise_is_found_by_its_environment_key() -> None:
     pack = configured("prod-eu", {guards.ENVIRONMENT_KEY: "prod"})
-    response = analyze_with(pack, guards.COMMAND, "image-descriptor-volume-data", UNPROTECTED_VOLUME)
+    response = analyze_with(pack, fly_analyze_request("image-descriptor-volume-data", UNPROTECTED_VOLUME))
     assert {d.enforcementLevel for d in response.diagnostics} == {proto.MANDATORY}
 
 
@@ -197,7 +183,7 @@ def test_secrets_reach_policies_as_secrets_through_the_sdk() -> None:
         "envs": secret(["APP_ENV=prod", "API_KEY=test-secret-value-of-API_KEY"]),
         **{k: v for k, v in BAD_CONTAINER.items() if k != "envs"},
     }
-    response = analyze(PROD, guards.CONTAINER, "llm-server-container", props)
+    response = analyze(PROD, analyze_request(CONTAINER, "llm-server-container", props))
     assert "no-plaintext-secrets" not in {d.policyName for d in response.diagnostics}
 
 
@@ -209,7 +195,7 @@ def test_unknown_values_do_not_turn_into_errors() -> None:
         "logOpts": proto_unknown(),
     }
     props["restart"] = "unless-stopped"
-    response = analyze(PROD, guards.CONTAINER, "llm-server-container", props)
+    response = analyze(PROD, analyze_request(CONTAINER, "llm-server-container", props))
     # pulumi_policy turns an unhandled unknown into a "can't run policy during preview" diagnostic.
     assert [d.message for d in response.diagnostics] == []
 
@@ -222,8 +208,10 @@ def proto_unknown() -> str:
 
 def test_protect_travels_in_the_request_options() -> None:
     create = "python3 -m service_infra.ops.fly ensure-volume --app a --name cache_data --region iad --size 1"
-    unprotected = analyze(PROD, guards.COMMAND, "image-descriptor-volume-cache_data", {"create": create})
-    protected = analyze(PROD, guards.COMMAND, "image-descriptor-volume-cache_data", {"create": create}, protect=True)
+    unprotected = analyze(PROD, fly_analyze_request("image-descriptor-volume-cache_data", {"create": create}))
+    protected = analyze(
+        PROD, fly_analyze_request("image-descriptor-volume-cache_data", {"create": create}, protect=True)
+    )
     assert [d.policyName for d in unprotected.diagnostics] == ["fly-volumes-protected"]
     assert list(protected.diagnostics) == []
 
@@ -235,11 +223,11 @@ def test_stack_policy_through_the_servicer() -> None:
         "reviewers": [{"users": [1.0]}],
         "deploymentBranchPolicy": {"protectedBranches": False, "customBranchPolicies": True},
     }
-    env_urn = urn(guards.GITHUB_ENVIRONMENT, "production")
+    env_urn = urn(GITHUB_ENVIRONMENT, "production")
     request = proto.AnalyzeStackRequest(
         resources=[
             proto.AnalyzerResource(
-                urn=env_urn, type=guards.GITHUB_ENVIRONMENT, name="production", properties=struct(environment)
+                urn=env_urn, type=GITHUB_ENVIRONMENT, name="production", properties=struct(environment)
             )
         ]
     )
@@ -248,3 +236,7 @@ def test_stack_policy_through_the_servicer() -> None:
     assert diagnostic.policyName == "production-environment-branch-policy"
     assert diagnostic.urn == env_urn
     assert diagnostic.enforcementLevel == proto.MANDATORY
+
+
+def test_the_contracts_secret_signature_is_the_sdks() -> None:
+    assert (SECRET_SIGNATURE_KEY, SECRET_SIGNATURE) == (deserialize.SPECIAL_SIG_KEY, deserialize.SPECIAL_SECRET_SIG)

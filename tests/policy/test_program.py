@@ -16,9 +16,22 @@ from typing import Any
 import pulumi_policy.policy as sdk
 import pytest
 from pulumi.runtime import mocks, proto
+from pulumi_policy import ResourceValidationArgs
 
 from policy import guards
-from tests.unit.conftest import load_stack_config, run_stack
+from policy.guards.fly import fly_role
+from policy.guards.resources import (
+    COMMAND,
+    CONTAINER,
+    GITHUB_BRANCH_POLICY,
+    GITHUB_ENVIRONMENT,
+    GITHUB_ENVIRONMENT_VARIABLE,
+    REMOTE_IMAGE,
+    urn_types,
+)
+from service_infra.contract import FLY_APP_TYPE
+from tests.policy.support import options
+from tests.support.mocks import load_stack_config, run_stack
 
 
 @dataclass
@@ -90,15 +103,32 @@ def test_committed_stacks_pass_every_policy(stack: str, capture: list[Registrati
 def test_prod_exercises_every_guarded_resource_type(capture: list[Registration]) -> None:
     analyze("prod", load_stack_config("prod"), capture)
     assert {
-        guards.REMOTE_IMAGE,
-        guards.CONTAINER,
-        guards.COMMAND,
-        guards.GITHUB_ENVIRONMENT,
-        guards.GITHUB_BRANCH_POLICY,
-        guards.GITHUB_ENVIRONMENT_VARIABLE,
+        REMOTE_IMAGE,
+        CONTAINER,
+        COMMAND,
+        GITHUB_ENVIRONMENT,
+        GITHUB_BRANCH_POLICY,
+        GITHUB_ENVIRONMENT_VARIABLE,
     } <= types_of(capture)
     protected = {r.request.name for r in capture if r.request.protect}
     assert {"image-descriptor-app", "image-descriptor-volume-cache_data"} <= protected
+
+
+def test_the_programs_fly_commands_are_found_by_their_place(capture: list[Registration]) -> None:
+    analyze("prod", load_stack_config("prod"), capture)
+    under_fly_app = [r for r in capture if urn_types(r.urn)[-2:] == (FLY_APP_TYPE, COMMAND)]
+    roles = {
+        r.request.name: fly_role(
+            ResourceValidationArgs(COMMAND, {}, r.urn, r.request.name, options(parent=r.request.parent), None)
+        )
+        for r in under_fly_app
+    }
+    assert roles == {
+        "image-descriptor-app": "app",
+        "image-descriptor-volume-cache_data": "volume",
+        "image-descriptor-secrets": None,
+        "image-descriptor-release": "release",
+    }
 
 
 def test_prod_with_unprotected_fly_data_is_refused(capture: list[Registration]) -> None:

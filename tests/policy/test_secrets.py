@@ -10,7 +10,9 @@ import shlex
 
 import pytest
 
-from policy import guards
+from policy.guards.credentials import credential_kind
+from policy.guards.resources import COMMAND, CONTAINER, GITHUB_ENVIRONMENT_VARIABLE
+from policy.guards.secrets import is_secret_name
 from service_infra.commands import fly as flyctl
 from service_infra.commands.probe import probe_command
 from tests.policy.support import UNKNOWN_ARRAY, resource_args, secret, violations
@@ -30,7 +32,7 @@ PLAIN_ENV = [
 
 
 def container(envs: object) -> list[str]:
-    return violations(POLICY, resource_args(guards.CONTAINER, "llm-server-container", {"envs": envs}))
+    return violations(POLICY, resource_args(CONTAINER, "llm-server-container", {"envs": envs}))
 
 
 def test_plain_configuration_passes() -> None:
@@ -79,7 +81,7 @@ def test_empty_values_and_names_that_point_at_secrets_pass(entry: str) -> None:
 
 
 def command(**props: object) -> list[str]:
-    return violations(POLICY, resource_args(guards.COMMAND, "image-descriptor-app", props))
+    return violations(POLICY, resource_args(COMMAND, "image-descriptor-app", props))
 
 
 def test_the_programs_commands_pass() -> None:
@@ -144,7 +146,7 @@ def test_plaintext_secret_in_stdin_is_a_violation() -> None:
 
 def variable(name: str, value: str) -> list[str]:
     props = {"repository": "local-llm-server", "environment": "production", "variableName": name, "value": value}
-    return violations(POLICY, resource_args(guards.GITHUB_ENVIRONMENT_VARIABLE, f"production-variable-{name}", props))
+    return violations(POLICY, resource_args(GITHUB_ENVIRONMENT_VARIABLE, f"production-variable-{name}", props))
 
 
 @pytest.mark.parametrize(
@@ -170,7 +172,7 @@ def test_a_secret_as_an_actions_variable_is_a_violation(name: str, value: str, n
     ["API_KEY", "GOOGLE_AI_API_KEY", "SUPABASE_SERVICE_KEY", "DB_PASSWORD", "PGPASSWORD", "GITHUB_TOKEN", "KEY"],
 )
 def test_secret_names(name: str) -> None:
-    assert guards.is_secret_name(name)
+    assert is_secret_name(name)
 
 
 @pytest.mark.parametrize(
@@ -178,7 +180,7 @@ def test_secret_names(name: str) -> None:
     ["MAX_TOKENS", "TOKEN_LIMIT", "MODEL_NAME", "RATE_LIMIT_RPM", "MONKEY", "SECRET_NAME", "STRIPE_PUBLISHABLE_KEY"],
 )
 def test_not_secret_names(name: str) -> None:
-    assert not guards.is_secret_name(name)
+    assert not is_secret_name(name)
 
 
 @pytest.mark.parametrize(
@@ -191,4 +193,4 @@ def test_not_secret_names(name: str) -> None:
     ],
 )
 def test_public_or_structural_values_do_not_look_like_tokens(text: str) -> None:
-    assert guards.token_kind(text) is None
+    assert credential_kind(text) is None

@@ -20,12 +20,14 @@ from typing import Any
 import grpc
 import pytest
 import yaml
-from google.protobuf import empty_pb2, struct_pb2
+from google.protobuf import empty_pb2
 from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from policy import guards
-from tests.policy.support import secret, urn
+from policy.guards.resources import CONTAINER, REMOTE_IMAGE
+from service_infra.contract import PROJECT
+from tests.policy.support import analyze_request, fly_analyze_request, secret
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "policy"
@@ -43,7 +45,7 @@ def test_pulumipolicy_yaml_runs_python_from_the_project_venv() -> None:
 class Served:
     def __init__(self, stack: str, environment: str | None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-        env.update({"PULUMI_STACK": stack, "PULUMI_PROJECT": guards.PROJECT, "PULUMI_DRY_RUN": "true"})
+        env.update({"PULUMI_STACK": stack, "PULUMI_PROJECT": PROJECT, "PULUMI_DRY_RUN": "true"})
         if environment is not None:
             env["PULUMI_CONFIG"] = json.dumps({guards.ENVIRONMENT_KEY: environment, "service-infra:x": "y"})
         self.process = subprocess.Popen(
@@ -100,16 +102,7 @@ def staging() -> Iterator[Served]:
         served.close()
 
 
-def analyze(served: Served, resource_type: str, name: str, props: dict[str, Any], protect: bool = False) -> Any:
-    properties = struct_pb2.Struct()
-    properties.update(props)
-    request = proto.AnalyzeRequest(
-        urn=urn(resource_type, name),
-        type=resource_type,
-        name=name,
-        properties=properties,
-        options=proto.AnalyzerResourceOptions(protect=protect),
-    )
+def analyze(served: Served, request: Any) -> Any:
     return served.stub.Analyze(request, timeout=30)
 
 
@@ -129,7 +122,7 @@ def test_prod_violations_are_mandatory_and_secrets_stay_unflagged(prod: Served) 
         "healthcheck": {"tests": ["CMD", "true"]},
         "envs": secret(["APP_ENV=prod", "API_KEY=test-secret-value-of-API_KEY"]),
     }
-    response = analyze(prod, guards.CONTAINER, "llm-server-container", props)
+    response = analyze(prod, analyze_request(CONTAINER, "llm-server-container", props))
     assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [
         ("containers-healthcheck-restart-logs", proto.MANDATORY)
     ]
@@ -137,13 +130,13 @@ def test_prod_violations_are_mandatory_and_secrets_stay_unflagged(prod: Served) 
 
 
 def test_staging_violations_are_advisory(staging: Served) -> None:
-    response = analyze(staging, guards.REMOTE_IMAGE, "llm-server-image", {"name": "ghcr.io/acme/x:latest"})
+    response = analyze(staging, analyze_request(REMOTE_IMAGE, "llm-server-image", {"name": "ghcr.io/acme/x:latest"}))
     assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [("images-pinned", proto.ADVISORY)]
 
 
 def test_the_served_pack_knows_it_is_prod(prod: Served, staging: Served) -> None:
     create = "python3 -m service_infra.ops.fly ensure-app --app acme-image-descriptor --org acme"
-    assert [d.policyName for d in analyze(prod, guards.COMMAND, "x-app", {"create": create}).diagnostics] == [
-        "fly-volumes-protected"
-    ]
-    assert list(analyze(staging, guards.COMMAND, "x-app", {"create": create}).diagnostics) == []
+    assert [
+        d.policyName for d in analyze(prod, fly_analyze_request("image-descriptor-app", {"create": create})).diagnostics
+    ] == ["fly-volumes-protected"]
+    assert list(analyze(staging, fly_analyze_request("image-descriptor-app", {"create": create})).diagnostics) == []

@@ -1,0 +1,88 @@
+"""Whether a value looks like a credential, by Yelp's detect-secrets; behind `credential_kind`.
+
+detect-secrets keeps the signatures (AWS, GitHub, GitLab, Slack, Stripe, JWT, private keys, ...)
+and the high-entropy heuristics; this module only configures it. It runs offline: verification,
+the one feature that calls the providers' APIs, is switched off. Values that are public by
+construction but read as random (image digests, sha- tags, UUIDs, SSH public keys, publishable
+keys) are masked before the scan. tests/policy/credential_corpus.py is the corpus it is measured on.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.core.scan import scan_line
+from detect_secrets.plugins.base import BasePlugin
+from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
+from detect_secrets.settings import get_plugins, get_settings
+
+# Names are the secrets rule's own job (secrets.is_secret_name); an IP address is no credential.
+_UNUSED_PLUGINS = frozenset({"KeywordDetector", "IPPublicDetector"})
+_VERIFICATION_FILTER = "detect_secrets.filters.common.is_ignored_due_to_verification_policies"
+# Unquoted, every word is an entropy candidate: a hex word of 9 distinct digits (a container id,
+# a short commit) already passes the hex limit. Generated secrets are longer than this.
+_MIN_RANDOM_LENGTH = 20
+
+_PUBLIC = re.compile(
+    r"\b(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-ssh-ed25519@openssh\.com) [A-Za-z0-9+/=]+"  # SSH public keys
+    r"|\bsha256:[0-9a-f]{64}\b"  # image ids and digests
+    r"|\bsha-[0-9a-f]{7,40}\b"  # the program's image tags
+    r"|\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b"  # UUIDs
+    r"|\bpk_(?:live|test)_[0-9a-z]+",  # Stripe publishable keys, public by design
+    re.IGNORECASE,
+)
+
+# How a message names what was found (detect-secrets' type name otherwise).
+_KINDS = {
+    "AWS Access Key": "an AWS access key id",
+    "Basic Auth Credentials": "a password in a URL",
+    "GitHub Token": "a GitHub token",
+    "GitLab Token": "a GitLab token",
+    "JSON Web Token": "a JSON Web Token",
+    "Private Key": "a private key",
+    "Slack Token": "a Slack token",
+    "Base64 High Entropy String": "a high-entropy token",
+    "Hex High Entropy String": "a high-entropy token",
+}
+
+
+@functools.cache
+def _plugins() -> dict[str, BasePlugin]:
+    """detect-secrets' plugins by secret type, configured once for this process."""
+    settings = get_settings()
+    settings.configure_plugins(
+        [
+            {"name": plugin.__name__}
+            for plugin in get_mapping_from_secret_type_to_class().values()
+            if plugin.__name__ not in _UNUSED_PLUGINS
+        ]
+    )
+    settings.disable_filters(_VERIFICATION_FILTER)  # never call a provider's API
+    return {plugin.secret_type: plugin for plugin in get_plugins()}
+
+
+def _found(plugin: BasePlugin, value: str | None) -> bool:
+    # scan_line reports every unquoted run for the entropy plugins and leaves the limit to us.
+    if isinstance(plugin, HighEntropyStringsPlugin):
+        return (
+            value is not None
+            and len(value) >= _MIN_RANDOM_LENGTH
+            and plugin.calculate_shannon_entropy(value) > plugin.entropy_limit
+        )
+    return True
+
+
+def credential_kind(text: str) -> str | None:
+    """What a value looks like when it looks like a credential, else None. Never returns the value."""
+    plugins = _plugins()
+    types: list[str] = []
+    for line in _PUBLIC.sub(" ", text).splitlines():
+        types += [found.type for found in scan_line(line) if _found(plugins[found.type], found.secret_value)]
+    if not types:
+        return None
+    # A named signature says more than entropy does.
+    specific = [t for t in types if not isinstance(plugins[t], HighEntropyStringsPlugin)]
+    secret_type = (specific or types)[0]
+    return _KINDS.get(secret_type, f"a secret ({secret_type})")

@@ -1,0 +1,91 @@
+"""The pack: every policy, its name, description and severity, in one list."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from pulumi_policy import (
+    Policy,
+    ReportViolation,
+    ResourceValidation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from .containers import container_runtime_findings
+from .fly import fly_protected_findings
+from .github import production_branch_policy_findings, production_environment_findings
+from .images import images_pinned_findings
+from .secrets import no_plaintext_secrets_findings
+from .target import LiveTarget, Target
+
+PACK_NAME = "service-infra-guards"
+
+ResourceFindings = Callable[[ResourceValidationArgs], Iterable[str]]
+StackFindings = Callable[[StackValidationArgs], Iterable[tuple[str, str]]]
+
+
+def resource_validation(findings: ResourceFindings) -> ResourceValidation:
+    """A validate callback reporting each finding as a violation of the resource validated."""
+
+    def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+        for message in findings(args):
+            report(message, None)
+
+    return validate
+
+
+def stack_validation(findings: StackFindings) -> StackValidation:
+    """A validate callback reporting each (message, urn) finding against that resource."""
+
+    def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+        for message, urn in findings(args):
+            report(message, urn)
+
+    return validate
+
+
+def policies(target: Target | LiveTarget) -> list[Policy]:
+    """Every policy of the pack; each takes the pack's enforcement level (see target.Target)."""
+    return [
+        ResourceValidationPolicy(
+            name="images-pinned",
+            description="Images are pinned: a tag other than latest, or a digest.",
+            validate=resource_validation(images_pinned_findings),
+            severity=Severity.HIGH,
+        ),
+        ResourceValidationPolicy(
+            name="containers-healthcheck-restart-logs",
+            description="Containers have a healthcheck, restart unless-stopped, and capped json logs.",
+            validate=resource_validation(container_runtime_findings),
+            severity=Severity.MEDIUM,
+        ),
+        ResourceValidationPolicy(
+            name="production-environment-protected",
+            description="The production GitHub environment requires a reviewer and limits deploying branches.",
+            validate=resource_validation(production_environment_findings),
+            severity=Severity.HIGH,
+        ),
+        StackValidationPolicy(
+            name="production-environment-branch-policy",
+            description="A deployment branch policy names the branches that may deploy to production.",
+            validate=stack_validation(production_branch_policy_findings),
+            severity=Severity.HIGH,
+        ),
+        ResourceValidationPolicy(
+            name="no-plaintext-secrets",
+            description="No secret in plaintext in container envs, command lines or Actions variables.",
+            validate=resource_validation(no_plaintext_secrets_findings),
+            severity=Severity.CRITICAL,
+        ),
+        ResourceValidationPolicy(
+            name="fly-volumes-protected",
+            description="In prod, the Fly app and its volumes are protected from deletion.",
+            validate=resource_validation(lambda args: fly_protected_findings(args, target)),
+            severity=Severity.HIGH,
+        ),
+    ]
