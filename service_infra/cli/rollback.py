@@ -7,10 +7,12 @@ now: after a failed rollout, the version still running; after a good rollout, th
 
     python -m service_infra rollback --stack prod --service llm-server [--dry-run]
 
-sets `services.<service>.tag` in Pulumi.<stack>.yaml to that tag and runs `pulumi up` (a normal
-rollout: the proxy switches with no failed request). Commit the changed stack file, or the next
-deploy from git rolls forward again. Reads no secret: history entries carry secret config as
-`{"secret": true}` only.
+sets `services.<service>.tag` in Pulumi.<stack>.yaml to that tag and runs `pulumi up` with the
+policy pack (a normal rollout: the proxy switches with no failed request). A rollback changes the
+tag and nothing else: when any other config differs from the stack's last update, it refuses and
+names the keys, so it never ships an unreviewed edit under the name of a rollback. Commit the
+changed stack file, or the next deploy from git rolls forward again. Reads no secret: history
+entries and `pulumi config --json` carry secret config as `{"secret": true}` only.
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from service_infra.contract import PROJECT
 
 SERVICES_KEY = f"{PROJECT}:services"
+# The policy pack every `pulumi up` of this project runs with (the repository's policy/ folder).
+POLICY_PACK = Path(__file__).resolve().parents[2] / "policy"
 
 
 class RollbackError(Exception):
@@ -78,6 +83,50 @@ def rollback_target(history: Sequence[Mapping[str, Any]], service: str, current_
     )
 
 
+def _comparable(entry: Mapping[str, Any]) -> Any:
+    """One config entry as `pulumi config --json` and the history print it, as a plain value;
+    a secret is only known to be there."""
+    if entry.get("secret"):
+        return "[secret]"
+    if entry.get("objectValue") is not None:
+        return entry["objectValue"]
+    value = entry.get("value")
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _differences(old: Any, new: Any, path: str) -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            d
+            for key in sorted(old.keys() | new.keys())
+            for d in _differences(old.get(key), new.get(key), f"{path}.{key}")
+        ]
+    return [] if old == new else [path]
+
+
+def config_drift(last: Mapping[str, Any], current: Mapping[str, Any], service: str) -> list[str]:
+    """The config keys that differ between the stack's last update and now, but the service's tag."""
+    tag_key = f"{SERVICES_KEY}.{service}.tag"
+    drift = []
+    for key in sorted(last.keys() | current.keys()):
+        old = _comparable(last[key]) if key in last else None
+        new = _comparable(current[key]) if key in current else None
+        drift += [path for path in _differences(old, new, key) if path != tag_key]
+    return drift
+
+
+def last_update_config(history: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    updates = sorted((e for e in history if e.get("kind") == "update"), key=lambda e: str(e.get("startTime", "")))
+    if not updates:
+        raise RollbackError("the stack has no update in its history: nothing to roll back")
+    return updates[-1].get("config") or {}
+
+
 def _pulumi(args: list[str], capture: bool = True) -> str:
     try:
         done = subprocess.run(["pulumi", *args], capture_output=capture, text=True, check=False)
@@ -102,6 +151,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         key = f"services.{args.service}.tag"
         current = _pulumi(["config", "get", "--path", key, "--stack", args.stack]).strip()
         target = rollback_target(history, args.service, current)
+        drift = config_drift(
+            last_update_config(history),
+            json.loads(_pulumi(["config", "--json", "--stack", args.stack]) or "{}"),
+            args.service,
+        )
+        if drift:
+            raise RollbackError(
+                f"the config of {args.stack} differs from its last update in {', '.join(drift)}: a rollback "
+                f"changes {key} only. Deploy or revert those changes first (`git diff Pulumi.{args.stack}.yaml`)"
+            )
+        if not (POLICY_PACK / "PulumiPolicy.yaml").is_file():
+            raise RollbackError(f"the policy pack is missing at {POLICY_PACK}: a rollback runs with it, as every up")
         print(
             f"{args.service} in {args.stack}: {current} -> {target.tag} (last ran successfully in the update of {target.started})"
         )
@@ -118,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.stack,
                 "--message",
                 f"rollback {args.service} to {target.tag}",
+                "--policy-pack",
+                str(POLICY_PACK),
             ],
             capture=False,
         )

@@ -11,7 +11,7 @@ import pulumi
 from pulumi_command import local
 
 from service_infra.commands import fly as flyctl
-from service_infra.contract import FLY_APP_SUFFIX, FLY_APP_TYPE, FLY_VOLUME_SUFFIX
+from service_infra.contract import FLY_APP_SUFFIX, FLY_APP_TYPE, FLY_RELEASE_SUFFIX, FLY_VOLUME_SUFFIX
 from service_infra.settings import Service
 
 
@@ -100,7 +100,7 @@ class FlyApp(pulumi.ComponentResource):
             lambda args: {**args[0], "SECRETS_DIGEST": _digest(list(args[1]))}
         )
         self.release = local.Command(
-            f"{name}-release",
+            f"{name}{FLY_RELEASE_SUFFIX}",
             create=shlex.join(flyctl.release_operation(fly.app, service.image_ref)),
             stdin=toml,
             environment=pulumi.Output.secret(release_env),

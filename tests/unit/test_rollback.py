@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from service_infra.cli.rollback import RollbackError, rollback_target, service_tag
+from service_infra.cli.rollback import (
+    RollbackError,
+    config_drift,
+    last_update_config,
+    rollback_target,
+    service_tag,
+)
 
 
 def entry(started: str, result: str, tag: str | None, kind: str = "update") -> dict[str, Any]:
@@ -52,3 +58,38 @@ def test_config_without_object_value_is_read_from_its_json() -> None:
     config = {"service-infra:services": {"value": json.dumps({"llm-server": {"tag": "sha-abc1234"}})}}
     assert service_tag(config, "llm-server") == "sha-abc1234"
     assert service_tag({}, "llm-server") is None
+
+
+def _config(services: dict[str, object], **more: object) -> dict[str, object]:
+    return {
+        "service-infra:environment": {"value": "staging", "secret": False},
+        "service-infra:secrets": {"secret": True},
+        "service-infra:services": {"value": json.dumps(services), "objectValue": services, "secret": False},
+        **more,
+    }
+
+
+LAST = _config({"llm-server": {"tag": "sha-2222222", "docker": {"port": 8001}}, "web": {"tag": "sha-9"}})
+
+
+def test_a_rollback_changes_the_tag_and_nothing_else() -> None:
+    now = _config({"llm-server": {"tag": "sha-1111111", "docker": {"port": 8001}}, "web": {"tag": "sha-9"}})
+    assert config_drift(LAST, now, "llm-server") == []
+
+
+def test_other_config_that_differs_from_the_last_update_is_named() -> None:
+    now = _config(
+        {"llm-server": {"tag": "sha-2222222", "docker": {"port": 9000}}, "web": {"tag": "sha-new"}},
+        **{"service-infra:proxy": {"value": '{"image": "x", "tag": "y"}', "secret": False}},
+    )
+    assert config_drift(LAST, now, "llm-server") == [
+        "service-infra:proxy",
+        "service-infra:services.llm-server.docker.port",
+        "service-infra:services.web.tag",
+    ]
+
+
+def test_the_last_update_is_the_newest_update_whatever_its_result() -> None:
+    assert last_update_config(HISTORY) == HISTORY[0]["config"]
+    with pytest.raises(RollbackError, match="no update in its history"):
+        last_update_config([e for e in HISTORY if e["kind"] != "update"])
