@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from nacl.public import PublicKey, SealedBox
 
 from tests.fakes.github_api import DEFAULT_TOKEN, GithubApi
+from tests.fakes.github_api.client import call, seal
 
 OWNER, REPO = "acme", "local-llm-server"
 USERS = {"alice-acme": 101, "bob-acme": 102}
@@ -24,39 +21,6 @@ REPO_PATH = f"/repos/{OWNER}/{REPO}"
 def api() -> Iterator[GithubApi]:
     with GithubApi(OWNER, REPO, users=USERS, teams=TEAMS) as running:
         yield running
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a 303 is an answer to look at, not to follow
-
-
-OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def call(
-    api: GithubApi, method: str, path: str, body: Any = None, *, auth: str | None = f"Bearer {DEFAULT_TOKEN}"
-) -> tuple[int, Any]:
-    """METHOD /api/v3<path> (or `path` as is when it starts with /api/), with a JSON body."""
-    url = f"http://127.0.0.1:{api.port}{path if path.startswith('/api/') else '/api/v3' + path}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    if auth:
-        request.add_header("Authorization", auth)
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with OPENER.open(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else None
-
-
-def seal(public_key_b64: str, value: str) -> str:
-    box = SealedBox(PublicKey(base64.b64decode(public_key_b64)))
-    return base64.b64encode(box.encrypt(value.encode())).decode()
 
 
 def production(api: GithubApi, **overrides: Any) -> tuple[int, Any]:
@@ -238,6 +202,50 @@ def test_six_reviewers_are_fine(api: GithubApi) -> None:
         assert len(six.environments["production"]["reviewers"]) == 6
 
 
+def test_a_seventh_reviewer_is_422(api: GithubApi) -> None:
+    users = {f"user-{n}": 200 + n for n in range(6)}
+    with GithubApi(OWNER, REPO, users=users, teams=TEAMS) as seven:
+        reviewers = [{"type": "User", "id": uid} for uid in users.values()] + [{"type": "Team", "id": 7001}]
+        assert production(seven, reviewers=reviewers) == (
+            422,
+            {
+                "message": "Invalid request.\n\nA maximum of 6 reviewers is allowed.",
+                "documentation_url": "https://docs.github.com/rest",
+                "status": "422",
+                "errors": [{"resource": "Environment", "field": "reviewers", "code": "too_long"}],
+            },
+        )
+        assert seven.environments == {}
+
+
+@pytest.mark.parametrize("access", [None, "pull", "triage"])
+def test_a_team_without_write_access_is_accepted_but_left_out(api: GithubApi, access: Any) -> None:
+    api.set_team_access("platform", access)
+    status, env = production(api)
+    assert status == 200  # GitHub says nothing...
+    rules = {rule["type"]: rule for rule in env["protection_rules"]}
+    assert [(r["type"], r["reviewer"]["id"]) for r in rules["required_reviewers"]["reviewers"]] == [("User", 101)]
+    assert api.environments["production"]["reviewers"] == [{"type": "User", "id": 101}]  # ...and keeps no team
+    assert call(api, "GET", f"{REPO_PATH}/environments/production") == (200, env)
+
+    status, env = production(api, reviewers=[{"type": "Team", "id": 7001}])  # the team alone: no reviewer rule
+    assert status == 200
+    assert "required_reviewers" not in [rule["type"] for rule in env["protection_rules"]]
+
+
+@pytest.mark.parametrize("access", ["push", "maintain", "admin"])
+def test_a_team_with_write_access_reviews(api: GithubApi, access: Any) -> None:
+    api.set_team_access("platform", access)
+    assert production(api)[0] == 200
+    assert api.environments["production"]["reviewers"] == [{"type": "User", "id": 101}, {"type": "Team", "id": 7001}]
+
+
+def test_team_access_takes_githubs_permissions_only(api: GithubApi) -> None:
+    assert api.team_access == {"platform": "push"}  # the default: teams can review
+    with pytest.raises(ValueError, match="permission must be one of"):
+        api.set_team_access("platform", "write")  # pyright: ignore[reportArgumentType]  # the UI's word
+
+
 # --- deployment branch policies -----------------------------------------------------------------
 
 
@@ -261,6 +269,18 @@ def test_custom_branch_policies(api: GithubApi) -> None:
     assert call(api, "DELETE", f"{policies}/{policy['id']}") == (204, None)
     assert call(api, "GET", f"{policies}/{policy['id']}")[0] == 404
     assert [p["name"] for p in api.environments["production"]["branch_policies"].values()] == ["v*"]
+
+
+@pytest.mark.parametrize(
+    "policy", [{"protected_branches": True, "custom_branch_policies": False}, None], ids=["protected", "all"]
+)
+def test_branch_policies_of_an_environment_not_in_custom_mode_are_404(api: GithubApi, policy: Any) -> None:
+    assert production(api, deployment_branch_policy=policy)[0] == 200
+    policies = f"{REPO_PATH}/environments/production/deployment-branch-policies"
+    not_found = (404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest", "status": "404"})
+    assert call(api, "POST", policies, {"name": "main", "type": "branch"}) == not_found
+    assert call(api, "GET", policies) == not_found
+    assert api.environments["production"]["branch_policies"] == {}
 
 
 # --- secrets ------------------------------------------------------------------------------------

@@ -13,14 +13,24 @@ and response shapes, status codes and validation:
   private halves the stand-in keeps, so that tests can decrypt what the provider stored;
 - environment variables.
 
-Every request is recorded (method, path, query, JSON body, status). Requests need
+Every exchange is recorded (method, path, query, JSON body, status, JSON answer). Requests need
 ``Authorization: Bearer <token>`` (or ``token <token>``) with the configured token.
+
+Each team has a permission on the repository (``api.set_team_access("platform", "pull")``;
+write access by default): as on GitHub, a required-reviewer team without write access is
+accepted and silently left out of the environment.
+
+The stand-in's requests and answers are checked against GitHub's published REST description
+(``openapi.py``, pinned to @octokit/openapi 23.0.2; tests/fakes/test_github_api_openapi.py):
+``shapes.py`` builds GitHub's documents, ``records.py`` types what the stand-in holds, and
+``client.py`` is the tests' small REST client.
 
     with GithubApi("acme", "local-llm-server", users={"alice": 101}, teams={"platform": 7}) as api:
         provider_base_url = api.base_url            # http://127.0.0.1:<port>/
         ...
         api.environments["production"]["reviewers"]  # [{"type": "User", "id": 101}, ...]
         api.decrypt_secret("production", "FLY_API_TOKEN")
+        SpecChecker(install_spec()).check_all(api.requests, "acme", "local-llm-server")  # [] when all agree
 """
 
 from tests.fakes.github_api.server import (
@@ -28,5 +38,6 @@ from tests.fakes.github_api.server import (
     ApiRequest,
     GithubApi,
 )
+from tests.fakes.github_api.shapes import Permission
 
-__all__ = ["DEFAULT_TOKEN", "ApiRequest", "GithubApi"]
+__all__ = ["DEFAULT_TOKEN", "ApiRequest", "GithubApi", "Permission"]

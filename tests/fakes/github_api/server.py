@@ -20,6 +20,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
+from tests.fakes.github_api import shapes
+from tests.fakes.github_api.records import BranchPolicy, BranchPolicySetting, Environment, Reviewer, Secret, Variable
+from tests.fakes.github_api.shapes import PERMISSIONS, Json, Permission, Site
+
 DEFAULT_TOKEN = "ghp_servicEinfraStandinT0ken0000000000000"
 DOCS = "https://docs.github.com/rest"
 REST_PREFIX = "/api/v3"
@@ -28,13 +32,13 @@ MAX_REVIEWERS = 6
 MAX_WAIT_TIMER = 43200
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-Json = dict[str, Any]
+Reply = tuple[int, Json | list[Json] | None]  # status and JSON body
 
 
 class ApiError(Exception):
     """An error response, shaped as GitHub shapes them."""
 
-    def __init__(self, status: int, message: str, errors: list[Any] | None = None) -> None:
+    def __init__(self, status: int, message: str, errors: list[Json] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.body: Json = {"message": message, "documentation_url": DOCS, "status": str(status)}
@@ -57,8 +61,9 @@ class ApiRequest:
     method: str
     path: str  # as sent, without the query string (e.g. /api/v3/repos/acme/app/environments/production)
     query: dict[str, list[str]]
-    body: Any  # the parsed JSON body, or None
+    body: Any  # the parsed JSON body (untrusted: any JSON value), or None
     status: int = 0
+    response: Any = None  # the JSON body answered, or None
 
     @property
     def route(self) -> str:
@@ -89,7 +94,7 @@ def _new_key() -> KeyPair:
 class Route:
     method: str
     pattern: re.Pattern[str]
-    handler: Callable[..., tuple[int, Any]]
+    handler: Callable[..., Reply]  # (*path parameters, body=<parsed JSON>)
 
 
 class GithubApi:
@@ -117,10 +122,10 @@ class GithubApi:
         self.org_id = org_id
         self.users: dict[str, int] = {login: login_id, **dict(users or {})}
         self.teams: dict[str, int] = dict(teams or {})
-        # name -> {id, name, wait_timer, reviewers, prevent_self_review, can_admins_bypass,
-        #          deployment_branch_policy, branch_policies, secrets, variables, key_id, ...}
-        self.environments: dict[str, Json] = {}
-        self.repo_secrets: dict[str, Json] = {}  # name -> {encrypted_value, key_id, created_at, updated_at}
+        # Each team's access to the repository (None: none). A team reviews only with write access.
+        self.team_access: dict[str, Permission | None] = dict.fromkeys(self.teams, "push")
+        self.environments: dict[str, Environment] = {}
+        self.repo_secrets: dict[str, Secret] = {}
         self.requests: list[ApiRequest] = []
         self._keys: dict[str, KeyPair] = {}
         self._repo_key = self._add_key()
@@ -182,12 +187,12 @@ class GithubApi:
         self,
         name: str,
         *,
-        reviewers: list[Json] | None = None,
+        reviewers: list[Reviewer] | None = None,
         wait_timer: int = 0,
         prevent_self_review: bool = False,
         can_admins_bypass: bool = True,
-        deployment_branch_policy: Json | None = None,
-    ) -> Json:
+        deployment_branch_policy: BranchPolicySetting | None = None,
+    ) -> Environment:
         """Seed an environment, as if someone had made it by hand."""
         with self._lock:
             env = self._environment_record(name)
@@ -203,6 +208,27 @@ class GithubApi:
             )
             self.environments[env["name"]] = env
             return env
+
+    def set_team_access(self, slug: str, permission: Permission | None) -> None:
+        """The team's permission on the repository (None: no access), as an org admin would set it."""
+        if permission is not None and permission not in PERMISSIONS:
+            raise ValueError(f"permission must be one of {PERMISSIONS} or None, not {permission!r}")
+        with self._lock:
+            self.team_access[slug] = permission
+
+    def _team_can_review(self, team_id: int) -> bool:
+        """Whether GitHub keeps a team as an environment's required reviewer.
+
+        GitHub's docs (Deployments and environments, "Required reviewers"): "The reviewers must
+        have at least read access to the repository." What GitHub does otherwise is not in its
+        docs; reported behaviour is that it accepts the update (200) and leaves the team out, so
+        that nobody in it can approve: integrations/terraform-provider-github#1166 (a team
+        without explicit access is missing after apply) and eclipse-csi/otterdog#556 ("it will
+        silently be ignored if the configured team ... does not have write access"). The
+        stand-in keeps a team only with write access (push, maintain or admin).
+        """
+        slug = next(name for name, tid in self.teams.items() if tid == team_id)
+        return self.team_access.get(slug) in ("push", "maintain", "admin")
 
     def set_secret(self, name: str, value: str, environment: str | None = None) -> None:
         """Seed a secret (sealed with the right public key, as a client would)."""
@@ -233,11 +259,11 @@ class GithubApi:
         with self._lock:
             return self._open(self.repo_secrets[name.upper()])
 
-    def _open(self, record: Json) -> str:
+    def _open(self, record: Secret) -> str:
         key = self._keys[record["key_id"]]
         return SealedBox(key.private).decrypt(base64.b64decode(record["encrypted_value"])).decode()
 
-    def _env(self, name: str | None) -> Json:
+    def _env(self, name: str | None) -> Environment:
         for env_name, env in self.environments.items():
             if name is not None and env_name.lower() == name.lower():
                 return env
@@ -256,95 +282,28 @@ class GithubApi:
     def _api(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{REST_PREFIX}/{path}"
 
+    @property
+    def _site(self) -> Site:
+        return Site(html=f"http://127.0.0.1:{self.port}", api=f"http://127.0.0.1:{self.port}{REST_PREFIX}")
+
     def user_json(self, login: str) -> Json:
-        user_id = self.users[login]
-        return {
-            "login": login,
-            "id": user_id,
-            "node_id": base64.b64encode(f"04:User{user_id}".encode()).decode(),
-            "avatar_url": f"https://avatars.example.invalid/u/{user_id}?v=4",
-            "gravatar_id": "",
-            "url": self._api(f"users/{login}"),
-            "html_url": self._html(login),
-            "type": "User",
-            "site_admin": False,
-        }
-
-    def _user_detail(self, login: str) -> Json:
-        return {
-            **self.user_json(login),
-            "name": login,
-            "company": None,
-            "blog": "",
-            "location": None,
-            "email": None,
-            "bio": None,
-            "public_repos": 0,
-            "public_gists": 0,
-            "followers": 0,
-            "following": 0,
-            "created_at": self._created,
-            "updated_at": self._created,
-        }
-
-    def _org_json(self) -> Json:
-        return {
-            "login": self.owner,
-            "id": self.org_id,
-            "node_id": base64.b64encode(f"012:Organization{self.org_id}".encode()).decode(),
-            "url": self._api(f"orgs/{self.owner}"),
-            "repos_url": self._api(f"orgs/{self.owner}/repos"),
-            "avatar_url": f"https://avatars.example.invalid/u/{self.org_id}?v=4",
-            "description": None,
-            "name": self.owner,
-            "html_url": self._html(self.owner),
-            "type": "Organization",
-            "created_at": self._created,
-            "updated_at": self._created,
-        }
+        return shapes.simple_user(self._site, login, self.users[login])
 
     def team_json(self, slug: str) -> Json:
-        team_id = self.teams[slug]
-        return {
-            "id": team_id,
-            "node_id": base64.b64encode(f"04:Team{team_id}".encode()).decode(),
-            "url": self._api(f"teams/{team_id}"),
-            "html_url": self._html(f"orgs/{self.owner}/teams/{slug}"),
-            "name": slug,
-            "slug": slug,
-            "description": None,
-            "privacy": "closed",
-            "notification_setting": "notifications_enabled",
-            "permission": "pull",
-            "members_url": self._api(f"teams/{team_id}/members{{/member}}"),
-            "repositories_url": self._api(f"teams/{team_id}/repos"),
-            "parent": None,
-        }
+        return shapes.team(self._site, self.owner, slug, self.teams[slug])
+
+    def _org_json(self) -> Json:
+        return shapes.organization(self._site, self.owner, self.org_id, self._created)
 
     def _repo_json(self) -> Json:
-        full_name = f"{self.owner}/{self.repo}"
-        return {
-            "id": self.repo_id,
-            "node_id": base64.b64encode(f"010:Repository{self.repo_id}".encode()).decode(),
-            "name": self.repo,
-            "full_name": full_name,
-            "private": True,
-            "owner": {**self._org_json(), "site_admin": False},
-            "html_url": self._html(full_name),
-            "description": None,
-            "fork": False,
-            "url": self._api(f"repos/{full_name}"),
-            "default_branch": "main",
-            "visibility": "private",
-            "archived": False,
-            "disabled": False,
-            "created_at": self._created,
-            "updated_at": self._created,
-            "pushed_at": self._created,
-            "permissions": {"admin": True, "maintain": True, "push": True, "triage": True, "pull": True},
+        owner = {
+            **shapes.simple_user(self._site, self.owner, self.org_id),
+            "node_id": shapes.node_id("Organization", self.org_id),
+            "type": "Organization",
         }
+        return shapes.repository(self._site, f"{self.owner}/{self.repo}", self.repo_id, owner, self._created)
 
-    def _environment_json(self, env: Json) -> Json:
+    def _environment_json(self, env: Environment) -> Json:
         rules: list[Json] = []
         if env["wait_timer"]:
             rules.append({**self._rule_ids(env, "wait_timer"), "type": "wait_timer", "wait_timer": env["wait_timer"]})
@@ -370,7 +329,7 @@ class GithubApi:
         name = env["name"]
         return {
             "id": env["id"],
-            "node_id": base64.b64encode(f"011:Environment{env['id']}".encode()).decode(),
+            "node_id": shapes.node_id("Environment", env["id"]),
             "name": name,
             "url": self._api(f"repos/{self.owner}/{self.repo}/environments/{name}"),
             "html_url": self._html(f"{self.owner}/{self.repo}/deployments/activity_log?environments_filter={name}"),
@@ -381,9 +340,9 @@ class GithubApi:
             "deployment_branch_policy": copy.deepcopy(env["deployment_branch_policy"]),
         }
 
-    def _rule_ids(self, env: Json, kind: str) -> Json:
+    def _rule_ids(self, env: Environment, kind: str) -> Json:
         rule_id = env["rule_ids"].setdefault(kind, next(self._ids))
-        return {"id": rule_id, "node_id": base64.b64encode(f"04:Gate{rule_id}".encode()).decode()}
+        return {"id": rule_id, "node_id": shapes.node_id("Gate", rule_id)}
 
     # ------------------------------------------------------------------ routes
 
@@ -392,7 +351,7 @@ class GithubApi:
         repo = rf"/repos/{seg}/{seg}"
         env = rf"{repo}/environments/{seg}"
         by_id_env = rf"/repositories/(\d+)/environments/{seg}"
-        table: list[tuple[str, str, Callable[..., tuple[int, Any]]]] = [
+        table: list[tuple[str, str, Callable[..., Reply]]] = [
             ("GET", r"/user", self._get_authenticated_user),
             ("GET", rf"/users/{seg}", self._get_user),
             ("GET", rf"/users/{seg}/gpg_keys", self._get_user_keys),
@@ -437,11 +396,11 @@ class GithubApi:
         ]
         return [Route(method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in table]
 
-    def handle(self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes) -> tuple[int, Any]:
+    def handle(self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes) -> Reply:
         """One request: (status, JSON body or None). Records it."""
         parts = urlsplit(raw_path)
         path, query = parts.path, parse_qs(parts.query)
-        body: Any = None
+        body: object = None
         status, response = 500, None
         try:
             if raw_body:
@@ -456,7 +415,7 @@ class GithubApi:
             status, response = error.status, error.body
         finally:
             with self._lock:
-                self.requests.append(ApiRequest(method, path, query, body, status))
+                self.requests.append(ApiRequest(method, path, query, body, status, response))
         return status, response
 
     def _authorize(self, header: str) -> None:
@@ -466,7 +425,7 @@ class GithubApi:
         if scheme.lower() not in ("bearer", "token") or credential.strip() != self.token:
             raise ApiError(401, "Bad credentials")
 
-    def _dispatch(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+    def _dispatch(self, method: str, path: str, body: object) -> Reply:
         if path == GRAPHQL_PATH:
             if method != "POST":
                 raise not_found()
@@ -495,27 +454,27 @@ class GithubApi:
         if int(repo_id) != self.repo_id:
             raise not_found()
 
-    def _find_env(self, name: str) -> Json:
+    def _find_env(self, name: str) -> Environment:
         try:
             return self._env(name)
         except KeyError:
             raise not_found() from None
 
-    def _get_authenticated_user(self, *, body: Any) -> tuple[int, Any]:
-        return 200, self._user_detail(self.login)
+    def _get_authenticated_user(self, *, body: object) -> Reply:
+        return 200, shapes.private_user(self._site, self.login, self.login_id, self._created)
 
-    def _get_user(self, login: str, *, body: Any) -> tuple[int, Any]:
+    def _get_user(self, login: str, *, body: object) -> Reply:
         for name in self.users:
             if name.lower() == login.lower():
-                return 200, self._user_detail(name)
+                return 200, shapes.public_user(self._site, name, self.users[name], self._created)
         raise not_found()
 
-    def _get_user_keys(self, login: str, *, body: Any) -> tuple[int, Any]:
+    def _get_user_keys(self, login: str, *, body: object) -> Reply:
         if not any(name.lower() == login.lower() for name in self.users):
             raise not_found()
         return 200, []
 
-    def _get_org(self, org: str, *, body: Any) -> tuple[int, Any]:
+    def _get_org(self, org: str, *, body: object) -> Reply:
         if org.lower() != self.owner.lower():
             raise not_found()
         return 200, self._org_json()
@@ -528,24 +487,25 @@ class GithubApi:
                 return name
         raise not_found()
 
-    def _get_team(self, org: str, slug: str, *, body: Any) -> tuple[int, Any]:
-        return 200, self.team_json(self._team_slug(org, slug))
+    def _get_team(self, org: str, slug: str, *, body: object) -> Reply:
+        slug = self._team_slug(org, slug)
+        return 200, shapes.team_full(self._site, self.owner, slug, self.teams[slug], self._org_json(), self._created)
 
-    def _get_team_list(self, org: str, slug: str, *, body: Any) -> tuple[int, Any]:
+    def _get_team_list(self, org: str, slug: str, *, body: object) -> Reply:
         self._team_slug(org, slug)
         return 200, []
 
-    def _get_repo(self, owner: str, repo: str, *, body: Any) -> tuple[int, Any]:
+    def _get_repo(self, owner: str, repo: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         return 200, self._repo_json()
 
-    def _get_repo_by_id(self, repo_id: str, *, body: Any) -> tuple[int, Any]:
+    def _get_repo_by_id(self, repo_id: str, *, body: object) -> Reply:
         self._check_repo_id(repo_id)
         return 200, self._repo_json()
 
     # environments
 
-    def _environment_record(self, name: str) -> Json:
+    def _environment_record(self, name: str) -> Environment:
         now = _now()
         return {
             "id": next(self._ids),
@@ -564,16 +524,16 @@ class GithubApi:
             "rule_ids": {},
         }
 
-    def _list_environments(self, owner: str, repo: str, *, body: Any) -> tuple[int, Any]:
+    def _list_environments(self, owner: str, repo: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         envs = [self._environment_json(env) for env in self.environments.values()]
         return 200, {"total_count": len(envs), "environments": envs}
 
-    def _get_environment(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _get_environment(self, owner: str, repo: str, name: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         return 200, self._environment_json(self._find_env(name))
 
-    def _put_environment(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _put_environment(self, owner: str, repo: str, name: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         if body is not None and not isinstance(body, dict):
             raise ApiError(400, "Problems parsing JSON")
@@ -666,13 +626,13 @@ class GithubApi:
                 )
         return body
 
-    def _apply_environment(self, env: Json, settings: Json) -> None:
+    def _apply_environment(self, env: Environment, settings: Json) -> None:
         if "wait_timer" in settings:
             env["wait_timer"] = settings["wait_timer"] or 0
         if "reviewers" in settings:
-            reviewers = settings["reviewers"] or []
-            unique = {(r["type"], r["id"]): {"type": r["type"], "id": r["id"]} for r in reviewers}
-            env["reviewers"] = list(unique.values())
+            reviewers: list[Reviewer] = settings["reviewers"] or []
+            unique = {(r["type"], r["id"]): Reviewer(type=r["type"], id=r["id"]) for r in reviewers}
+            env["reviewers"] = [r for r in unique.values() if r["type"] == "User" or self._team_can_review(r["id"])]
         if settings.get("prevent_self_review") is not None:
             env["prevent_self_review"] = settings["prevent_self_review"]
         if settings.get("can_admins_bypass") is not None:
@@ -691,7 +651,7 @@ class GithubApi:
                 env["branch_policies"] = {}  # custom patterns go with the custom setting
         env["updated_at"] = _now()
 
-    def _delete_environment(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _delete_environment(self, owner: str, repo: str, name: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         env = self._find_env(name)
         del self.environments[env["name"]]  # its secrets, variables and branch policies go with it
@@ -699,53 +659,57 @@ class GithubApi:
 
     # deployment branch policies
 
-    def _custom_env(self, owner: str, repo: str, name: str) -> Json:
+    def _custom_env(self, owner: str, repo: str, name: str) -> Environment:
         self._check_repo(owner, repo)
         env = self._find_env(name)
         policy = env["deployment_branch_policy"]
+        # The description (repos/create-deployment-branch-policy): "404 Not Found or
+        # `deployment_branch_policy.custom_branch_policies` property for the environment is set
+        # to false" -- so an environment limited to protected branches, or open to all, answers
+        # GitHub's plain 404 to every branch-policy call.
         if policy is None or not policy["custom_branch_policies"]:
-            raise not_found()  # GitHub: 404 unless custom_branch_policies is true
+            raise not_found()
         return env
 
-    def _list_branch_policies(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _list_branch_policies(self, owner: str, repo: str, name: str, *, body: object) -> Reply:
         env = self._custom_env(owner, repo, name)
         policies = [self._branch_policy_json(p) for p in env["branch_policies"].values()]
         return 200, {"total_count": len(policies), "branch_policies": policies}
 
     @staticmethod
-    def _branch_policy_json(policy: Json) -> Json:
+    def _branch_policy_json(policy: BranchPolicy) -> Json:
         return {
             "id": policy["id"],
-            "node_id": base64.b64encode(f"022:DeploymentBranchPolicy{policy['id']}".encode()).decode(),
+            "node_id": shapes.node_id("DeploymentBranchPolicy", policy["id"]),
             "name": policy["name"],
             "type": policy["type"],
         }
 
-    def _create_branch_policy(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _create_branch_policy(self, owner: str, repo: str, name: str, *, body: object) -> Reply:
         env = self._custom_env(owner, repo, name)
         if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
             raise invalid('Invalid request.\n\nNo subschema in "anyOf" matched.', "DeploymentBranchPolicy", "name")
         kind = body.get("type", "branch")
-        if kind not in ("branch", "tag"):
+        if kind != "branch" and kind != "tag":
             raise invalid(f"Invalid request.\n\n{kind!r} is not a valid type.", "DeploymentBranchPolicy", "type")
         for policy in env["branch_policies"].values():
             if policy["name"] == body["name"] and policy["type"] == kind:
                 return 303, self._branch_policy_json(policy)  # GitHub: the same pattern already exists
-        policy = {"id": next(self._ids), "name": body["name"], "type": kind}
+        policy = BranchPolicy(id=next(self._ids), name=body["name"], type=kind)
         env["branch_policies"][policy["id"]] = policy
         return 200, self._branch_policy_json(policy)
 
-    def _branch_policy(self, env: Json, policy_id: str) -> Json:
+    def _branch_policy(self, env: Environment, policy_id: str) -> BranchPolicy:
         policy = env["branch_policies"].get(int(policy_id))
         if policy is None:
             raise not_found()
         return policy
 
-    def _get_branch_policy(self, owner: str, repo: str, name: str, policy_id: str, *, body: Any) -> tuple[int, Any]:
+    def _get_branch_policy(self, owner: str, repo: str, name: str, policy_id: str, *, body: object) -> Reply:
         env = self._custom_env(owner, repo, name)
         return 200, self._branch_policy_json(self._branch_policy(env, policy_id))
 
-    def _update_branch_policy(self, owner: str, repo: str, name: str, policy_id: str, *, body: Any) -> tuple[int, Any]:
+    def _update_branch_policy(self, owner: str, repo: str, name: str, policy_id: str, *, body: object) -> Reply:
         env = self._custom_env(owner, repo, name)
         policy = self._branch_policy(env, policy_id)
         if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
@@ -753,7 +717,7 @@ class GithubApi:
         policy["name"] = body["name"]
         return 200, self._branch_policy_json(policy)
 
-    def _delete_branch_policy(self, owner: str, repo: str, name: str, policy_id: str, *, body: Any) -> tuple[int, Any]:
+    def _delete_branch_policy(self, owner: str, repo: str, name: str, policy_id: str, *, body: object) -> Reply:
         env = self._custom_env(owner, repo, name)
         del env["branch_policies"][self._branch_policy(env, policy_id)["id"]]
         return 204, None
@@ -763,33 +727,33 @@ class GithubApi:
     def _public_key_json(self, key: KeyPair) -> Json:
         return {"key_id": key.key_id, "key": key.public_b64}
 
-    def _get_repo_public_key(self, owner: str, repo: str, *, body: Any) -> tuple[int, Any]:
+    def _get_repo_public_key(self, owner: str, repo: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         return 200, self._public_key_json(self._repo_key)
 
-    def _get_env_public_key(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _get_env_public_key(self, owner: str, repo: str, name: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         return 200, self._public_key_json(self._keys[self._find_env(name)["key_id"]])
 
-    def _get_env_public_key_by_id(self, repo_id: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _get_env_public_key_by_id(self, repo_id: str, name: str, *, body: object) -> Reply:
         self._check_repo_id(repo_id)
         return 200, self._public_key_json(self._keys[self._find_env(name)["key_id"]])
 
     @staticmethod
-    def _secret_json(name: str, record: Json) -> Json:
+    def _secret_json(name: str, record: Secret) -> Json:
         return {"name": name, "created_at": record["created_at"], "updated_at": record["updated_at"]}
 
-    def _list_secrets(self, store: dict[str, Json]) -> tuple[int, Any]:
+    def _list_secrets(self, store: dict[str, Secret]) -> Reply:
         listed = [self._secret_json(name, record) for name, record in sorted(store.items())]
         return 200, {"total_count": len(listed), "secrets": listed}
 
-    def _get_secret(self, store: dict[str, Json], name: str) -> tuple[int, Any]:
+    def _get_secret(self, store: dict[str, Secret], name: str) -> Reply:
         record = store.get(name.upper())
         if record is None:
             raise not_found()
         return 200, self._secret_json(name.upper(), record)
 
-    def _put_secret(self, store: dict[str, Json], key: KeyPair, name: str, body: Any) -> tuple[int, Any]:
+    def _put_secret(self, store: dict[str, Secret], key: KeyPair, name: str, body: object) -> Reply:
         if not SECRET_NAME.match(name) or name.upper().startswith("GITHUB_"):
             raise invalid(
                 "Secret names can only contain alphanumeric characters or underscores, must not start with a"
@@ -821,66 +785,66 @@ class GithubApi:
         }
         return (204, None) if existing else (201, {})
 
-    def _delete_secret(self, store: dict[str, Json], name: str) -> tuple[int, Any]:
+    def _delete_secret(self, store: dict[str, Secret], name: str) -> Reply:
         if name.upper() not in store:
             raise not_found()
         del store[name.upper()]
         return 204, None
 
-    def _list_repo_secrets(self, owner: str, repo: str, *, body: Any) -> tuple[int, Any]:
+    def _list_repo_secrets(self, owner: str, repo: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         return self._list_secrets(self.repo_secrets)
 
-    def _get_repo_secret(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _get_repo_secret(self, owner: str, repo: str, name: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         return self._get_secret(self.repo_secrets, name)
 
-    def _put_repo_secret(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _put_repo_secret(self, owner: str, repo: str, name: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         return self._put_secret(self.repo_secrets, self._repo_key, name, body)
 
-    def _delete_repo_secret(self, owner: str, repo: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _delete_repo_secret(self, owner: str, repo: str, name: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
         return self._delete_secret(self.repo_secrets, name)
 
-    def _env_by_id(self, repo_id: str, name: str) -> Json:
+    def _env_by_id(self, repo_id: str, name: str) -> Environment:
         self._check_repo_id(repo_id)
         return self._find_env(name)
 
-    def _env_by_name(self, owner: str, repo: str, name: str) -> Json:
+    def _env_by_name(self, owner: str, repo: str, name: str) -> Environment:
         self._check_repo(owner, repo)
         return self._find_env(name)
 
-    def _list_env_secrets_by_id(self, repo_id: str, env: str, *, body: Any) -> tuple[int, Any]:
+    def _list_env_secrets_by_id(self, repo_id: str, env: str, *, body: object) -> Reply:
         return self._list_secrets(self._env_by_id(repo_id, env)["secrets"])
 
-    def _list_env_secrets(self, owner: str, repo: str, env: str, *, body: Any) -> tuple[int, Any]:
+    def _list_env_secrets(self, owner: str, repo: str, env: str, *, body: object) -> Reply:
         return self._list_secrets(self._env_by_name(owner, repo, env)["secrets"])
 
-    def _get_env_secret_by_id(self, repo_id: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _get_env_secret_by_id(self, repo_id: str, env: str, name: str, *, body: object) -> Reply:
         return self._get_secret(self._env_by_id(repo_id, env)["secrets"], name)
 
-    def _get_env_secret(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _get_env_secret(self, owner: str, repo: str, env: str, name: str, *, body: object) -> Reply:
         return self._get_secret(self._env_by_name(owner, repo, env)["secrets"], name)
 
-    def _put_env_secret_by_id(self, repo_id: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _put_env_secret_by_id(self, repo_id: str, env: str, name: str, *, body: object) -> Reply:
         record = self._env_by_id(repo_id, env)
         return self._put_secret(record["secrets"], self._keys[record["key_id"]], name, body)
 
-    def _put_env_secret(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _put_env_secret(self, owner: str, repo: str, env: str, name: str, *, body: object) -> Reply:
         record = self._env_by_name(owner, repo, env)
         return self._put_secret(record["secrets"], self._keys[record["key_id"]], name, body)
 
-    def _delete_env_secret_by_id(self, repo_id: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _delete_env_secret_by_id(self, repo_id: str, env: str, name: str, *, body: object) -> Reply:
         return self._delete_secret(self._env_by_id(repo_id, env)["secrets"], name)
 
-    def _delete_env_secret(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _delete_env_secret(self, owner: str, repo: str, env: str, name: str, *, body: object) -> Reply:
         return self._delete_secret(self._env_by_name(owner, repo, env)["secrets"], name)
 
     # variables
 
     @staticmethod
-    def _variable_json(name: str, record: Json) -> Json:
+    def _variable_json(name: str, record: Variable) -> Json:
         return {
             "name": name,
             "value": record["value"],
@@ -888,13 +852,13 @@ class GithubApi:
             "updated_at": record["updated_at"],
         }
 
-    def _list_env_variables(self, owner: str, repo: str, env: str, *, body: Any) -> tuple[int, Any]:
+    def _list_env_variables(self, owner: str, repo: str, env: str, *, body: object) -> Reply:
         variables = self._env_by_name(owner, repo, env)["variables"]
         listed = [self._variable_json(name, record) for name, record in sorted(variables.items())]
         return 200, {"total_count": len(listed), "variables": listed}
 
     @staticmethod
-    def _check_variable_name(name: Any) -> str:
+    def _check_variable_name(name: object) -> str:
         if not isinstance(name, str) or not SECRET_NAME.match(name) or name.upper().startswith("GITHUB_"):
             raise invalid(
                 "Variable names can only contain alphanumeric characters or underscores, must not start with a"
@@ -904,7 +868,7 @@ class GithubApi:
             )
         return name.upper()
 
-    def _create_env_variable(self, owner: str, repo: str, env: str, *, body: Any) -> tuple[int, Any]:
+    def _create_env_variable(self, owner: str, repo: str, env: str, *, body: object) -> Reply:
         variables = self._env_by_name(owner, repo, env)["variables"]
         if not isinstance(body, dict) or not isinstance(body.get("value"), str):
             raise invalid('Invalid request.\n\n"value" wasn\'t supplied.', "Variable", "value")
@@ -915,14 +879,14 @@ class GithubApi:
         variables[name] = {"value": body["value"], "created_at": now, "updated_at": now}
         return 201, {}
 
-    def _get_env_variable(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _get_env_variable(self, owner: str, repo: str, env: str, name: str, *, body: object) -> Reply:
         variables = self._env_by_name(owner, repo, env)["variables"]
         record = variables.get(name.upper())
         if record is None:
             raise not_found()
         return 200, self._variable_json(name.upper(), record)
 
-    def _update_env_variable(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _update_env_variable(self, owner: str, repo: str, env: str, name: str, *, body: object) -> Reply:
         variables = self._env_by_name(owner, repo, env)["variables"]
         record = variables.get(name.upper())
         if record is None:
@@ -940,7 +904,7 @@ class GithubApi:
         record["updated_at"] = _now()
         return 204, None
 
-    def _delete_env_variable(self, owner: str, repo: str, env: str, name: str, *, body: Any) -> tuple[int, Any]:
+    def _delete_env_variable(self, owner: str, repo: str, env: str, name: str, *, body: object) -> Reply:
         variables = self._env_by_name(owner, repo, env)["variables"]
         if name.upper() not in variables:
             raise not_found()

@@ -1,0 +1,47 @@
+"""A small REST client for tests: calls the stand-in as the provider does, redirects not followed."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from nacl.public import PublicKey, SealedBox
+
+from tests.fakes.github_api.server import DEFAULT_TOKEN, GithubApi
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 303 is an answer to look at, not to follow
+
+
+OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def call(
+    api: GithubApi, method: str, path: str, body: Any = None, *, auth: str | None = f"Bearer {DEFAULT_TOKEN}"
+) -> tuple[int, Any]:
+    """METHOD /api/v3<path> (or `path` as is when it starts with /api/), with a JSON body."""
+    url = f"http://127.0.0.1:{api.port}{path if path.startswith('/api/') else '/api/v3' + path}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if auth:
+        request.add_header("Authorization", auth)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with OPENER.open(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, json.loads(raw) if raw else None
+
+
+def seal(public_key_b64: str, value: str) -> str:
+    """`value` sealed for a GitHub secrets public key, base64-encoded, as clients send it."""
+    box = SealedBox(PublicKey(base64.b64decode(public_key_b64)))
+    return base64.b64encode(box.encrypt(value.encode())).decode()
