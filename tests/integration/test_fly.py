@@ -9,9 +9,17 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from tests.fakes.github_api import GithubApi
 from tests.support import ROOT
 from tests.support.pulumi_project import Project
-from tests.support.stacks import FLY_SECRETS, fly_config
+from tests.support.stacks import (
+    FLY_SECRETS,
+    GITHUB_OWNER,
+    GITHUB_REPOSITORY,
+    GITHUB_USERS,
+    fly_config,
+    production_github,
+)
 
 
 def read_fly_state(path: Path) -> dict[str, Any]:
@@ -68,17 +76,22 @@ def test_policy_pack_refuses_unprotected_fly_data_in_prod(
     assert "fly-volumes-protected" not in advice.output, advice.output[-3000:]
     assert "service-infra-guards" in advice.output, advice.output[-3000:]
 
-    prod = project.stack("prod", {**config, "environment": "prod"}, FLY_SECRETS)
-    with pytest.raises(auto.CommandError) as refused:
-        prod.preview(policy_packs=[POLICY_PACK])
-    message = str(refused.value)
-    assert "mandatory" in message and "fly-volumes-protected" in message, message[-3000:]
-    assert "the Fly volume is not protected from deletion in prod" in message, message[-3000:]
-    assert "service-infra:services.<service>.fly.protect" in message, message[-3000:]
-    assert not any(value in message for value in FLY_SECRETS.values())
-    assert not fly_state["state"].exists()  # previews wrote nothing to Fly
+    # Prod must have its protected GitHub `production` environment (the settings refuse it
+    # otherwise); the stand-in answers the reviewer look-ups a preview makes.
+    with GithubApi(GITHUB_OWNER, GITHUB_REPOSITORY, users=GITHUB_USERS) as github_api:
+        prod_config = {**config, "environment": "prod", "github": production_github(github_api.base_url)}
+        prod_secrets = {**FLY_SECRETS, "GITHUB_TOKEN": github_api.token}
+        prod = project.stack("prod", prod_config, prod_secrets)
+        with pytest.raises(auto.CommandError) as refused:
+            prod.preview(policy_packs=[POLICY_PACK])
+        message = str(refused.value)
+        assert "mandatory" in message and "fly-volumes-protected" in message, message[-3000:]
+        assert "the Fly volume is not protected from deletion in prod" in message, message[-3000:]
+        assert "service-infra:services.<service>.fly.protect" in message, message[-3000:]
+        assert not any(value in message for value in prod_secrets.values())
+        assert not fly_state["state"].exists()  # previews wrote nothing to Fly
 
-    config["services"]["image-descriptor"]["fly"]["protect"] = True
-    allowed = project.stack("prod-protected", {**config, "environment": "prod"}, FLY_SECRETS)
-    run = allowed.preview(policy_packs=[POLICY_PACK])
-    assert "fly-volumes-protected" not in run.output, run.output[-3000:]
+        config["services"]["image-descriptor"]["fly"]["protect"] = True
+        allowed = project.stack("prod-protected", {**prod_config, "services": config["services"]}, prod_secrets)
+        run = allowed.preview(policy_packs=[POLICY_PACK])
+        assert "fly-volumes-protected" not in run.output, run.output[-3000:]

@@ -20,20 +20,23 @@ from pulumi import automation as auto
 
 from service_infra.contract import PROJECT
 from tests.fakes.github_api import GithubApi
+from tests.fakes.github_api.openapi import SpecChecker, install_spec
 from tests.support import ROOT
 from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_http
 from tests.support.pulumi_project import Project, Stack
+from tests.support.stacks import GITHUB_OWNER as OWNER
+from tests.support.stacks import GITHUB_REPOSITORY as REPOSITORY
+from tests.support.stacks import GITHUB_TEAMS as TEAMS
+from tests.support.stacks import GITHUB_USERS as USERS
 
-OWNER, REPOSITORY = "acme", "local-llm-server"  # as in the committed stack files
-USERS = {"alice-acme": 4101, "bob-acme": 4102, "carol-acme": 4103}
-TEAMS = {"platform": 5101, "security": 5102}
 # Every resource of a committed stack (same shape in both): the stack; the environment, Docker
 # host, service, Fly app, health gate (x2), GitHub repository and environment components; the
 # docker and github providers; the service's network, proxy image and proxy, app image, volume,
 # container and its activation command; the Fly app, volume, secrets and release commands and
 # the two probes; in GitHub, the environment, its branch policy, two secrets, three variables,
-# and the repository secret.
-PREVIEW_CREATES = {"staging": 32, "prod": 32}
+# and the repository secret. Prod adds production-preview: an environment, its branch policy
+# and its secret.
+PREVIEW_CREATES = {"staging": 32, "prod": 35}
 
 # What was there before the program: must survive every up and the destroy.
 SEEDED_ENVIRONMENT = "qa-sandbox"
@@ -184,8 +187,12 @@ def test_prod_stack(
     try:
         stack.up()
         assert_no_github_errors(api)
-        assert set(api.environments) == {SEEDED_ENVIRONMENT, "production"}
+        assert set(api.environments) == {SEEDED_ENVIRONMENT, "production", "production-preview"}
         assert_environment_matches(api, "production", config, secrets)
+        assert_environment_matches(api, "production-preview", config, secrets)
+        # Prod's gate and data cannot be deleted by an update: the production environment, the
+        # Docker volume and the Fly app and volume are protected in the state.
+        assert {"production", "llm-server-llm-cache", "image-descriptor-app"} <= stack.protected()
         # The committed prod config, spelled out: reviewers resolved from names to ids.
         assert reviewer_ids(api, "production") == {("User", 4101), ("User", 4102), ("Team", 5101)}
         assert api.environments["production"]["prevent_self_review"] is True
@@ -224,16 +231,17 @@ def test_prod_stack(
         wait_http(f"http://127.0.0.1:{port}/health", timeout=30)  # the service still runs
         remove_config(stack, "github.environments.production.reviewers.users[1]")
 
-        # Destroy (prod's Fly app is protected: unprotect first, as ops would) removes what the
+        # Destroy (prod is protected: unprotect first, on purpose, as ops would) removes what the
         # program made in GitHub and nothing else.
-        stack.set("services.image-descriptor.fly.protect", "false")
-        stack.up()
+        stack.unprotect_all()
         before = len(api.requests)
         stack.destroy()
         assert_no_github_errors(api, before)
         assert set(api.environments) == {SEEDED_ENVIRONMENT}
         assert sorted(api.repo_secrets) == [SEEDED_REPO_SECRET[0]]
         assert_seeded_untouched(api)
+        # Everything the real provider sent, and every answer, as GitHub's REST description has it.
+        assert SpecChecker(install_spec()).check_all(api.requests, OWNER, REPOSITORY) == []
     finally:
         destroy_unprotected(stack)
         remove_retained_volumes(engine, "prod")

@@ -52,6 +52,8 @@ class Project:
             ROOT / "service_infra", directory / "service_infra", ignore=shutil.ignore_patterns("__pycache__")
         )
         shutil.copytree(ROOT / "examples", directory / "examples", ignore=shutil.ignore_patterns("__pycache__"))
+        # The policy pack, next to the program as in the repository (rollback runs up with it).
+        shutil.copytree(ROOT / "policy", directory / "policy", ignore=shutil.ignore_patterns("__pycache__"))
         (directory / ".venv").symlink_to(ROOT / ".venv")
         self.stacks: list[Stack] = []
 
@@ -92,9 +94,11 @@ class Project:
         )
 
     def tear_down(self) -> None:
-        """Destroy what a test left up (a failed test must not leave containers behind)."""
+        """Destroy what a test left up (a failed test must not leave containers behind), prod's
+        protected resources included."""
         for stack in reversed(self.stacks):
             try:
+                stack.unprotect_all()
                 stack.stack.destroy(color="never")
             except auto.CommandError as error:
                 print(f"tear-down of {stack.stack.name} failed: {error}")
@@ -127,6 +131,19 @@ class Stack:
         lines: list[str] = []
         self.stack.destroy(on_output=lines.append, color="never")
         return Run("\n".join(lines))
+
+    def unprotect_all(self) -> None:
+        """`pulumi state unprotect --all`, as ops do on purpose before destroying prod."""
+        self.project.command.run(
+            ["state", "unprotect", "--all", "--yes", "--non-interactive", "--stack", self.stack.name],
+            cwd=str(self.project.dir),
+            additional_env=self.project.env,
+        )
+
+    def protected(self) -> set[str]:
+        """The names of the resources Pulumi refuses to delete, from the stack's state."""
+        resources = (self.stack.export_stack().deployment or {}).get("resources") or []
+        return {str(r["urn"]).rsplit("::", 1)[-1] for r in resources if r.get("protect")}
 
     def outputs(self) -> dict[str, Any]:
         return {k: v.value for k, v in self.stack.outputs().items()}

@@ -7,6 +7,22 @@ from typing import Any
 from service_infra.contract import LABEL_ENVIRONMENT, LABEL_IMAGE_TAG
 from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost
 
+# The repository and the people the GitHub API stand-in knows, as in the committed stack files.
+GITHUB_OWNER, GITHUB_REPOSITORY = "acme", "local-llm-server"
+GITHUB_USERS = {"alice-acme": 4101, "bob-acme": 4102, "carol-acme": 4103}
+GITHUB_TEAMS = {"platform": 5101, "security": 5102}
+
+
+def production_github(base_url: str) -> dict[str, Any]:
+    """The least GitHub section a prod stack may have: the protected `production` environment."""
+    return {
+        "owner": GITHUB_OWNER,
+        "repository": GITHUB_REPOSITORY,
+        "base_url": base_url,
+        "environments": {"production": {"reviewers": {"users": ["alice-acme"]}, "branches": ["main"]}},
+    }
+
+
 # The service's API key on the SSH host's staging stack.
 API_KEY = "it-api-key-3b1f9c0e7d"
 # The Fly service's secrets: the token flyctl reads and the app's own.
