@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 from pulumi import automation as auto  # noqa: E402
 
 from service_infra.commands import proxy  # noqa: E402
+from service_infra.contract import RESTART_POLICY  # noqa: E402
 from service_infra.ops import rollout as rollout_ops  # noqa: E402
 from tests.support.harness import (  # noqa: E402
     DockerEngine,
@@ -108,7 +109,7 @@ def proxied_by_hand(
     by_hand.docker("network", "create", network)
     by_hand.docker(
         "create", "--name", proxy_name, "--network", network, "-u", "10001:10001",
-        "-p", f"127.0.0.1:{port}:{proxy.LISTEN_PORT}", "--restart", "unless-stopped",
+        "-p", f"127.0.0.1:{port}:{proxy.LISTEN_PORT}", "--restart", RESTART_POLICY,
         proxy_ref, *proxy.COMMAND,
     )  # fmt: skip
     by_hand.docker("cp", str(conf), f"{proxy_name}:{proxy.CONFIG_PATH}")

@@ -20,7 +20,7 @@ import pulumi
 import yaml
 
 from service_infra import preflight
-from service_infra.contract import PROJECT, SECRET_SIGNATURE_KEY
+from service_infra.contract import PROJECT, SECRET_SIGNATURE, SECRET_SIGNATURE_KEY
 from tests.support import ROOT
 
 
@@ -135,7 +135,7 @@ def run_stack(config: dict[str, Any], stack: str = "test", recorder: Recorder | 
 
 
 def is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get(SECRET_SIGNATURE_KEY) == "1b47061264138c4ac30d75fd1eb44270"
+    return isinstance(value, dict) and value.get(SECRET_SIGNATURE_KEY) == SECRET_SIGNATURE
 
 
 def reveal(value: Any) -> Any:
