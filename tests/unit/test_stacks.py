@@ -153,7 +153,10 @@ def test_local_stack_hot_reloads_the_example_service(stacks: dict[str, Recorder]
 
 def test_prod_github_environment(stacks: dict[str, Recorder]) -> None:
     recorder = stacks["prod"]
-    (environment,) = recorder.of_type(ENVIRONMENT)
+    environments = {r.inputs["environment"]: r for r in recorder.of_type(ENVIRONMENT)}
+    # production gates deploys; production-preview holds prod's credentials for main's read-only jobs.
+    assert set(environments) == {"production", "production-preview"}
+    environment = environments["production"]
     assert environment.inputs["environment"] == "production"
     assert environment.inputs["preventSelfReview"] is True
     assert environment.inputs["waitTimer"] == 5
@@ -161,10 +164,11 @@ def test_prod_github_environment(stacks: dict[str, Recorder]) -> None:
         {"users": sorted([numeric_id("alice-acme"), numeric_id("bob-acme")]), "teams": [numeric_id("platform")]}
     ]
     assert environment.inputs["deploymentBranchPolicy"] == {"protectedBranches": False, "customBranchPolicies": True}
-    (policy,) = recorder.of_type(
+    policies = recorder.of_type(
         "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
     )
-    assert policy.inputs["branchPattern"] == "main"
+    assert [policy.inputs["branchPattern"] for policy in policies] == ["main", "main"]
+    assert not environments["production-preview"].inputs.get("reviewers")
     variables = {
         r.inputs["variableName"]: r.inputs["value"]
         for r in recorder.of_type("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
@@ -179,7 +183,7 @@ def test_prod_github_environment(stacks: dict[str, Recorder]) -> None:
 def test_github_secrets_are_secret(stacks: dict[str, Recorder]) -> None:
     recorder = stacks["prod"]
     secrets = recorder.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")
-    assert {s.inputs["secretName"] for s in secrets} == {"SSH_PRIVATE_KEY", "FLY_API_TOKEN"}
+    assert sorted(s.inputs["secretName"] for s in secrets) == ["FLY_API_TOKEN", "SSH_PRIVATE_KEY", "SSH_PRIVATE_KEY"]
     for secret in secrets:
         assert is_secret(secret.inputs["value"])
         assert reveal(secret.inputs["value"]) == secret_value_for(secret.inputs["secretName"])
