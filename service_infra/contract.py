@@ -6,6 +6,8 @@ types, its labels, its container rules), so a rename here reaches both. Standard
 
 from __future__ import annotations
 
+import re
+
 PROJECT = "service-infra"
 # How a secret value travels in Pulumi's resource protocol (the pack and the mocks see this).
 SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d"
@@ -50,6 +52,26 @@ LOG_DRIVER = "json-file"
 LOG_OPTIONS = {"max-size": "10m", "max-file": "3"}
 # Containers never run as root; this is the default user the program gives them.
 DEFAULT_CONTAINER_USER = "10001:10001"
+# Docker reads the user part of `--user` as a uid when Go's strconv.Atoi accepts it (an optional
+# sign, then digits: "00", "+0" and "-0" are uid 0), else as a name looked up in the image.
+_NUMERIC_USER = re.compile(r"^[+-]?[0-9]+$")
+
+
+def root_user_problem(user: str) -> str | None:
+    """Why `user` (Docker's user[:group]) would run as root or not run at all; None when it is fine."""
+    name = user.split(":", 1)[0]
+    if name == "":
+        return f"got {user!r} with no user, which Docker runs as the image's user (often root)"
+    if name == "root":
+        return f"got {user!r}"
+    if _NUMERIC_USER.match(name):
+        uid = int(name)
+        if uid == 0:
+            return f"got {user!r}, which Docker reads as uid 0 (root)"
+        if uid < 0:
+            return f"got {user!r}, a negative uid"
+    return None
+
 
 # Fly.io regions, from `fly platform regions` (the Fly stand-in serves the same list).
 FLY_REGIONS = frozenset(
@@ -111,3 +133,10 @@ MAX_REVIEWERS = 6
 EXAMPLE_PASSPHRASE = "service-infra-example"
 # The GitHub deployment environment that gates prod; in prod it must exist, protected.
 PRODUCTION_ENVIRONMENT = "production"
+# A branch pattern of wildcards only lets every branch deploy (GitHub matches with fnmatch).
+_MATCHES_EVERY_BRANCH = re.compile(r"^[*?/]+$")
+
+
+def matches_every_branch(pattern: str) -> bool:
+    """Whether a deployment branch pattern is made of wildcards only (`*`, `**`, `**/*`, ...)."""
+    return bool(_MATCHES_EVERY_BRANCH.match(pattern))

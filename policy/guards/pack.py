@@ -16,17 +16,22 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .containers import container_runtime_findings
+from .containers import container_runtime_findings, container_user_findings, published_port_findings
 from .fly import fly_protected_findings
-from .github import production_branch_policy_findings, production_environment_findings
+from .github import (
+    production_branch_policy_findings,
+    production_environment_exists_findings,
+    production_environment_findings,
+)
 from .images import images_pinned_findings
 from .secrets import no_plaintext_secrets_findings
 from .target import LiveTarget, Target
+from .volumes import docker_volume_protected_findings
 
 PACK_NAME = "service-infra-guards"
 
 ResourceFindings = Callable[[ResourceValidationArgs], Iterable[str]]
-StackFindings = Callable[[StackValidationArgs], Iterable[tuple[str, str]]]
+StackFindings = Callable[[StackValidationArgs], Iterable[tuple[str, str | None]]]
 
 
 def resource_validation(findings: ResourceFindings) -> ResourceValidation:
@@ -40,7 +45,8 @@ def resource_validation(findings: ResourceFindings) -> ResourceValidation:
 
 
 def stack_validation(findings: StackFindings) -> StackValidation:
-    """A validate callback reporting each (message, urn) finding against that resource."""
+    """A validate callback reporting each (message, urn) finding against that resource (or, with
+    no urn, against the stack)."""
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         for message, urn in findings(args):
@@ -65,15 +71,39 @@ def policies(target: Target | LiveTarget) -> list[Policy]:
             severity=Severity.MEDIUM,
         ),
         ResourceValidationPolicy(
+            name="containers-non-root",
+            description="Containers run as a non-root user, in no spelling Docker reads as uid 0.",
+            validate=resource_validation(container_user_findings),
+            severity=Severity.HIGH,
+        ),
+        ResourceValidationPolicy(
+            name="published-ports-explicit",
+            description="In prod, published ports bind the address the stack names, never every interface.",
+            validate=resource_validation(lambda args: published_port_findings(args, target)),
+            severity=Severity.HIGH,
+        ),
+        ResourceValidationPolicy(
             name="production-environment-protected",
-            description="The production GitHub environment requires a reviewer and limits deploying branches.",
-            validate=resource_validation(production_environment_findings),
+            description=(
+                "The production GitHub environment requires a reviewer and limits deploying branches; "
+                "in prod also no self-review, no admin bypass, named branches only, and protect."
+            ),
+            validate=resource_validation(lambda args: production_environment_findings(args, target)),
             severity=Severity.HIGH,
         ),
         StackValidationPolicy(
             name="production-environment-branch-policy",
-            description="A deployment branch policy names the branches that may deploy to production.",
-            validate=stack_validation(production_branch_policy_findings),
+            description=(
+                "A deployment branch policy names the branches that may deploy to production; "
+                "in prod none matches every branch."
+            ),
+            validate=stack_validation(lambda args: production_branch_policy_findings(args, target)),
+            severity=Severity.HIGH,
+        ),
+        StackValidationPolicy(
+            name="production-environment-exists",
+            description="In prod, the production GitHub environment exists to gate deploys.",
+            validate=stack_validation(lambda args: production_environment_exists_findings(args, target)),
             severity=Severity.HIGH,
         ),
         ResourceValidationPolicy(
@@ -86,6 +116,12 @@ def policies(target: Target | LiveTarget) -> list[Policy]:
             name="fly-volumes-protected",
             description="In prod, the Fly app and its volumes are protected from deletion.",
             validate=resource_validation(lambda args: fly_protected_findings(args, target)),
+            severity=Severity.HIGH,
+        ),
+        ResourceValidationPolicy(
+            name="docker-volumes-protected",
+            description="In prod, Docker volumes are protected from deletion.",
+            validate=resource_validation(lambda args: docker_volume_protected_findings(args, target)),
             severity=Severity.HIGH,
         ),
     ]

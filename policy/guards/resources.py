@@ -7,11 +7,14 @@ from typing import Any
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs
 
-from .values import plain
+from service_infra.contract import DOCKER_SERVICE_TYPE, LABEL_SERVICE, PROJECT
+
+from .values import plain, revealed
 
 # Provider resource types the program declares (its own component types are in the contract).
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 CONTAINER = "docker:index/container:Container"
+DOCKER_VOLUME = "docker:index/volume:Volume"
 COMMAND = "command:local:Command"
 GITHUB_ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
 GITHUB_BRANCH_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
@@ -23,6 +26,11 @@ def props(args: ResourceValidationArgs | PolicyResource) -> dict[str, Any]:
     """The resource's inputs, read once through `values.plain`."""
     read = plain(args.props)
     return read if isinstance(read, dict) else {}
+
+
+def settings(args: ResourceValidationArgs | PolicyResource) -> dict[str, Any]:
+    """The resource's inputs with secrets revealed (`values.revealed`): what a guard judges."""
+    return revealed(props(args))
 
 
 def label(resource_type: str, name: str) -> str:
@@ -53,3 +61,21 @@ def words(command: str) -> list[str]:
         return shlex.split(command)
     except ValueError:
         return command.split()
+
+
+def docker_service(args: ResourceValidationArgs, inputs: dict[str, Any]) -> str:
+    """The service a Docker resource belongs to: its service label, else the name of the
+    DockerService it is declared in, else `<service>`. Messages use it to name the config key."""
+    labels = inputs.get("labels")
+    for entry in labels if isinstance(labels, list) else []:
+        if isinstance(entry, dict) and entry.get("label") == LABEL_SERVICE and isinstance(entry.get("value"), str):
+            return entry["value"]
+    parent = args.opts.parent
+    if parent and urn_types(parent)[-1:] == (DOCKER_SERVICE_TYPE,):
+        return urn_name(parent) or "<service>"
+    return "<service>"
+
+
+def docker_key(service: str, setting: str) -> str:
+    """The config key of a service's Docker setting: `service-infra:services.<service>.docker.<setting>`."""
+    return f"{PROJECT}:services.{service}.docker.{setting}"

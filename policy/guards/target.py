@@ -3,8 +3,9 @@
 The pack learns the stack from the engine's ``ConfigureStack`` call (stack name and
 configuration), which pulumi_policy 1.21 receives but drops, so ``install_stack_configuration``
 keeps it; a host that instead sets ``PULUMI_STACK`` and ``PULUMI_CONFIG`` is read the same way.
-The stack is prod when its ``service-infra:environment`` is ``prod``, or, without that key, when
-the stack is named ``prod``.
+The stack is prod when the engine names it ``prod`` or its ``service-infra:environment`` is
+``prod``: either is enough, so no config edit makes the stack named prod advisory (the settings
+refuse that edit too, but the pack does not rely on them).
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ class Target:
 
     @property
     def is_prod(self) -> bool:
-        if self.environment:
-            return self.environment == PROD
-        return self.stack == PROD
+        # The engine's stack name comes first: config is what an attacker can edit.
+        return self.stack == PROD or self.environment == PROD
 
     @property
     def enforcement_level(self) -> EnforcementLevel:

@@ -119,3 +119,18 @@ def install_secret_markers() -> None:
 
     deserialize_properties._service_infra_secret_markers = True  # type: ignore[attr-defined]
     _policy_runtime.deserialize_properties = deserialize_properties  # type: ignore[assignment]
+
+
+def revealed(value: Any) -> Any:
+    """The value with every `Secret` replaced by what it holds.
+
+    For the guards that judge settings (a user, an address, a reviewer list): wrapping a value
+    in a Pulumi secret must not hide it from them. Only the secrets policy cares what is secret.
+    """
+    if isinstance(value, Secret):
+        return revealed(value.value)
+    if isinstance(value, dict):
+        return {key: revealed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [revealed(item) for item in value]
+    return value

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from service_infra.contract import DEFAULT_CONTAINER_USER
+from service_infra.contract import DEFAULT_CONTAINER_USER, root_user_problem
 from service_infra.settings.base import (
     HOST_KEY,
     IMAGE_TAG,
@@ -124,25 +124,6 @@ class HotReload(Model):
 
 
 DEFAULT_BIND = "0.0.0.0"
-# Docker reads the user part of `--user` as a uid when Go's strconv.Atoi accepts it (an optional
-# sign, then digits: "00" and "+0" are uid 0), else as a name looked up in the image.
-_NUMERIC_USER = re.compile(r"^[+-]?[0-9]+$")
-
-
-def root_user_problem(user: str) -> str | None:
-    """Why `user` (Docker's user[:group]) would run as root or not run at all; None when it is fine."""
-    name = user.split(":", 1)[0]
-    if name == "":
-        return f"got {user!r} with no user, which Docker runs as the image's user (often root)"
-    if name == "root":
-        return f"got {user!r}"
-    if _NUMERIC_USER.match(name):
-        uid = int(name)
-        if uid == 0:
-            return f"got {user!r}, which Docker reads as uid 0 (root)"
-        if uid < 0:
-            return f"got {user!r}, a negative uid"
-    return None
 
 
 class DockerTarget(Model):

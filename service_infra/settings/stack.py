@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from service_infra.contract import MAX_REVIEWERS, PRODUCTION_ENVIRONMENT, PROJECT
+from service_infra.contract import MAX_REVIEWERS, PRODUCTION_ENVIRONMENT, PROJECT, matches_every_branch
 from service_infra.settings.base import (
     IMAGE_TAG,
     PROD_TAG,
@@ -198,10 +197,6 @@ def _cross_checks(settings: Settings) -> list[str]:
     return problems
 
 
-# A branch pattern of wildcards only lets every branch deploy (GitHub matches with fnmatch).
-_MATCHES_EVERY_BRANCH = re.compile(r"^[*?/]+$")
-
-
 def _stack_binding_problems(stack: str | None, tier: Tier) -> list[str]:
     """The stacks named local, staging and prod are those environments: prod's guards and
     defaults follow `environment`, so a stack file cannot talk its way out of them."""
@@ -230,7 +225,7 @@ def _prod_guard_problems(settings: Settings) -> list[str]:
     if not production.prevent_self_review:
         problems.append(f"{key}.prevent_self_review: whoever starts a prod deploy may not approve it; remove it")
     for pattern in production.branches:
-        if _MATCHES_EVERY_BRANCH.match(pattern):
+        if matches_every_branch(pattern):
             problems.append(
                 f"{key}.branches: {pattern!r} lets every branch deploy to prod; name the branches (e.g. main)"
             )

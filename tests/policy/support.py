@@ -29,6 +29,7 @@ from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_OBJECT_VALUE, UNKNO
 from policy import guards
 from policy.guards.resources import COMMAND
 from service_infra.contract import (
+    DOCKER_SERVICE_TYPE,
     FLY_APP_TYPE,
     PROJECT,
     SECRET_SIGNATURE,
@@ -102,6 +103,27 @@ def fly_command_args(
     )
 
 
+# Where the program puts a service's DockerService: under the stack's ServiceEnvironment.
+DOCKER_SERVICE_PARENTS = (SERVICE_ENVIRONMENT_TYPE,)
+
+
+def docker_service_args(
+    resource_type: str, name: str, props: Mapping[str, Any], service: str, protect: bool = False
+) -> ResourceValidationArgs:
+    """A resource the service's DockerService declares, with the URN and parent the engine gives it."""
+    parent = urn(DOCKER_SERVICE_TYPE, service, parents=DOCKER_SERVICE_PARENTS)
+    return ResourceValidationArgs(
+        resource_type,
+        decode(props),
+        urn(resource_type, name, parents=[*DOCKER_SERVICE_PARENTS, DOCKER_SERVICE_TYPE]),
+        name,
+        options(protect, parent),
+        None,
+        {},
+        {},
+    )
+
+
 def stack_resource(
     resource_type: str,
     name: str,
@@ -152,10 +174,12 @@ def struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
     return message
 
 
-def analyze_request(resource_type: str, name: str, props: Mapping[str, Any], protect: bool = False) -> Any:
+def analyze_request(
+    resource_type: str, name: str, props: Mapping[str, Any], protect: bool = False, stack: str = "prod"
+) -> Any:
     """The AnalyzeRequest the engine sends for a resource declared at the top of the stack."""
     return proto.AnalyzeRequest(
-        urn=urn(resource_type, name),
+        urn=urn(resource_type, name, stack),
         type=resource_type,
         name=name,
         properties=struct(props),

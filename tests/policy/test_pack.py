@@ -27,7 +27,12 @@ EXPECTED_POLICIES = {
     "production-environment-branch-policy",
     "no-plaintext-secrets",
     "fly-volumes-protected",
+    "docker-volumes-protected",
+    "containers-non-root",
+    "published-ports-explicit",
+    "production-environment-exists",
 }
+STACK_POLICIES = {"production-environment-branch-policy", "production-environment-exists"}
 
 
 @pytest.mark.parametrize(
@@ -36,10 +41,12 @@ EXPECTED_POLICIES = {
         ({"PULUMI_STACK": "prod", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "prod"})}, True),
         ({"PULUMI_STACK": "staging", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "staging"})}, False),
         ({"PULUMI_STACK": "local", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "local"})}, False),
-        # The program's own notion of the environment wins over the stack's name...
+        # A stack named otherwise is prod by its environment key...
         ({"PULUMI_STACK": "prod-eu", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "prod"})}, True),
-        ({"PULUMI_STACK": "prod", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "staging"})}, False),
-        # ...and the name decides only when the key is missing or the config unreadable.
+        # ...and the stack named prod is prod whatever its config says: config can be edited.
+        ({"PULUMI_STACK": "prod", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "staging"})}, True),
+        ({"PULUMI_STACK": "prod", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "local"})}, True),
+        ({"PULUMI_STACK": "staging", "PULUMI_CONFIG": json.dumps({guards.ENVIRONMENT_KEY: "prod"})}, True),
         ({"PULUMI_STACK": "prod", "PULUMI_CONFIG": json.dumps({"other:key": "x"})}, True),
         ({"PULUMI_STACK": "prod", "PULUMI_CONFIG": "not json"}, True),
         ({"PULUMI_STACK": "prod"}, True),
@@ -66,8 +73,8 @@ def test_the_pack_has_every_policy_once() -> None:
     names = [p.name for p in guards.policies(PROD)]
     assert sorted(names) == sorted(EXPECTED_POLICIES)
     kinds = {p.name: type(p) for p in guards.policies(PROD)}
-    assert kinds["production-environment-branch-policy"] is StackValidationPolicy
-    assert all(k is ResourceValidationPolicy for n, k in kinds.items() if n != "production-environment-branch-policy")
+    assert all(kinds[n] is StackValidationPolicy for n in STACK_POLICIES)
+    assert all(k is ResourceValidationPolicy for n, k in kinds.items() if n not in STACK_POLICIES)
     # Every policy takes the pack's level: none pins its own.
     assert all(p.enforcement_level is None for p in guards.policies(PROD))
 
@@ -93,6 +100,7 @@ def analyze(target: guards.Target, request: Any) -> Any:
 
 BAD_CONTAINER = {
     "image": "nginx:latest",
+    "user": "10001:10001",
     "restart": "always",
     "envs": ["APP_ENV=prod", "API_KEY=plaintext-key-value"],
 }
@@ -151,9 +159,19 @@ def test_the_engines_configure_stack_call_makes_prod_mandatory() -> None:
 
 
 @pytest.mark.parametrize(
-    ("stack", "config"),
-    [("staging", {guards.ENVIRONMENT_KEY: "staging"}), ("prod", {guards.ENVIRONMENT_KEY: "staging"}), ("dev", {})],
+    "config", [{guards.ENVIRONMENT_KEY: "staging"}, {guards.ENVIRONMENT_KEY: "local"}, {"other:key": "x"}, {}]
 )
+def test_the_stack_the_engine_names_prod_is_mandatory_whatever_its_config(config: dict[str, str]) -> None:
+    pack = configured("prod", config)
+    response = analyze_with(pack, analyze_request(CONTAINER, "llm-server-container", BAD_CONTAINER))
+    assert {d.enforcementLevel for d in response.diagnostics} == {proto.MANDATORY}
+    volume = analyze_with(pack, fly_analyze_request("image-descriptor-volume-data", UNPROTECTED_VOLUME))
+    assert [(d.policyName, d.enforcementLevel) for d in volume.diagnostics] == [
+        ("fly-volumes-protected", proto.MANDATORY)
+    ]
+
+
+@pytest.mark.parametrize(("stack", "config"), [("staging", {guards.ENVIRONMENT_KEY: "staging"}), ("dev", {})])
 def test_the_engines_configure_stack_call_keeps_other_stacks_advisory(stack: str, config: dict[str, str]) -> None:
     pack = configured(stack, config)
     response = analyze_with(pack, analyze_request(CONTAINER, "llm-server-container", BAD_CONTAINER))
@@ -190,6 +208,7 @@ def test_secrets_reach_policies_as_secrets_through_the_sdk() -> None:
 def test_unknown_values_do_not_turn_into_errors() -> None:
     props = {
         "image": proto_unknown(),
+        "user": proto_unknown(),
         "envs": proto_unknown(),
         "healthcheck": proto_unknown(),
         "logOpts": proto_unknown(),

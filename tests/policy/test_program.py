@@ -23,6 +23,7 @@ from policy.guards.fly import fly_role
 from policy.guards.resources import (
     COMMAND,
     CONTAINER,
+    DOCKER_VOLUME,
     GITHUB_BRANCH_POLICY,
     GITHUB_ENVIRONMENT,
     GITHUB_ENVIRONMENT_VARIABLE,
@@ -109,9 +110,12 @@ def test_prod_exercises_every_guarded_resource_type(capture: list[Registration])
         GITHUB_ENVIRONMENT,
         GITHUB_BRANCH_POLICY,
         GITHUB_ENVIRONMENT_VARIABLE,
+        DOCKER_VOLUME,
     } <= types_of(capture)
     protected = {r.request.name for r in capture if r.request.protect}
-    assert {"image-descriptor-app", "image-descriptor-volume-cache_data"} <= protected
+    assert {"image-descriptor-app", "image-descriptor-volume-cache_data", "production"} <= protected
+    volumes = {r.request.name for r in capture if r.request.type == DOCKER_VOLUME}
+    assert volumes and volumes <= protected
 
 
 def test_the_programs_fly_commands_are_found_by_their_place(capture: list[Registration]) -> None:

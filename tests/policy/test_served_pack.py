@@ -25,9 +25,9 @@ from pulumi.runtime import proto
 from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from policy import guards
-from policy.guards.resources import CONTAINER, REMOTE_IMAGE
+from policy.guards.resources import CONTAINER, DOCKER_VOLUME, GITHUB_ENVIRONMENT, REMOTE_IMAGE
 from service_infra.contract import PROJECT
-from tests.policy.support import analyze_request, fly_analyze_request, secret
+from tests.policy.support import analyze_request, fly_analyze_request, secret, struct, urn
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "policy"
@@ -102,6 +102,16 @@ def staging() -> Iterator[Served]:
         served.close()
 
 
+@pytest.fixture(scope="module")
+def prod_claiming_staging() -> Iterator[Served]:
+    """The stack named prod whose config says `environment: staging` (an edit the settings refuse)."""
+    served = Served("prod", "staging")
+    try:
+        yield served
+    finally:
+        served.close()
+
+
 def analyze(served: Served, request: Any) -> Any:
     return served.stub.Analyze(request, timeout=30)
 
@@ -110,7 +120,7 @@ def test_served_pack_describes_itself(prod: Served, staging: Served) -> None:
     for served, level in ((prod, proto.MANDATORY), (staging, proto.ADVISORY)):
         info = served.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
         assert info.name == guards.PACK_NAME
-        assert len(info.policies) == 6
+        assert len(info.policies) == 10
         assert {p.enforcementLevel for p in info.policies} == {level}
 
 
@@ -120,6 +130,7 @@ def test_prod_violations_are_mandatory_and_secrets_stay_unflagged(prod: Served) 
         "restart": "always",
         "logOpts": {"max-size": "10m", "max-file": "3"},
         "healthcheck": {"tests": ["CMD", "true"]},
+        "user": "10001:10001",
         "envs": secret(["APP_ENV=prod", "API_KEY=test-secret-value-of-API_KEY"]),
     }
     response = analyze(prod, analyze_request(CONTAINER, "llm-server-container", props))
@@ -140,3 +151,77 @@ def test_the_served_pack_knows_it_is_prod(prod: Served, staging: Served) -> None
         d.policyName for d in analyze(prod, fly_analyze_request("image-descriptor-app", {"create": create})).diagnostics
     ] == ["fly-volumes-protected"]
     assert list(analyze(staging, fly_analyze_request("image-descriptor-app", {"create": create})).diagnostics) == []
+
+
+def policies_and_levels(response: Any) -> list[tuple[str, int]]:
+    return sorted((d.policyName, d.enforcementLevel) for d in response.diagnostics)
+
+
+UNPROTECTED_VOLUME = analyze_request(DOCKER_VOLUME, "llm-server-models", {"name": "llm-server-prod-models"})
+# A root user, and the proxy's port on every interface, as an edited program would send them.
+ROOT_EVERYWHERE = {
+    "image": "sha256:" + "0" * 64,
+    "restart": "unless-stopped",
+    "logOpts": {"max-size": "10m", "max-file": "3"},
+    "healthcheck": {"tests": ["CMD", "true"]},
+    "user": "00:0",
+    "ports": [{"internal": 8080, "external": 8000, "ip": "0.0.0.0"}],
+    "labels": [{"label": "service-infra.service", "value": "llm-server"}],
+}
+
+
+def test_the_stack_named_prod_is_mandatory_whatever_its_config_says(prod_claiming_staging: Served) -> None:
+    info = prod_claiming_staging.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+    assert {p.enforcementLevel for p in info.policies} == {proto.MANDATORY}
+    response = analyze(prod_claiming_staging, UNPROTECTED_VOLUME)
+    assert policies_and_levels(response) == [("docker-volumes-protected", proto.MANDATORY)]
+
+
+def test_the_served_prod_pack_refuses_unprotected_volumes_root_users_and_open_ports(prod: Served) -> None:
+    (volume,) = analyze(prod, UNPROTECTED_VOLUME).diagnostics
+    assert "service-infra:services.<service>.docker.volumes" in volume.message
+    proxy = analyze(prod, analyze_request(CONTAINER, "llm-server-proxy", ROOT_EVERYWHERE))
+    assert policies_and_levels(proxy) == [
+        ("containers-non-root", proto.MANDATORY),
+        ("published-ports-explicit", proto.MANDATORY),
+    ]
+    messages = " ".join(d.message for d in proxy.diagnostics)
+    assert "services.llm-server.docker.user" in messages and "services.llm-server.docker.bind" in messages
+    assert list(analyze(prod, analyze_request(DOCKER_VOLUME, "v", {"name": "v"}, protect=True)).diagnostics) == []
+
+
+def test_the_served_staging_pack_only_warns_of_root_and_asks_nothing_of_volumes_or_ports(staging: Served) -> None:
+    assert list(analyze(staging, UNPROTECTED_VOLUME).diagnostics) == []
+    proxy = analyze(staging, analyze_request(CONTAINER, "llm-server-proxy", ROOT_EVERYWHERE, stack="staging"))
+    assert policies_and_levels(proxy) == [("containers-non-root", proto.ADVISORY)]
+
+
+def test_the_served_prod_pack_needs_a_protected_production_environment(prod: Served, staging: Served) -> None:
+    staging_environment = {"repository": "local-llm-server", "environment": "staging"}
+    request = proto.AnalyzeStackRequest(
+        resources=[
+            proto.AnalyzerResource(
+                urn=urn(GITHUB_ENVIRONMENT, "staging"),
+                type=GITHUB_ENVIRONMENT,
+                name="staging",
+                properties=struct(staging_environment),
+            )
+        ]
+    )
+    (missing,) = prod.stub.AnalyzeStack(request, timeout=30).diagnostics
+    assert (missing.policyName, missing.enforcementLevel, missing.urn) == (
+        "production-environment-exists",
+        proto.MANDATORY,
+        "",
+    )
+    assert list(staging.stub.AnalyzeStack(request, timeout=30).diagnostics) == []
+    weak = {
+        "repository": "local-llm-server",
+        "environment": "production",
+        "reviewers": [{"users": [1.0]}],
+        "preventSelfReview": False,
+        "canAdminsBypass": True,
+        "deploymentBranchPolicy": {"protectedBranches": False, "customBranchPolicies": True},
+    }
+    response = analyze(prod, analyze_request(GITHUB_ENVIRONMENT, "production", weak))
+    assert policies_and_levels(response) == [("production-environment-protected", proto.MANDATORY)] * 3
