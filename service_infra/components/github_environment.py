@@ -29,14 +29,38 @@ class UnknownReviewerError(ValueError):
     """A reviewer name GitHub does not know; the message names the config key to fix."""
 
 
+class ReviewerCannotApproveError(Exception):
+    """A reviewer GitHub knows but would silently ignore."""
+
+
+# Roles on a repository that let a team approve deployments (GitHub ignores weaker ones).
+APPROVING_ROLES = frozenset({"write", "push", "maintain", "admin"})
+
+
+def team_id_if_it_can_approve(team: github.GetTeamResult, repository: str) -> str:
+    """The team's id, if it has write access to the repository; GitHub accepts a required
+    reviewer team without it, and then nobody in it can approve a deployment."""
+    roles = [r.role_name for r in team.repositories_detaileds or [] if r.repo_name == repository]
+    if not APPROVING_ROLES.intersection(roles):
+        has = f"{roles[0]} access" if roles else "no access"
+        raise ReviewerCannotApproveError(
+            f"team {team.slug!r} cannot approve deployments: it has {has} to {repository}, and GitHub ignores "
+            "reviewers without write access; give the team write access to the repository, or remove it"
+        )
+    return str(team.id)
+
+
 def _resolve_ids(
     names: tuple[str, ...], lookup: Callable[[str], str], key: str, kind: str
 ) -> tuple[list[int], list[str]]:
-    """Names to numeric ids (sorted, so the provider sees a stable list), and a problem per unknown name."""
+    """Names to numeric ids (sorted, so the provider sees a stable list), and a problem per name
+    GitHub does not know or would ignore."""
     ids, problems = [], []
     for name in names:
         try:
             ids.append(int(lookup(name)))
+        except ReviewerCannotApproveError as error:
+            problems.append(f"{key}: {error}")
         except Exception as error:  # the provider's invoke error: 404, no access, ...
             problems.append(f"{key}: GitHub has no {kind} {name!r} visible to the token ({error})")
     return sorted(ids), problems
@@ -66,7 +90,10 @@ class GithubEnvironment(pulumi.ComponentResource):
             "user",
         )
         team_ids, team_problems = _resolve_ids(
-            reviewers.teams, lambda t: github.get_team(slug=t, opts=lookup).id, f"{config_key}.reviewers.teams", "team"
+            reviewers.teams,
+            lambda t: team_id_if_it_can_approve(github.get_team(slug=t, opts=lookup), repository),
+            f"{config_key}.reviewers.teams",
+            "team",
         )
         if user_problems or team_problems:
             raise UnknownReviewerError("\n".join(user_problems + team_problems))

@@ -63,6 +63,10 @@ def test_users_teams_org_and_repository(api: GithubApi) -> None:
     assert status == 200
     assert (team["id"], team["slug"], team["privacy"]) == (7001, "platform", "closed")
     assert call(api, "GET", f"/orgs/{OWNER}/teams/platform/members") == (200, [])
+    # A team lists the repositories it can reach, with its role on each (write by default here).
+    status, repos = call(api, "GET", f"/orgs/{OWNER}/teams/platform/repos")
+    assert status == 200 and [(r["full_name"], r["role_name"]) for r in repos] == [(f"{OWNER}/{REPO}", "write")]
+    api.set_team_access("platform", None)
     assert call(api, "GET", f"/orgs/{OWNER}/teams/platform/repos") == (200, [])
 
     status, org = call(api, "GET", f"/orgs/{OWNER}")

@@ -32,6 +32,10 @@ def numeric_id(name: str) -> int:
     return 1000 + zlib.crc32(name.encode()) % 100000
 
 
+# The repository the committed stack files deploy to.
+COMMITTED_REPOSITORY = "local-llm-server"
+
+
 @dataclass
 class Registered:
     type: str
@@ -55,6 +59,8 @@ class Recorder(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     host_checks: list[list[str]] = field(default_factory=list)
+    # Each team's role on the repository of the committed stacks (absent: write; None: no access).
+    team_roles: dict[str, str | None] = field(default_factory=dict)
 
     def check_host(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
         """Stands in for ssh to the Docker hosts, which unit tests do not reach."""
@@ -80,7 +86,9 @@ class Recorder(pulumi.runtime.Mocks):
             return {"id": str(numeric_id(login)), "login": login}
         if args.token == "github:index/getTeam:getTeam":
             slug = args.args["slug"]
-            return {"id": str(numeric_id(slug)), "slug": slug}
+            role = self.team_roles.get(slug, "write")
+            repos = [] if role is None else [{"repoId": 1, "repoName": COMMITTED_REPOSITORY, "roleName": role}]
+            return {"id": str(numeric_id(slug)), "slug": slug, "repositoriesDetaileds": repos}
         raise AssertionError(f"unexpected invoke {args.token}")
 
     def of_type(self, type_token: str) -> list[Registered]:

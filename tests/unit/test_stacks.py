@@ -308,3 +308,20 @@ def test_an_unknown_reviewer_names_its_config_key_and_registers_nothing_in_githu
                        r"GitHub has no user 'nobody-acme' visible to the token"):  # fmt: skip
         run_stack(config, "prod", recorder)
     assert not recorder.of_type(ENVIRONMENT)
+
+
+@pytest.mark.parametrize(("role", "has"), [("read", "read access"), ("triage", "triage access"), (None, "no access")])
+def test_a_reviewer_team_that_cannot_approve_fails_naming_its_key(role: str | None, has: str) -> None:
+    # GitHub accepts such a team as a required reviewer and then silently ignores it.
+    recorder = Recorder(team_roles={"platform": role})
+    with pytest.raises(Exception, match=r"service-infra:github\.environments\.production\.reviewers\.teams: "
+                       rf"team 'platform' cannot approve deployments: it has {has} to local-llm-server"):  # fmt: skip
+        run_stack(load_stack_config("prod"), "prod", recorder)
+    assert not recorder.of_type(ENVIRONMENT)
+
+
+@pytest.mark.parametrize("role", ["write", "maintain", "admin"])
+def test_a_reviewer_team_with_write_access_is_kept(role: str) -> None:
+    recorder = run_stack(load_stack_config("prod"), "prod", Recorder(team_roles={"platform": role}))
+    (production,) = [r for r in recorder.of_type(ENVIRONMENT) if r.inputs["environment"] == "production"]
+    assert production.inputs["reviewers"][0]["teams"] == [numeric_id("platform")]

@@ -24,6 +24,15 @@ from tests.fakes.github_api import shapes
 from tests.fakes.github_api.records import BranchPolicy, BranchPolicySetting, Environment, Reviewer, Secret, Variable
 from tests.fakes.github_api.shapes import PERMISSIONS, Json, Permission, Site
 
+# The `role_name` GitHub shows for each permission (the UI's names for the API's).
+ROLE_NAMES: dict[Permission, str] = {
+    "pull": "read",
+    "triage": "triage",
+    "push": "write",
+    "maintain": "maintain",
+    "admin": "admin",
+}
+
 DEFAULT_TOKEN = "ghp_servicEinfraStandinT0ken0000000000000"
 DOCS = "https://docs.github.com/rest"
 REST_PREFIX = "/api/v3"
@@ -359,7 +368,7 @@ class GithubApi:
             ("GET", rf"/orgs/{seg}", self._get_org),
             ("GET", rf"/orgs/{seg}/teams/{seg}", self._get_team),
             ("GET", rf"/orgs/{seg}/teams/{seg}/members", self._get_team_list),
-            ("GET", rf"/orgs/{seg}/teams/{seg}/repos", self._get_team_list),
+            ("GET", rf"/orgs/{seg}/teams/{seg}/repos", self._get_team_repos),
             ("GET", repo, self._get_repo),
             ("GET", r"/repositories/(\d+)", self._get_repo_by_id),
             ("GET", rf"{repo}/environments", self._list_environments),
@@ -494,6 +503,17 @@ class GithubApi:
     def _get_team_list(self, org: str, slug: str, *, body: object) -> Reply:
         self._team_slug(org, slug)
         return 200, []
+
+    def _get_team_repos(self, org: str, slug: str, *, body: object) -> Reply:
+        """The repository, with the team's role on it, when the team has any access (GitHub lists
+        a team's repositories with `permissions` and `role_name`)."""
+        slug = self._team_slug(org, slug)
+        permission = self.team_access.get(slug)
+        if permission is None:
+            return 200, []
+        granted = PERMISSIONS.index(permission)
+        permissions = {p: PERMISSIONS.index(p) <= granted for p in PERMISSIONS}
+        return 200, [{**self._repo_json(), "permissions": permissions, "role_name": ROLE_NAMES[permission]}]
 
     def _get_repo(self, owner: str, repo: str, *, body: object) -> Reply:
         self._check_repo(owner, repo)
