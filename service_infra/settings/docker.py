@@ -170,9 +170,14 @@ class DockerTarget(Model):
                 )
             return DEFAULT_BIND
         try:
-            ipaddress.ip_address(bind)
+            address = ipaddress.ip_address(bind)
         except ValueError:
             raise ValueError(f"must be an IP address such as 0.0.0.0 or 127.0.0.1, got {bind!r}") from None
+        if address.is_unspecified and parse_context(info).tier is Tier.PROD:
+            raise ValueError(
+                f"{bind} publishes prod on every interface of the host; set the address clients use "
+                "(e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"
+            )
         return bind
 
     @field_validator("user")

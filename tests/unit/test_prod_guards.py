@@ -87,6 +87,12 @@ PROD_BYPASSES: list[tuple[str, Change, str]] = [
     ("every interface by default", lambda c: llm_docker(c).pop("bind"),
      f"{P}services.llm-server.docker.bind: prod publishes only where you say: set it to the address clients use "
      "(e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
+    ("every interface, said", _set(llm_docker, "bind", "0.0.0.0"),
+     f"{P}services.llm-server.docker.bind: 0.0.0.0 publishes prod on every interface of the host; set the address "
+     "clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
+    ("every interface, IPv6", _set(llm_docker, "bind", "::"),
+     f"{P}services.llm-server.docker.bind: :: publishes prod on every interface of the host; set the address "
+     "clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
     ("admins bypass", _set(production, "can_admins_bypass", True),
      f"{P}github.environments.production.can_admins_bypass: admins may not bypass prod's reviewers; remove it"),
     ("self-review", _set(production, "prevent_self_review", False),
@@ -113,7 +119,7 @@ def test_prod_guards_cannot_be_switched_off_by_config(change: Change, expected: 
     assert problems(config, "prod") == [expected]
 
 
-@pytest.mark.parametrize(("change", "_expected"), [c[1:] for c in PROD_BYPASSES[:1] + PROD_BYPASSES[2:5]])
+@pytest.mark.parametrize(("change", "_expected"), [c[1:] for c in PROD_BYPASSES[:1] + PROD_BYPASSES[2:7]])
 def test_staging_may_choose_differently(change: Change, _expected: str) -> None:
     config = load_stack_config("prod")
     config[f"{P}environment"] = "staging"
