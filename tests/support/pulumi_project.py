@@ -48,9 +48,9 @@ class Project:
         directory.mkdir(parents=True, exist_ok=True)
         for name in ("Pulumi.yaml", "__main__.py"):
             shutil.copy(ROOT / name, directory / name)
-        shutil.copytree(
-            ROOT / "service_infra", directory / "service_infra", ignore=shutil.ignore_patterns("__pycache__")
-        )
+        # The program, and the legacy entry points state from before the move still runs.
+        for package in ("service_infra", "components"):
+            shutil.copytree(ROOT / package, directory / package, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(ROOT / "examples", directory / "examples", ignore=shutil.ignore_patterns("__pycache__"))
         # The policy pack, next to the program as in the repository (rollback runs up with it).
         shutil.copytree(ROOT / "policy", directory / "policy", ignore=shutil.ignore_patterns("__pycache__"))

@@ -61,3 +61,28 @@ def test_component_type_tokens_are_those_deployed_stacks_hold() -> None:
         "service-infra:github_environment:GithubEnvironment",
         "service-infra:health_gate:HealthGate",
     )
+
+
+LEGACY = PACKAGE.parent / "components"
+
+
+def test_the_legacy_entry_points_only_hand_over_to_ops() -> None:
+    # State written before the move runs `python3 -m components.<op>`; nothing else lives there.
+    assert sorted(p.name for p in LEGACY.glob("*.py")) == ["__init__.py", "flyctl.py", "probe.py", "rollout.py"]
+    successors = {"flyctl": "fly", "probe": "probe", "rollout": "rollout"}
+    for old, new in successors.items():
+        assert _imports(LEGACY / f"{old}.py") == ["sys", f"service_infra.ops.{new}"]
+    assert _imports(LEGACY / "__init__.py") == []
+
+
+@pytest.mark.parametrize("module", ["rollout", "probe", "flyctl"])
+def test_legacy_command_lines_still_run_on_a_bare_python3(module: str) -> None:
+    done = subprocess.run(
+        ["python3", "-S", "-m", f"components.{module}", "--help"],
+        cwd=PACKAGE.parent,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "service_infra.ops" in done.stdout  # the successor's own usage line
