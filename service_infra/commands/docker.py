@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from urllib.parse import urlsplit
 
 from service_infra.settings import DockerHostSettings
@@ -32,11 +33,22 @@ def ssh_options(host: DockerHostSettings) -> list[str]:
     return options
 
 
+def ssh_command(host: DockerHostSettings) -> list[str]:
+    """ssh to an SSH Docker host, trusting only its pinned key; the remote command follows."""
+    user = urlsplit(host.url).username or ""
+    return ["ssh", *ssh_options(host), "-p", str(host.ssh_port), "-l", user, "-T", "--", host.ssh_host]
+
+
 def docker_cli(host: DockerHostSettings) -> list[str]:
     """The docker CLI aimed at this host's engine: over ssh (pinned key) for the Mac Mini, else
     the local CLI with -H. Arguments appended to an ssh prefix go through the remote shell, so
     callers quote them (see `service_infra.ops.rollout.Docker`)."""
     if not host.is_ssh:
         return ["docker", "-H", host.url]
-    user = urlsplit(host.url).username or ""
-    return ["ssh", *ssh_options(host), "-p", str(host.ssh_port), "-l", user, "-T", "--", host.ssh_host, "docker"]
+    return [*ssh_command(host), "docker"]
+
+
+def remote_script(host: DockerHostSettings, script: str, *args: str) -> list[str]:
+    """Run a POSIX sh script on an SSH host, whatever the login shell (zsh on a Mac); the
+    script and its arguments are quoted for the remote shell here, never by hand."""
+    return [*ssh_command(host), shlex.join(["/bin/sh", "-c", script, "service-infra", *args])]
