@@ -14,12 +14,15 @@ from service_infra.ops.fly import apps_destroy, secrets_import, secrets_unset
 
 __all__ = [
     "FlyMount",
+    "UnsafeSecretError",
     "apps_destroy",
+    "delete_app_operation",
     "delete_volume_operation",
     "ensure_app_operation",
     "ensure_volume_operation",
     "fly_toml",
     "release_operation",
+    "secret_line",
     "secrets_import",
     "secrets_stdin",
     "secrets_unset",
@@ -33,39 +36,103 @@ def ensure_app_operation(app: str, org: str) -> list[str]:
     return [*OPERATION, "ensure-app", "--app", app, "--org", org]
 
 
-def ensure_volume_operation(app: str, name: str, region: str, size_gb: int) -> list[str]:
-    return [*OPERATION, "ensure-volume", "--app", app, "--name", name, "--region", region, "--size", str(size_gb)]
+def ensure_volume_operation(app: str, name: str, region: str, size_gb: int, vm_size: str, memory_mb: int) -> list[str]:
+    return [
+        *OPERATION, "ensure-volume", "--app", app, "--name", name, "--region", region, "--size", str(size_gb),
+        "--vm-size", vm_size, "--vm-memory", str(memory_mb),
+    ]  # fmt: skip
 
 
-def delete_volume_operation() -> list[str]:
-    return [*OPERATION, "delete-volume"]
+def delete_volume_operation(app: str) -> list[str]:
+    return [*OPERATION, "delete-volume", "--app", app]
+
+
+def delete_app_operation(app: str) -> list[str]:
+    return [*OPERATION, "delete-app", "--app", app]
 
 
 def release_operation(app: str, image: str) -> list[str]:
     return [*OPERATION, "release", "--app", app, "--image", image]
 
 
-def secrets_stdin(values: dict[str, str]) -> str:
-    """The stdin of `fly secrets import`: one NAME="VALUE" line each.
+# flyctl reads stdin with a bufio.Scanner: a longer line (and every line after it) is silently lost.
+MAX_LINE_BYTES = 64 * 1024 - 1
 
-    flyctl cuts an unquoted value at `#` and strips one pair of quotes, so every value is
-    quoted: "..." on one line, triple double quotes across lines. A value flyctl cannot carry intact
-    is refused rather than sent corrupted.
+
+class UnsafeSecretError(ValueError):
+    """flyctl's `secrets import` parser cannot store this value byte-exact in any encoding."""
+
+    def __init__(self, name: str, why: str) -> None:
+        self.name = name
+        super().__init__(f"service-infra:secrets.{name}: {why}; nothing was sent to Fly")
+
+
+def _no_comment(encoded: str) -> bool:
+    # parser.go cuts the value at the first "#" when an even number of '"' precede it.
+    head, hashed, _ = encoded.partition("#")
+    return not hashed or head.count('"') % 2 == 1
+
+
+def _one_line(value: str) -> list[str]:
+    """Encodings parser.go stores as `value` exactly, most readable first (flyctl v0.4.87)."""
+    bare_kept = not (
+        value.startswith((" ", '"""'))  # leading spaces are trimmed; """ opens a multi-line value
+        or value.endswith("\r")  # the scanner drops a "\r" before the newline
+        or (value[:1] in ('"', "'") and value.endswith(value[:1]))  # outer quotes go (a lone one panics)
+    )
+    double = f'"{value}"'  # "..." loses one pair of quotes; a value starting '""' reads as """
+    double_kept = _no_comment(double) and not double.startswith('"""')
+    candidates = [double] if double_kept and '"' not in value else []  # quoted, unless it holds quotes
+    if bare_kept and _no_comment(value):
+        candidates.append(value)
+    if double_kept:
+        candidates.append(double)
+    if _no_comment(single := f"'{value}'"):
+        candidates.append(single)
+    if _no_comment(triple := f'"""{value}"""'):
+        candidates.append(triple)
+    return candidates
+
+
+def _many_lines(name: str, value: str) -> str:
+    """The only multi-line form, \"\"\"...\"\"\", or why parser.go would not store it exactly."""
+    lines = value.split("\n")
+    if any(line.endswith("\r") for line in lines[:-1]):
+        raise UnsafeSecretError(name, "has CRLF line ends, and flyctl drops each line's \\r; convert it to LF")
+    if not _no_comment('"""' + lines[0]):
+        raise UnsafeSecretError(name, "flyctl would cut its first line at '#' (it follows an odd number of '\"')")
+    if lines[0].endswith('"""') or any(line.endswith('"""') for line in lines[1:-1]):
+        raise UnsafeSecretError(name, 'a line ending in """ would end the value there and corrupt the secrets after it')
+    return f'"""{value}"""'
+
+
+def secret_line(name: str, value: str) -> str:
+    """The NAME=VALUE line that `fly secrets import` (flyctl v0.4.87) stores as exactly `value`.
+
+    flyctl's parser (internal/command/secrets/parser.go) strips leading spaces and one pair of outer
+    quotes, cuts at a "#" after an even number of '"', treats a leading \"\"\" as a multi-line
+    value, drops "\r" at line ends, panics on a lone quote and silently stops at a line of 64 KiB.
+    Each value gets an encoding that survives all of that, or UnsafeSecretError says why none does.
+    tests/fakes/fly/secrets_table.json holds what the real parser stored for each case.
     """
-    lines = []
-    for name in sorted(values):
-        value = values[name]
-        if "\n" in value:
-            if '"""' in value:
-                raise ValueError(f"secret {name}: a multi-line value cannot contain three double quotes")
-            lines.append(f'{name}="""{value}"""')
-        elif '"' not in value:
-            lines.append(f'{name}="{value}"')
-        elif "#" not in value and not (value.startswith("'") and value.endswith("'")):
-            lines.append(f"{name}={value}")
-        else:
-            raise ValueError(f"secret {name}: flyctl cannot import this value intact (a '\"' with '#' or outer quotes)")
-    return "\n".join(lines) + "\n"
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise UnsafeSecretError(name, "is not valid UTF-8") from None
+    encodings = [_many_lines(name, value)] if "\n" in value else _one_line(value)
+    lines = [f"{name}={encoded}" for encoded in encodings]
+    fitting = [line for line in lines if max(len(part.encode()) for part in line.split("\n")) <= MAX_LINE_BYTES]
+    if not fitting:
+        raise UnsafeSecretError(name, f"flyctl silently drops a line longer than {MAX_LINE_BYTES} bytes, and the rest")
+    return fitting[0]
+
+
+def secrets_stdin(values: dict[str, str]) -> str:
+    """The stdin of `fly secrets import`: one line per secret, sorted, each stored byte-exact.
+
+    Raises UnsafeSecretError (naming the secret) for a value flyctl cannot store intact.
+    """
+    return "".join(f"{secret_line(name, values[name])}\n" for name in sorted(values))
 
 
 @dataclass(frozen=True)

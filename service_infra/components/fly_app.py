@@ -44,14 +44,26 @@ class FlyApp(pulumi.ComponentResource):
         service, secrets, api_token = args.service, args.secret_values, args.api_token
         fly = service.fly
         assert fly is not None, "a FlyApp needs service.fly"
-        token_env = pulumi.Output.secret(api_token).apply(lambda token: {"FLY_API_TOKEN": token})
+        secret_names = sorted({*fly.secrets, *service.secret_env})
+        values = pulumi.Output.all(*[secrets[n] for n in secret_names])
+        # Encoding every value first refuses one flyctl would alter (UnsafeSecret names it) before any
+        # Fly command runs: they all wait for token_env, which waits for this.
+        stdin = pulumi.Output.secret(
+            values.apply(lambda vs: flyctl.secrets_stdin(dict(zip(secret_names, vs, strict=True))))
+        )
+        # flyctl prefers FLY_ACCESS_TOKEN to FLY_API_TOKEN: both are set, so a caller's own token cannot win.
+        token_env = pulumi.Output.secret(
+            pulumi.Output.all(api_token, stdin).apply(
+                lambda args: {"FLY_API_TOKEN": args[0], "FLY_ACCESS_TOKEN": args[0]}
+            )
+        )
         # Deleting an app deletes its volumes, so a protected app is protected as a whole.
         keep = pulumi.ResourceOptions(parent=self, protect=bool(fly.protect))
 
         self.app = local.Command(
             f"{name}{FLY_APP_SUFFIX}",
             create=shlex.join(flyctl.ensure_app_operation(fly.app, fly.org)),
-            delete=shlex.join(flyctl.apps_destroy(fly.app)),
+            delete=shlex.join(flyctl.delete_app_operation(fly.app)),
             environment=token_env,
             opts=keep,
         )
@@ -59,19 +71,20 @@ class FlyApp(pulumi.ComponentResource):
         volumes = [
             local.Command(
                 f"{name}{FLY_VOLUME_SUFFIX}{volume.name}",
-                create=shlex.join(flyctl.ensure_volume_operation(fly.app, volume.name, fly.region, volume.size_gb)),
-                delete=shlex.join(flyctl.delete_volume_operation()),
+                create=shlex.join(
+                    flyctl.ensure_volume_operation(
+                        fly.app, volume.name, fly.region, volume.size_gb, fly.vm_size, fly.memory_mb
+                    )
+                ),
+                delete=shlex.join(flyctl.delete_volume_operation(fly.app)),
                 environment=token_env,
                 opts=after_app,
             )
             for volume in fly.volumes
         ]
 
-        secret_names = sorted({*fly.secrets, *service.secret_env})
-        values = pulumi.Output.all(*[secrets[n] for n in secret_names])
-        stdin = pulumi.Output.secret(
-            values.apply(lambda vs: flyctl.secrets_stdin(dict(zip(secret_names, vs, strict=True))))
-        )
+        # A changed set of names replaces this resource, delete first: the old names are unset
+        # (staged), then the new set is imported (staged), and the release below applies both.
         staged = [
             local.Command(
                 f"{name}-secrets",
@@ -79,8 +92,12 @@ class FlyApp(pulumi.ComponentResource):
                 delete=shlex.join(flyctl.secrets_unset(fly.app, secret_names)),
                 stdin=stdin,
                 environment=token_env,
+                triggers=[",".join(secret_names)],
                 opts=pulumi.ResourceOptions.merge(
-                    after_app, pulumi.ResourceOptions(additional_secret_outputs=["stdout", "stderr"])
+                    after_app,
+                    pulumi.ResourceOptions(
+                        additional_secret_outputs=["stdout", "stderr"], delete_before_replace=True
+                    ),
                 ),
             )
         ] if secret_names else []  # fmt: skip
@@ -97,7 +114,7 @@ class FlyApp(pulumi.ComponentResource):
         )
         # A changed secret value changes this digest, which re-runs the release.
         release_env = pulumi.Output.all(token_env, values).apply(
-            lambda args: {**args[0], "SECRETS_DIGEST": _digest(list(args[1]))}
+            lambda args: {**args[0], "SECRETS_DIGEST": _digest([*secret_names, *args[1]])}
         )
         self.release = local.Command(
             f"{name}{FLY_RELEASE_SUFFIX}",

@@ -38,17 +38,22 @@ def volumes_list(app: str) -> list[str]:
     return [FLY, "volumes", "list", "--app", app, "--json"]
 
 
-def volumes_create(app: str, name: str, region: str, size_gb: int) -> list[str]:
-    return [FLY, "volumes", "create", name, "--app", app, "--region", region, "--size", str(size_gb), "--yes", "--json"]
+def volumes_create(app: str, name: str, region: str, size_gb: int, vm_size: str, memory_mb: int) -> list[str]:
+    # The machine's size places the volume on a host that can run it (flyctl's default is 256 MB).
+    return [
+        FLY, "volumes", "create", name, "--app", app, "--region", region, "--size", str(size_gb),
+        "--vm-size", vm_size, "--vm-memory", str(memory_mb), "--yes", "--json",
+    ]  # fmt: skip
 
 
-def volumes_show(volume_id: str) -> list[str]:
-    return [FLY, "volumes", "show", volume_id, "--json"]
+# --app everywhere: without it a stray FLY_APP or ./fly.toml would pick the app.
+def volumes_show(app: str, volume_id: str) -> list[str]:
+    return [FLY, "volumes", "show", volume_id, "--app", app, "--json"]
 
 
-def volumes_destroy(volume_id: str) -> list[str]:
+def volumes_destroy(app: str, volume_id: str) -> list[str]:
     # By id: volume names are not unique on Fly.
-    return [FLY, "volumes", "destroy", volume_id, "--yes"]
+    return [FLY, "volumes", "destroy", volume_id, "--app", app, "--yes"]
 
 
 def secrets_import(app: str) -> list[str]:
@@ -72,6 +77,11 @@ def deploy(app: str, config_path: str, image: str) -> list[str]:
 
 class FlyError(Exception):
     pass
+
+
+# flyctl's wording for what is already gone (session.go's app lookup; flaps' volume not_found).
+APP_GONE = "Could not find App"
+VOLUME_GONE = "not_found: volume not found"
 
 
 def _run(argv: list[str], stdin: str | None = None) -> str:
@@ -106,21 +116,39 @@ def ensure_app(app: str, org: str) -> dict[str, object]:
     return {"app": app, "hostname": f"{app}.fly.dev", "adopted": False}
 
 
-def ensure_volume(app: str, name: str, region: str, size_gb: int) -> dict[str, object]:
+def ensure_volume(app: str, name: str, region: str, size_gb: int, vm_size: str, memory_mb: int) -> dict[str, object]:
     """Adopt the app's volume of that name in that region, or create one: never a duplicate."""
     for volume in json.loads(_run(volumes_list(app)) or "[]"):
         if volume.get("name") == name and volume.get("region") == region and volume.get("state") != "destroyed":
             return {"id": volume["id"], "name": name, "adopted": True}
-    created = json.loads(_run(volumes_create(app, name, region, size_gb)))
+    created = json.loads(_run(volumes_create(app, name, region, size_gb, vm_size, memory_mb)))
     return {"id": created["id"], "name": name, "adopted": False}
 
 
-def destroy_volume(volume_id: str) -> str:
+def destroy_app(app: str) -> str:
+    """Destroy the app; one already deleted outside Pulumi is not an error."""
+    try:
+        _run(apps_destroy(app))
+    except FlyError as error:
+        if APP_GONE in str(error):
+            return f"Fly app {app} was already gone"
+        raise
+    return f"Fly app {app} destroyed"
+
+
+def destroy_volume(app: str, volume_id: str) -> str:
     """Destroy the volume, unless a machine still holds it: then the app's own destroy removes it."""
-    volume = json.loads(_run(volumes_show(volume_id)))
+    try:
+        volume = json.loads(_run(volumes_show(app, volume_id)))
+    except FlyError as error:
+        if VOLUME_GONE in str(error) or APP_GONE in str(error):
+            return f"volume {volume_id} of {app} was already gone"
+        raise
+    if volume.get("state") in ("pending_destroy", "destroying", "destroyed"):
+        return f"volume {volume_id} of {app} was already gone ({volume['state']})"
     if volume.get("attached_machine_id"):
         return f"volume {volume_id} is attached to machine {volume['attached_machine_id']}; it goes with the app"
-    _run(volumes_destroy(volume_id))
+    _run(volumes_destroy(app, volume_id))
     return f"volume {volume_id} destroyed"
 
 
@@ -144,7 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     op.add_argument("--name", required=True)
     op.add_argument("--region", required=True)
     op.add_argument("--size", type=int, required=True)
+    op.add_argument("--vm-size", required=True)
+    op.add_argument("--vm-memory", type=int, required=True)
     op = ops.add_parser("delete-volume", help="destroys the volume whose id the create step printed")
+    op.add_argument("--app", required=True)
+    op = ops.add_parser("delete-app", help="destroys the app; already gone is success")
+    op.add_argument("--app", required=True)
     op = ops.add_parser("release", help="fly.toml on stdin")
     op.add_argument("--app", required=True)
     op.add_argument("--image", required=True)
@@ -154,11 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.op == "ensure-app":
             result = ensure_app(args.app, args.org)
         elif args.op == "ensure-volume":
-            result = ensure_volume(args.app, args.name, args.region, args.size)
+            result = ensure_volume(args.app, args.name, args.region, args.size, args.vm_size, args.vm_memory)
         elif args.op == "delete-volume":
             # The command provider hands the create step's output to the delete step.
             created = json.loads(os.environ["PULUMI_COMMAND_STDOUT"])
-            print(destroy_volume(str(created["id"])))
+            print(destroy_volume(args.app, str(created["id"])))
+        elif args.op == "delete-app":
+            print(destroy_app(args.app))
         elif args.op == "release":
             result = release(args.app, args.image, sys.stdin.read())
     except FlyError as error:

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 
 from service_infra.contract import FLY_REGIONS
+from tests.fakes.fly.app_secrets import parse_secrets
+from tests.fakes.fly.core import VERSION, FlyError, PanicError
+from tests.fakes.fly.secret_cases import AFTER, CASES, ENCODINGS, NAME, stdin_for
 
 FAKES = Path(__file__).parent / "fly"
 FLY = str(FAKES / "fly")
@@ -475,3 +478,37 @@ def test_concurrent_invocations_are_serialized(fly: Fly) -> None:
     assert all(r.returncode == 0 for r in results)
     assert len(fly.json("apps", "list", "--json")) == 12
     assert len(fly.log.read_text().splitlines()) == 13
+
+
+def _standin_outcome(value: str, encoding: str) -> dict[str, object]:
+    try:
+        parsed = parse_secrets(stdin_for(value, encoding).encode())
+    except PanicError:
+        return {"stored": "crash", "after_kept": False}
+    except FlyError:
+        return {"stored": "error", "after_kept": False}
+    stored = parsed.get(NAME)
+    shown = "absent" if stored is None else "same" if stored == value else stored
+    return {"stored": shown, "after_kept": parsed.get(AFTER) == "after"}
+
+
+def test_secrets_parser_agrees_with_real_flyctl_on_every_case() -> None:
+    table = json.loads((FAKES / "secrets_table.json").read_text())
+    assert table["flyctl"]["version"] == f"v{VERSION}"
+    for label, value in CASES.items():
+        for encoding in ENCODINGS:
+            assert _standin_outcome(value, encoding) == table["cases"][label][encoding], (label, encoding)
+
+
+def test_secrets_import_of_a_lone_quote_panics_like_flyctl(fly: Fly) -> None:
+    fly.ok("apps", "create", "web", "--org", "personal")
+    done = fly("secrets", "import", "-a", "web", "--stage", stdin='A=1\nB="\n')
+    assert done.returncode == 3
+    assert done.stdout.startswith("Oops, something went wrong! Could you try that again?\n\n")
+    assert "slice bounds out of range [1:0]" in done.stdout
+    assert fly.json("secrets", "list", "-a", "web", "-j") == []
+    # the line limit counts the "\r" of a CRLF line: 65535 bytes in all, then the scan stops
+    too_long = f"A={'x' * 65533}\r\nB=2\n"
+    assert fly.fail("secrets", "import", "-a", "web", "--stage", stdin=too_long) == (
+        "Error: requires at least one SECRET=VALUE pair\n"
+    )

@@ -34,8 +34,10 @@ APP = {
     "environment": secret({"FLY_API_TOKEN": "test-token"}),
 }
 VOLUME = {
-    "create": shlex.join(flyctl.ensure_volume_operation("acme-image-descriptor", "cache_data", "iad", 1)),
-    "delete": shlex.join(flyctl.delete_volume_operation()),
+    "create": shlex.join(
+        flyctl.ensure_volume_operation("acme-image-descriptor", "cache_data", "iad", 1, "shared-cpu-1x", 512)
+    ),
+    "delete": shlex.join(flyctl.delete_volume_operation("acme-image-descriptor")),
     "environment": secret({"FLY_API_TOKEN": "test-token"}),
 }
 

@@ -20,10 +20,12 @@ def test_flyctl_commands() -> None:
     assert flyctl.apps_list() == ["fly", "apps", "list", "--json"]
     assert flyctl.apps_create("web", "acme") == ["fly", "apps", "create", "web", "--org", "acme", "--json"]
     assert flyctl.apps_destroy("web") == ["fly", "apps", "destroy", "web", "--yes"]
-    assert flyctl.volumes_create("web", "cache_data", "iad", 1) == [
-        "fly", "volumes", "create", "cache_data", "--app", "web", "--region", "iad", "--size", "1", "--yes", "--json",
+    assert flyctl.volumes_create("web", "cache_data", "iad", 1, "shared-cpu-2x", 1024) == [
+        "fly", "volumes", "create", "cache_data", "--app", "web", "--region", "iad", "--size", "1",
+        "--vm-size", "shared-cpu-2x", "--vm-memory", "1024", "--yes", "--json",
     ]  # fmt: skip
-    assert flyctl.volumes_destroy("vol_123") == ["fly", "volumes", "destroy", "vol_123", "--yes"]
+    assert flyctl.volumes_destroy("web", "vol_123") == ["fly", "volumes", "destroy", "vol_123", "--app", "web", "--yes"]
+    assert flyctl.volumes_show("web", "vol_123") == ["fly", "volumes", "show", "vol_123", "--app", "web", "--json"]
     assert flyctl.secrets_import("web") == ["fly", "secrets", "import", "--app", "web", "--stage"]
     assert flyctl.deploy("web", "/tmp/fly.toml", "ghcr.io/a/b:sha-1234567") == [
         "fly", "deploy", "--app", "web", "--config", "/tmp/fly.toml", "--image", "ghcr.io/a/b:sha-1234567",
@@ -37,8 +39,8 @@ def test_secret_values_travel_as_quoted_stdin_lines() -> None:
 
 
 def test_a_value_flyctl_would_corrupt_is_refused() -> None:
-    with pytest.raises(ValueError, match="secret D: flyctl cannot import"):
-        fly_commands.secrets_stdin({"D": 'a"#b'})
+    with pytest.raises(ValueError, match=r"secrets\.D: has CRLF line ends"):
+        fly_commands.secrets_stdin({"D": 'a"#b\r\nc'})
 
 
 def test_fly_toml_is_valid_toml_with_mounts_and_check() -> None:
@@ -101,12 +103,12 @@ def test_an_app_name_taken_by_someone_else_is_a_clear_error(monkeypatch: pytest.
 def test_an_existing_volume_is_adopted_never_duplicated(monkeypatch: pytest.MonkeyPatch) -> None:
     fake = FakeFly(apps=[], volumes=[{"id": "vol_old", "name": "cache_data", "region": "iad", "state": "created"}])
     monkeypatch.setattr(flyctl, "_run", fake)
-    assert flyctl.ensure_volume("web", "cache_data", "iad", 1) == {
+    assert flyctl.ensure_volume("web", "cache_data", "iad", 1, "shared-cpu-1x", 512) == {
         "id": "vol_old",
         "name": "cache_data",
         "adopted": True,
     }
-    assert flyctl.ensure_volume("web", "other", "iad", 1)["id"] == "vol_new"
+    assert flyctl.ensure_volume("web", "other", "iad", 1, "shared-cpu-1x", 512)["id"] == "vol_new"
 
 
 def test_probe_command_and_backoff() -> None:

@@ -6,22 +6,32 @@ import hashlib
 import sys
 
 from .apps import add_release
-from .core import FlyError, Json, dump, now, out, rid, table
+from .core import FlyError, Json, PanicError, dump, now, out, rid, table
 from .session import Ctx, get_app, require_app
 from .shapes import current_release
 
+# bufio.Scanner's default buffer: a line (with its "\r") longer than this stops the scan, and
+# flyctl never checks scanner.Err(), so that secret and every later one are silently dropped.
+MAX_LINE_BYTES = 64 * 1024 - 1
 
-def parse_secrets(
-    text: str,
-) -> dict[str, str]:  # port of internal/command/secrets/parser.go, quirks included
-    lines = text.split("\n")
-    if text.endswith("\n"):
+
+def parse_secrets(raw: bytes) -> dict[str, str]:
+    """A port of internal/command/secrets/parser.go (v0.4.87), quirks included.
+
+    secrets_table.json holds what the real parser stores for every case in secret_cases.py;
+    tests/fakes/test_fly_standin.py checks this port against it. Lines are bytes, as in Go: values
+    keep undecodable bytes as surrogate escapes.
+    """
+    lines = raw.split(b"\n")
+    if raw.endswith(b"\n") or not raw:
         lines.pop()
-    secrets, key, buf = {}, None, []
-    for line in lines:
-        line = line.removesuffix("\r")
-        if len(line.encode()) >= 64 * 1024:  # bufio.Scanner gives up (ErrTooLong, unchecked): the rest is dropped
+    secrets: dict[str, str] = {}
+    key: str | None = None
+    buf: list[str] = []
+    for raw_line in lines:
+        if len(raw_line) > MAX_LINE_BYTES:
             break
+        line = raw_line.removesuffix(b"\r").decode("utf-8", "surrogateescape")
         if key is not None:  # inside a """ value
             if line.endswith('"""'):
                 secrets[key], key = "".join(buf) + line[:-3], None
@@ -37,15 +47,18 @@ def parse_secrets(
         name, value = line.split("=", 1)
         name, value = name.strip(), value.lstrip(" ")
         head, hashed, _ = value.partition("#")
-        if hashed and head.count('"') % 2 == 0:  # a "#" outside double quotes starts a comment
+        if hashed and head.count('"') % 2 == 0:  # a "#" after an even number of '"' starts a comment
             value = head.rstrip(" ")
         if value.startswith('"""') and value.endswith('"""') and len(value) >= 6:
             secrets[name] = value[3:-3]
         elif value.startswith('"""'):
             key, buf = name, [value[3:] + "\n"]
+        elif value[:1] in ('"', "'") and value.endswith(value[:1]):
+            if len(value) == 1:
+                raise PanicError("runtime error: slice bounds out of range [1:0]")  # value[1:0]
+            secrets[name] = value[1:-1]
         else:
-            quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'"
-            secrets[name] = value[1:-1] if quoted else value
+            secrets[name] = value
     return secrets  # an unterminated """ value is silently dropped, as in flyctl
 
 
@@ -78,11 +91,11 @@ def cmd_secrets_import(x: Ctx) -> None:
     app = get_app(x, name)
     raw = sys.stdin.buffer.read()
     x.stdin_bytes = len(raw)
-    secrets = parse_secrets(raw.decode("utf-8", "replace"))
+    secrets = parse_secrets(raw)
     if not secrets:
         raise FlyError("requires at least one SECRET=VALUE pair")
     for key, value in secrets.items():
-        digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+        digest = hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:16]
         x.st["secrets"].setdefault(name, {})[key] = {
             "digest": digest,
             "updated_at": now(),

@@ -17,7 +17,7 @@ from .apps import (
     cmd_releases,
     cmd_status,
 )
-from .core import VERSION, FlyError, err, now, out
+from .core import VERSION, FlyError, PanicError, err, now, out
 from .deploy import cmd_deploy
 from .flags import APP, DEPLOY, GLOBAL, JSONF, SECRETS, VM, YES, flags, parse_args
 from .session import Ctx, load_config, load_state, my_orgs, save_state
@@ -196,6 +196,9 @@ def main() -> int:
         err(f"Error: {e}")
         if e.hint:
             print(e.hint)
+    except PanicError as panic:
+        code = 3
+        out("Oops, something went wrong! Could you try that again?", "", str(panic), "goroutine 1 [running]:")
     finally:
         if os.environ.get("FLY_STANDIN_LOG"):
             token_in_env = bool(os.environ.get("FLY_API_TOKEN") or os.environ.get("FLY_ACCESS_TOKEN"))

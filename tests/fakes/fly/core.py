@@ -25,6 +25,10 @@ class FlyError(Exception):
         self.usage, self.hint = usage, hint
 
 
+class PanicError(Exception):
+    """A Go runtime panic: flyctl's main recovers it, prints it to stdout and exits 3 (main.go, sentry.Recover)."""
+
+
 def now() -> str:
     t = time.time()
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
