@@ -117,7 +117,7 @@ def path_fix(docker_dir: str | None) -> str:
 
 def docker_not_on_path(name: str, host: DockerHostSettings, found: list[str]) -> str:
     where = f"{host.ssh_host}:{host.ssh_port}"
-    seen = f"it is in {found[0]}" if found else f"nor in {', '.join(DOCKER_DIRS)}"
+    seen = f"it is in {', '.join(found)}" if found else f"nor in {', '.join(DOCKER_DIRS)}"
     return (
         f"{host_key(name)}.url: `docker` is not on the PATH of a non-interactive SSH session on {where} "
         f"({seen}), so the Docker provider's `docker system dial-stdio` fails; fix on the Mac: "
@@ -165,7 +165,10 @@ def connection_findings(name: str, host: DockerHostSettings, run: Runner) -> lis
     return [ssh_ok, docker_ok, Finding(name, "daemon", Status.FAIL, problem)]
 
 
-CREDENTIAL_STORE_SCRIPT = """\
+CREDENTIAL_STORE_SCRIPT = (
+    # Helpers sit next to docker: look where docker will be once it is on the PATH.
+    f'PATH="$PATH:{":".join(DOCKER_DIRS)}"\n'
+    """\
 config="${DOCKER_CONFIG:-$HOME/.docker}/config.json"
 store=$(sed -n 's/.*"credsStore"[[:space:]]*:[[:space:]]*"\\([^"]*\\)".*/\\1/p' "$config" 2>/dev/null | head -n 1)
 if [ -z "$store" ]; then echo none; exit 0; fi
@@ -175,6 +178,7 @@ code=$?
 [ "$code" -eq 0 ] || echo "$answer"
 exit "$code"
 """
+)
 
 
 def credential_store_command(host: DockerHostSettings, server: str) -> list[str]:
@@ -274,13 +278,13 @@ def doctor_findings(config: Settings, run: Runner, min_free_gib: int = MIN_FREE_
         host = config.docker_hosts[name]
         connection = connection_findings(name, host, run)
         findings += connection
-        if any(f.status is Status.FAIL for f in connection):
+        if connection[0].status is Status.FAIL:  # ssh itself failed: nothing else can be asked
             continue
         if host.is_ssh:
             server = config.registry.server if config.registry else "ghcr.io"
             findings.append(credential_store_finding(name, config, run(credential_store_command(host, server))))
             findings.append(free_disk_finding(name, run(free_disk_command(host)), min_free_gib))
-        if config.proxy is not None:
+        if config.proxy is not None and all(f.status is Status.OK for f in connection):
             for port in ollama_ports(config, name):
                 done = run(ollama_command(host, config.proxy.image_ref, port))
                 findings.append(ollama_finding(name, port, config.proxy.image_ref, done))

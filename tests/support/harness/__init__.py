@@ -87,6 +87,13 @@ API
     - ``generate_ed25519_key(path, comment="") -> str`` (module function) makes another key, e.g.
       a wrong host key for pinning tests.
 
+``MacLikeSshHost(engine, ...)``
+    An SshHost that fails as a Mac Mini does over SSH: ``docker`` only in ``~/.docker/bin`` (not
+    on the session PATH), and ``credsStore: lockedkeychain`` whose helper answers "User
+    interaction is not allowed.". ``.home``, ``.docker_dir``, ``.apply_path_fix()`` (the
+    runbook's sshd ``SetEnv PATH=...``, reloaded in place). ``DockerEngine.restart()`` restarts a
+    private dockerd with the same data root, as after a reboot.
+
 ``Registry(engine, *, username=None, password=None, start_timeout=30.0, base_dir=None)``
     Debian's ``docker-registry`` (installed if missing) on 127.0.0.1:<free port>, plain HTTP,
     htpasswd bcrypt auth with a generated user/password.
@@ -115,13 +122,14 @@ from ._util import HarnessError, free_port, http_get, wait_for, wait_http
 from .docker_engine import DockerEngine, existing_engine_host
 from .example_image import ExampleImage, ImageVersion
 from .registry import Registry
-from .ssh_host import SshHost, generate_ed25519_key
+from .ssh_host import MacLikeSshHost, SshHost, generate_ed25519_key
 
 __all__ = [
     "DockerEngine",
     "ExampleImage",
     "HarnessError",
     "ImageVersion",
+    "MacLikeSshHost",
     "Registry",
     "SshHost",
     "existing_engine_host",

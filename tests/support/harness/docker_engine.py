@@ -8,6 +8,7 @@ import os
 import random
 import secrets
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ._util import (
     is_root,
     make_tempdir,
     run,
+    stop_process,
     tail,
     wait_for,
 )
@@ -102,6 +104,7 @@ class DockerEngine(Daemon):
         self.private = False
         self.bridge: str | None = None
         self.bridge_ip: str | None = None
+        self._dockerd_args: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> DockerEngine:
@@ -212,19 +215,37 @@ class DockerEngine(Daemon):
                 f"--bridge={self.bridge}",
                 f"--default-address-pool=base=10.{second}.128.0/17,size=24",
             ]
-            proc = self._spawn(args, self.log_path)
+            self._dockerd_args = args
             self.host = f"unix://{sock}"
-            wait_for(
-                lambda: _answers(self.host, timeout=10),
-                self.start_timeout,
-                f"dockerd did not answer on {self.host} (log: {self.log_path})",
-                interval=0.5,
-                alive=lambda: proc.poll() is None,
-                details=lambda: tail(self.log_path or "", 30),
-            )
+            self._spawn_dockerd()
         except BaseException:
             self.stop()
             raise
+
+    def _spawn_dockerd(self) -> None:
+        proc = self._spawn(self._dockerd_args, self.log_path or Path(os.devnull))
+        wait_for(
+            lambda: _answers(self.host, timeout=10),
+            self.start_timeout,
+            f"dockerd did not answer on {self.host} (log: {self.log_path})",
+            interval=0.5,
+            alive=lambda: proc.poll() is None,
+            details=lambda: tail(self.log_path or "", 30),
+        )
+
+    def restart(self) -> float:
+        """Stop the private dockerd (SIGTERM: containers stop as on a shutdown) and start it again
+        with the same data root, socket and bridge, as after a reboot of the host. Returns the
+        time.monotonic() at which the new dockerd was started."""
+        if not self.private:
+            raise HarnessError("only a private dockerd the harness started may be restarted")
+        stop_process(self._proc, timeout=60)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        started = time.monotonic()
+        self._spawn_dockerd()
+        return started
 
     @staticmethod
     def _pick_subnet() -> int:

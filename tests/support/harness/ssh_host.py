@@ -6,9 +6,11 @@ import grp
 import os
 import pwd
 import shlex
+import signal
 import socket
 import stat
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -183,6 +185,28 @@ class SshHost(Daemon):
         if is_root():
             Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)  # privilege separation dir
         self.port = free_port()
+        self._prepare_home(d)
+        config = self._write_config()
+        proc = self._spawn([SSHD, "-D", "-e", "-f", str(config)], d / "sshd.log")
+        self._wait_listening(proc)
+        known = self.write_known_hosts(d / "known_hosts.check")
+        probe = self.ssh("true", known_hosts_path=known, check=False, timeout=60)
+        if probe.returncode != 0:
+            raise HarnessError(
+                f"ssh login as {self.user!r} to {self.host}:{self.port} failed (exit {probe.returncode}): "
+                f"{probe.stderr.strip()}\nsshd log ({self.log_path}):\n{tail(self.log_path or '', 30)}"
+            )
+
+    def _prepare_home(self, d: Path) -> None:
+        """What a variant puts in place before sshd starts (nothing here)."""
+
+    def session_env(self) -> dict[str, str]:
+        """What sshd sets in every session (one SetEnv line: sshd keeps only the first)."""
+        return {"DOCKER_HOST": self.engine.host}
+
+    def _write_config(self) -> Path:
+        assert self.dir is not None
+        d = self.dir
         config = d / "sshd_config"
         config.write_text(
             "\n".join(
@@ -206,14 +230,16 @@ class SshHost(Daemon):
                     # Pulumi opens many ssh connections at once (one per docker call).
                     "MaxStartups 100:30:200",
                     "MaxSessions 100",
-                    f"SetEnv DOCKER_HOST={self.engine.host}",
+                    "SetEnv " + " ".join(f"{k}={v}" for k, v in self.session_env().items()),
                     "LogLevel VERBOSE",
                     "",
                 ]
             )
         )
         run([SSHD, "-t", "-f", str(config)], timeout=30)
-        proc = self._spawn([SSHD, "-D", "-e", "-f", str(config)], d / "sshd.log")
+        return config
+
+    def _wait_listening(self, proc: subprocess.Popen[bytes]) -> None:
         wait_for(
             lambda: _port_open(self.host, self.port),
             self.start_timeout,
@@ -221,13 +247,6 @@ class SshHost(Daemon):
             alive=lambda: proc.poll() is None,
             details=lambda: tail(self.log_path or "", 30),
         )
-        known = self.write_known_hosts(d / "known_hosts.check")
-        probe = self.ssh("true", known_hosts_path=known, check=False, timeout=60)
-        if probe.returncode != 0:
-            raise HarnessError(
-                f"ssh login as {self.user!r} to {self.host}:{self.port} failed (exit {probe.returncode}): "
-                f"{probe.stderr.strip()}\nsshd log ({self.log_path}):\n{tail(self.log_path or '', 30)}"
-            )
 
     def _login_user(self) -> str:
         if not is_root():
@@ -266,6 +285,67 @@ class SshHost(Daemon):
 
     def __repr__(self) -> str:
         return f"SshHost({self.docker_url!r})"
+
+
+class MacLikeSshHost(SshHost):
+    """An SshHost that fails the way a Mac Mini does over SSH, in a home of its own:
+
+    - ``docker`` is not on the PATH of a non-interactive session: it lives in ``~/.docker/bin``
+      (Docker Desktop's per-user install), and the session PATH holds the system's commands
+      without any ``docker*`` (as macOS's /usr/bin:/bin:/usr/sbin:/sbin);
+    - ``~/.docker/config.json`` names ``credsStore: lockedkeychain``, whose helper (next to
+      docker) fails as the locked login keychain does: "User interaction is not allowed.".
+
+    :meth:`apply_path_fix` is the runbook's fix (sshd ``SetEnv PATH=<docker dir>:...``), applied
+    to this private sshd (reloaded with SIGHUP, same port and host key).
+    """
+
+    KEYCHAIN_ERROR = "User interaction is not allowed."
+
+    path_fixed = False
+
+    @property
+    def home(self) -> Path:
+        assert self.dir is not None
+        return self.dir / "home"
+
+    @property
+    def docker_dir(self) -> Path:
+        return self.home / ".docker" / "bin"
+
+    def session_env(self) -> dict[str, str]:
+        system = str(self.home.parent / "system-bin")
+        path = f"{self.docker_dir}:{system}" if self.path_fixed else system
+        return {**super().session_env(), "HOME": str(self.home), "PATH": path}
+
+    def _prepare_home(self, d: Path) -> None:
+        system = d / "system-bin"
+        system.mkdir()
+        for directory in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+            for entry in sorted(Path(directory).iterdir()) if Path(directory).is_dir() else []:
+                target = system / entry.name
+                if not entry.name.startswith("docker") and not target.exists() and os.access(entry, os.X_OK):
+                    target.symlink_to(entry)
+        self.docker_dir.mkdir(parents=True)
+        real_docker = run(["sh", "-c", "command -v docker"]).stdout.strip()
+        (self.docker_dir / "docker").symlink_to(real_docker)
+        helper = self.docker_dir / "docker-credential-lockedkeychain"
+        helper.write_text(f"#!/bin/sh\necho '{self.KEYCHAIN_ERROR}'\nexit 1\n")
+        (self.home / ".docker" / "config.json").write_text('{\n  "auths": {},\n  "credsStore": "lockedkeychain"\n}\n')
+        for path in (self.home, self.home / ".docker", self.docker_dir, helper):
+            path.chmod(0o755)
+
+    def apply_path_fix(self) -> None:
+        """The runbook's fix: docker's folder first on every session's PATH (sshd SetEnv)."""
+        assert self._proc is not None
+        self.path_fixed = True
+        self._write_config()
+        self._proc.send_signal(signal.SIGHUP)  # sshd re-executes itself with the new config
+        time.sleep(1)
+        self._wait_listening(self._proc)
+
+    def __repr__(self) -> str:
+        return f"MacLikeSshHost({self.docker_url!r})"
 
 
 def _group_exists(name: str) -> bool:
