@@ -47,13 +47,18 @@ def volumes_create(app: str, name: str, region: str, size_gb: int, vm_size: str,
 
 
 # --app everywhere: without it a stray FLY_APP or ./fly.toml would pick the app.
-def volumes_show(app: str, volume_id: str) -> list[str]:
-    return [FLY, "volumes", "show", volume_id, "--app", app, "--json"]
+# (app None: only for the delete command of state written before --app, which named no app.)
+def volumes_show(app: str | None, volume_id: str) -> list[str]:
+    return [FLY, "volumes", "show", volume_id, *_app_flag(app), "--json"]
 
 
-def volumes_destroy(app: str, volume_id: str) -> list[str]:
+def volumes_destroy(app: str | None, volume_id: str) -> list[str]:
     # By id: volume names are not unique on Fly.
-    return [FLY, "volumes", "destroy", volume_id, "--app", app, "--yes"]
+    return [FLY, "volumes", "destroy", volume_id, *_app_flag(app), "--yes"]
+
+
+def _app_flag(app: str | None) -> list[str]:
+    return ["--app", app] if app else []
 
 
 def secrets_import(app: str) -> list[str]:
@@ -136,7 +141,7 @@ def destroy_app(app: str) -> str:
     return f"Fly app {app} destroyed"
 
 
-def destroy_volume(app: str, volume_id: str) -> str:
+def destroy_volume(app: str | None, volume_id: str) -> str:
     """Destroy the volume, unless a machine still holds it: then the app's own destroy removes it."""
     try:
         volume = json.loads(_run(volumes_show(app, volume_id)))
@@ -175,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     op.add_argument("--vm-size", required=True)
     op.add_argument("--vm-memory", type=int, required=True)
     op = ops.add_parser("delete-volume", help="destroys the volume whose id the create step printed")
-    op.add_argument("--app", required=True)
+    # Optional only for state written before it was passed (its stored delete command has none).
+    op.add_argument("--app")
     op = ops.add_parser("delete-app", help="destroys the app; already gone is success")
     op.add_argument("--app", required=True)
     op = ops.add_parser("release", help="fly.toml on stdin")

@@ -7,6 +7,7 @@ import json
 import pytest
 from pulumi import automation as auto
 
+from service_infra.contract import EXAMPLE_PASSPHRASE
 from tests.support.harness import (
     DockerEngine,
     ExampleImage,
@@ -77,3 +78,18 @@ def test_bad_input_fails_clearly_and_keeps_the_running_version(
 
     stack.preview(expect_no_changes=True)  # back where it started
     stack.destroy()
+
+
+def test_staging_refuses_the_published_example_passphrase(
+    project: Project, ssh_host: SshHost, registry: Registry, example_image: ExampleImage
+) -> None:
+    """A stack file the real engine encrypted with the README's passphrase: nothing is touched."""
+    project.env["PULUMI_CONFIG_PASSPHRASE"] = EXAMPLE_PASSPHRASE
+    config = ssh_stack_config(ssh_host, registry, example_image, example_image.v1.tag, free_port())
+    stack = project.stack("staging", config, secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY})
+    with pytest.raises(auto.CommandError) as refused:
+        stack.preview()
+    message = str(refused.value)
+    assert "the secrets of stack staging are encrypted with the published example passphrase" in message, message
+    assert "pulumi stack change-secrets-provider passphrase -s staging" in message, message
+    assert registry.password not in message and API_KEY not in message

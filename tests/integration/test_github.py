@@ -139,7 +139,7 @@ def assert_environment_matches(api: GithubApi, name: str, committed: dict[str, A
     assert sorted(env["secrets"]) == sorted(wanted["secrets"])
     for secret_name in wanted["secrets"]:
         assert api.decrypt_secret(name, secret_name) == secrets[secret_name], secret_name
-    assert variables(api, name) == wanted["variables"]
+    assert variables(api, name) == wanted.get("variables", {})
 
 
 def assert_no_github_errors(api: GithubApi, since: int = 0) -> None:
@@ -230,6 +230,19 @@ def test_prod_stack(
         assert reviewer_ids(api, "production") == {("User", 4101), ("Team", 5101)}
         wait_http(f"http://127.0.0.1:{port}/health", timeout=30)  # the service still runs
         remove_config(stack, "github.environments.production.reviewers.users[1]")
+
+        # A reviewer team GitHub would silently ignore (no write access): a clear error, nothing written.
+        api.set_team_access("platform", "pull")
+        before = len(api.requests)
+        with pytest.raises(auto.CommandError) as failed:
+            stack.up()
+        message = str(failed.value)
+        assert (
+            "service-infra:github.environments.production.reviewers.teams: team 'platform' cannot approve "
+            "deployments: it has read access to local-llm-server" in message
+        ), message[-3000:]
+        assert [r.method for r in api.requests[before:] if r.method != "GET"] == []
+        api.set_team_access("platform", "push")
 
         # Destroy (prod is protected: unprotect first, on purpose, as ops would) removes what the
         # program made in GitHub and nothing else.

@@ -7,7 +7,8 @@ idempotent (activation finds the version live, the Fly operations adopt what exi
 probe whose trigger holds such a command line is replaced, which only probes again. Pulumi runs a
 resource's *stored* delete command, so the old command lines must keep working until that update:
 `components/` keeps thin entry points for them. The test deploys the old program for real,
-previews the new one against that state, then rolls out a new tag together with the move under
+previews the new one against that state (the Fly commands, changed since for other reasons, may
+change in place), then rolls out a new tag together with the move under
 load (the old version is retired through its old command line), and previews no change at all.
 """
 
@@ -29,6 +30,8 @@ from tests.support.harness.load import Load
 from tests.support.pulumi_project import Project, Stack
 from tests.support.stacks import API_KEY, FLY_SECRETS, fly_config, ssh_stack_config
 
+# The Fly service of the stack (fly_config's): its commands changed for reasons beyond the move.
+FLY_SERVICE = "image-descriptor"
 # The last commit of the program with its old layout (components/ holding everything).
 BEFORE_THE_MOVE = "6511b36"
 OLD_TO_NEW = {
@@ -107,20 +110,31 @@ def test_a_stack_deployed_before_the_move_sees_only_its_operations_move(
     assert steps, "the command lines of the operations must move to service_infra.ops"
     for step in steps:
         urn, op = step["urn"], step["op"]
+        name = urn.rsplit("::", 1)[-1]
         assert "command:local:Command" in urn, f"{op} of {urn}: only command resources may change"
         changed = set(step.get("diffReasons") or []) | set(step.get("detailedDiff") or {})
+        old, new = (step.get("oldState") or {}).get("inputs", {}), (step.get("newState") or {}).get("inputs", {})
+        if name.startswith(FLY_SERVICE) and not name.endswith("-probe"):
+            # The Fly commands also changed after the move (issue 12: --app and the VM size on
+            # volume commands, the access token, deletes of what is already gone, secrets unset
+            # when removed): they may change in place, and the staged secrets may be replaced
+            # (unset, then imported again; no machine restarts before the release).
+            allowed = {"update"} | (
+                {"replace", "create-replacement", "delete-replaced"} if name.endswith("-secrets") else set()
+            )
+            assert op in allowed, f"{op} of {urn}"
+            assert "components." not in json.dumps(new), f"{urn} still runs the old layout"
+            continue
         if op in {"replace", "create-replacement", "delete-replaced"}:
             # A probe re-runs when a command line it is triggered by moves; it deletes nothing.
-            assert urn.endswith("-probe"), f"{op} of {urn}: only a health probe may be replaced"
+            assert name.endswith("-probe"), f"{op} of {urn}: only a health probe may be replaced"
             if op == "replace":
                 assert "triggers" in changed <= {"create", "triggers"}, f"{urn} replaced for {sorted(changed)}"
-                old, new = step["oldState"]["inputs"], step["newState"]["inputs"]
                 for key in changed:
                     assert_only_moved(urn, key, json.dumps(old[key]), json.dumps(new[key]))
             continue
         assert op == "update", f"{op} of {urn}: the move must not create or delete anything"
         assert changed <= {"create", "delete"}, f"{urn}: {sorted(changed)} changed"
-        old, new = step["oldState"]["inputs"], step["newState"]["inputs"]
         for key in changed:
             assert_only_moved(urn, key, old[key], new[key])
 
