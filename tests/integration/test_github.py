@@ -34,9 +34,9 @@ from tests.support.stacks import GITHUB_USERS as USERS
 # docker and github providers; the service's network, proxy image and proxy, app image, volume,
 # container and its activation command; the Fly app, volume, secrets and release commands and
 # the two probes; in GitHub, the environment, its branch policy, two secrets, three variables,
-# and the repository secret. Prod adds production-preview: an environment, its branch policy
-# and its secret.
-PREVIEW_CREATES = {"staging": 32, "prod": 35}
+# and the repository secret. Prod adds production-preview: its environment component, the
+# environment, its branch policy and its secret.
+PREVIEW_CREATES = {"staging": 32, "prod": 36}
 
 # What was there before the program: must survive every up and the destroy.
 SEEDED_ENVIRONMENT = "qa-sandbox"
