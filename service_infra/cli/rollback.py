@@ -83,6 +83,32 @@ def rollback_target(history: Sequence[Mapping[str, Any]], service: str, current_
     )
 
 
+def releases(history: Sequence[Mapping[str, Any]], service: str) -> list[Update]:
+    """Every update that ran the service, newest first: what `--list` numbers and `--to N` picks."""
+    return [update for update in updates(history, service) if update.tag]
+
+
+def release_listing(found: Sequence[Update]) -> str:
+    lines = [f"{'#':>3}  {'started':<24}  {'result':<10}  tag"]
+    lines += [f"{n:>3}  {u.started:<24}  {u.result:<10}  {u.tag}" for n, u in enumerate(found, start=1)]
+    return "\n".join(lines)
+
+
+def chosen_release(found: Sequence[Update], number: int, current_tag: str) -> Update:
+    """Release `number` of the listing, if it can be rolled back to."""
+    if not 1 <= number <= len(found):
+        raise RollbackError(f"there is no release {number}: `--list` numbers them 1 to {len(found)}")
+    release = found[number - 1]
+    if release.result != "succeeded":
+        raise RollbackError(
+            f"release {number} ({release.tag}, {release.started}) did not succeed ({release.result}): "
+            "pick one that did from `--list`"
+        )
+    if release.tag == current_tag:
+        raise RollbackError(f"release {number} runs {release.tag}, which is the tag configured now: nothing to do")
+    return release
+
+
 def _comparable(entry: Mapping[str, Any]) -> Any:
     """One config entry as `pulumi config --json` and the history print it, as a plain value;
     a secret is only known to be there."""
@@ -145,12 +171,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stack", required=True)
     parser.add_argument("--service", required=True)
     parser.add_argument("--dry-run", action="store_true", help="only say which tag it would roll back to")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--list", action="store_true", help="list the service's releases, numbered, newest first")
+    choice.add_argument(
+        "--to", type=int, metavar="N", help="roll back to release N of --list (default: the previous good)"
+    )
     args = parser.parse_args(argv)
     try:
         history = json.loads(_pulumi(["stack", "history", "--json", "--stack", args.stack]) or "[]")
+        if args.list:
+            print(release_listing(releases(history, args.service)))
+            return 0
         key = f"services.{args.service}.tag"
         current = _pulumi(["config", "get", "--path", key, "--stack", args.stack]).strip()
-        target = rollback_target(history, args.service, current)
+        target = (
+            chosen_release(releases(history, args.service), args.to, current)
+            if args.to is not None
+            else rollback_target(history, args.service, current)
+        )
         drift = config_drift(
             last_update_config(history),
             json.loads(_pulumi(["config", "--json", "--stack", args.stack]) or "{}"),

@@ -9,8 +9,11 @@ import pytest
 
 from service_infra.cli.rollback import (
     RollbackError,
+    chosen_release,
     config_drift,
     last_update_config,
+    release_listing,
+    releases,
     rollback_target,
     service_tag,
 )
@@ -93,3 +96,23 @@ def test_the_last_update_is_the_newest_update_whatever_its_result() -> None:
     assert last_update_config(HISTORY) == HISTORY[0]["config"]
     with pytest.raises(RollbackError, match="no update in its history"):
         last_update_config([e for e in HISTORY if e["kind"] != "update"])
+
+
+def test_releases_are_listed_newest_first_with_their_result() -> None:
+    listing = release_listing(releases(HISTORY, "llm-server")).splitlines()
+    assert listing[1:] == [
+        "  1  2026-11-22T10:00:00.000Z  failed      sha-broken0",
+        "  2  2026-11-22T09:00:00.000Z  succeeded   sha-2222222",
+        "  3  2026-11-22T08:00:00.000Z  succeeded   sha-1111111",
+    ]
+
+
+def test_a_numbered_release_is_chosen_only_if_it_succeeded_and_differs() -> None:
+    found = releases(HISTORY, "llm-server")
+    assert chosen_release(found, 3, "sha-broken0").tag == "sha-1111111"
+    with pytest.raises(RollbackError, match=r"release 1 \(sha-broken0, .*\) did not succeed"):
+        chosen_release(found, 1, "sha-2222222")
+    with pytest.raises(RollbackError, match="which is the tag configured now"):
+        chosen_release(found, 2, "sha-2222222")
+    with pytest.raises(RollbackError, match="numbers them 1 to 3"):
+        chosen_release(found, 4, "sha-2222222")
