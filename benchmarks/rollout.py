@@ -15,9 +15,7 @@ Run: .venv/bin/python benchmarks/rollout.py [--rounds N] [--workers N]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,16 +41,11 @@ from tests.support.harness import (  # noqa: E402
 )
 from tests.support.harness.example_image import ImageVersion  # noqa: E402
 from tests.support.harness.load import Load, LoadResult  # noqa: E402
-from tests.support.pulumi_project import Project  # noqa: E402
+from tests.support.pulumi_project import Project, ensure_pulumi  # noqa: E402
 from tests.support.stacks import API_KEY, ssh_stack_config  # noqa: E402
 
 HEALTH = ["--health-cmd", "curl -fsS -o /dev/null http://127.0.0.1:8000/health", "--health-interval", "2s"]
 HEALTH += ["--health-timeout", "3s", "--health-retries", "3", "--health-start-period", "20s"]
-
-
-def toolchain_bin() -> str:
-    done = subprocess.run([str(ROOT / "toolchain" / "install.sh")], capture_output=True, text=True, check=True)
-    return done.stdout.strip().splitlines()[-1]
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -206,7 +199,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="load client threads")
     args = parser.parse_args()
 
-    bin_dir = toolchain_bin()
+    pulumi_engine = ensure_pulumi()
     with (
         DockerEngine() as engine,
         SshHost(engine) as ssh_host,
@@ -217,8 +210,8 @@ def main() -> None:
         ctx = {"engine": engine, "ssh_host": ssh_host, "registry": registry, "example_image": image}
         versions = [image.v1, image.v2]
         Path(tmp).chmod(0o755)
-        env = {"PATH": os.pathsep.join([bin_dir, os.environ["PATH"]]), "DOCKER_HOST": engine.host}
-        project = Project(Path(tmp) / "project", env, bin_dir)
+        env = {**pulumi_engine.env(), "DOCKER_HOST": engine.host}
+        project = Project(Path(tmp) / "project", env, pulumi_engine)
         by_hand = ByHand(ssh_host, registry, Path(tmp))
         try:
             pulumi_runs, (failed_seconds, failed_load, error) = through_pulumi(

@@ -48,6 +48,8 @@ APP_SRC="$REPO_ROOT/examples/service/app"
 [[ -f "$APP_SRC/main.py" ]] || die "example app not found at $APP_SRC"
 
 command -v docker >/dev/null || die "docker CLI not found on PATH"
+# Everything below builds from Debian packages with debootstrap: Linux only.
+[[ $(uname -s) == Linux ]] || die "builds its images from Debian packages with debootstrap, which needs Linux; elsewhere build examples/service and examples/proxy with docker build"
 
 SUITE=bookworm
 VARIANT=minbase

@@ -1,4 +1,5 @@
-# Shared by the scripts: paths, the Python virtualenv and the Pulumi toolchain. Source it.
+# Shared by the scripts: paths, the Python virtualenv and the Pulumi engine. Source it.
+# Written for macOS's bash 3.2 and BSD tools as much as for Linux (tests/unit/test_scripts_portable.py).
 # shellcheck shell=bash
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export PULUMI_SKIP_UPDATE_CHECK=true
@@ -11,7 +12,7 @@ log() { echo "[service-infra] $*" >&2; }
 ensure_venv() {
   local requirements="$1" stamp="$ROOT/.venv/.installed"
   local want
-  want="$(cat "$ROOT/requirements.txt" "$ROOT/policy/requirements.txt" "$ROOT/$requirements" | sha256sum | cut -c1-16)-$requirements"
+  want="$(cat "$ROOT/requirements.txt" "$ROOT/policy/requirements.txt" "$ROOT/$requirements" | sha256 | cut -c1-16)-$requirements"
   if [ ! -x "$ROOT/.venv/bin/python" ]; then
     log "creating the virtualenv .venv"
     python3 -m venv "$ROOT/.venv"
@@ -23,24 +24,47 @@ ensure_venv() {
   fi
 }
 
-# ensure_toolchain: the Pulumi CLI, language host and provider plugins at the pinned versions, on PATH.
-ensure_toolchain() {
-  local bin
-  bin="$("$ROOT/toolchain/install.sh" | tail -n 1)"
-  export PATH="$bin:$PATH"
+# sha256: sha256sum of stdin, with shasum where there is no sha256sum (macOS).
+sha256() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum; else shasum -a 256; fi
 }
 
-# ensure_debian_packages PKG...: install missing Debian packages when root (apt); else say what is missing.
+# ensure_pulumi: the Pulumi CLI, language host and provider plugins at the pinned versions for
+# this shell's runs: the official ones where installed, else source builds in a private Pulumi
+# home (scripts/ensure-pulumi.sh; the user's ~/.pulumi is left as it is).
+ensure_pulumi() {
+  local found line
+  found="$("$ROOT/scripts/ensure-pulumi.sh")"
+  while IFS= read -r line; do
+    case "$line" in
+      PULUMI_BIN=*) export PATH="${line#PULUMI_BIN=}:$PATH" ;;
+      PULUMI_HOME=*) export PULUMI_HOME="${line#PULUMI_HOME=}" ;;
+    esac
+  done <<EOF
+$found
+EOF
+}
+
+# ensure_debian_packages PKG...: install missing Debian packages when root (apt); else say what is
+# missing. Linux only: elsewhere (macOS) it names the packages to install another way and fails.
 ensure_debian_packages() {
   local missing=()
-  for package in "$@"; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then
-    log "missing Debian packages: ${missing[*]} (install them, or run as root)"
-    return 1
-  fi
-  log "installing ${missing[*]}"
-  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  case "$(uname -s)" in
+    Linux)
+      for package in "$@"; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+      done
+      [ ${#missing[@]} -eq 0 ] && return 0
+      if [ "$(id -u)" -ne 0 ]; then
+        log "missing Debian packages: ${missing[*]} (install them, or run as root)"
+        return 1
+      fi
+      log "installing ${missing[*]}"
+      apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+      ;;
+    *)
+      log "needs $* (Debian package names): install them another way (e.g. brew install $*)"
+      return 1
+      ;;
+  esac
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Deploy the `local` stack on a fresh machine: installs what it needs (Python packages, the
-# Pulumi toolchain, a Docker engine when none answers and we are root), builds the example
+# Pulumi engine (official where installed), a Docker engine when none answers and we are root), builds the example
 # service image without any registry, runs `pulumi up -s local`, and prints the service URL.
 # `scripts/deploy-local.sh destroy` tears the local stack down again.
 set -euo pipefail
@@ -8,7 +8,7 @@ source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
 ensure_venv requirements.txt
-ensure_toolchain
+ensure_pulumi
 "$ROOT/scripts/ensure-docker-engine.sh"
 
 image="service-infra/local-llm-server:dev"  # Pulumi.local.yaml: services.llm-server.image + tag

@@ -35,6 +35,9 @@ if [[ -n "${DOCKER_HOST:-}" && "${DOCKER_HOST}" != "unix://$SOCKET" ]]; then
   die "DOCKER_HOST=$DOCKER_HOST does not answer. Start that engine, or unset DOCKER_HOST to use (or let this script start) a local engine on unix://$SOCKET."
 fi
 
+# Everything below starts a dockerd from Debian packages: Linux only.
+[[ $(uname -s) == Linux ]] || die "no Docker engine answers (docker info failed). Start Docker Desktop (or colima, OrbStack, ...) or point DOCKER_HOST at a running engine."
+
 if [[ $(id -u) -ne 0 ]]; then
   die "no Docker engine answers (docker info failed) and this script is not running as root, so it cannot start one.
   Either start your Docker engine (Docker Desktop, colima, 'sudo systemctl start docker', ...) and make

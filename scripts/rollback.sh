@@ -16,5 +16,5 @@ if [[ $# -lt 2 ]]; then
   exit 2
 fi
 ensure_venv requirements.txt
-ensure_toolchain
+ensure_pulumi
 exec .venv/bin/python -m service_infra rollback --stack "$1" --service "$2" "${@:3}"

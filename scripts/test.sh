@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every check and test: lint, format, types, the offline stack-file check, unit tests, and the
 # integration tests through the real Pulumi engine, Docker, SSH and a registry.
-# Installs what it needs (Python packages, the Pulumi toolchain, Debian's docker.io,
+# Installs what it needs (Python packages, the Pulumi engine, Debian's docker.io,
 # openssh-server and docker-registry when run as root). Fails if any test is skipped.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -16,11 +16,11 @@ log "lint and format (ruff)"
 log "types (pyright)"
 .venv/bin/pyright
 log "workflows (actionlint; shellcheck checks their run: scripts) and shell scripts (shellcheck)"
-ensure_debian_packages shellcheck
+command -v shellcheck >/dev/null 2>&1 || ensure_debian_packages shellcheck
 go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml
-shellcheck -x -S warning scripts/*.sh toolchain/*.sh toolchain/*/build.sh
-log "toolchain Go tests (our command provider and language-host launcher)"
-for module in toolchain/provider-command toolchain/language-python/launcher; do
+shellcheck -x -S warning scripts/*.sh tools/offline-pulumi/*.sh tools/offline-pulumi/*/build.sh
+log "Go tests of the offline Pulumi build (our command provider and language-host launcher)"
+for module in tools/offline-pulumi/provider-command tools/offline-pulumi/language-python/launcher; do
   (cd "$module" && GOFLAGS=-mod=readonly go test -count=1 ./...)
 done
 log "offline check of the stack files"

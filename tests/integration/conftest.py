@@ -4,9 +4,7 @@ a real registry, and the `fly` stand-in. A part that cannot start fails the run;
 from __future__ import annotations
 
 import http.server
-import os
 import shutil
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -16,7 +14,7 @@ import pytest
 
 from tests.support import ROOT
 from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port
-from tests.support.pulumi_project import Project
+from tests.support.pulumi_project import Engine, Project, ensure_pulumi
 
 FLY_STANDIN = ROOT / "tests" / "fakes" / "fly"
 
@@ -28,12 +26,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def toolchain_path() -> str:
-    """The Pulumi CLI, language host and plugins at the pinned versions (installed if missing)."""
-    done = subprocess.run([str(ROOT / "toolchain" / "install.sh")], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        pytest.fail(f"the Pulumi toolchain is not available:\n{done.stderr[-4000:]}", pytrace=False)
-    return done.stdout.strip().splitlines()[-1]
+def pulumi_engine() -> Engine:
+    """The Pulumi CLI, language host and plugins at the pinned versions: the official ones where
+    installed, else source builds in a private Pulumi home."""
+    try:
+        return ensure_pulumi()
+    except RuntimeError as error:
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -66,18 +65,18 @@ def fly_state(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def project(toolchain_path: str, engine: DockerEngine, fly_state: dict[str, Path]) -> Iterator[Project]:
+def project(pulumi_engine: Engine, engine: DockerEngine, fly_state: dict[str, Path]) -> Iterator[Project]:
     # Not under pytest's tmp_path (mode 0700): the containers' non-root user reads the
     # hot-reloaded source from here.
     base = Path(tempfile.mkdtemp(prefix="si-it-"))
     base.chmod(0o755)
     env = {
-        "PATH": os.pathsep.join([toolchain_path, str(FLY_STANDIN), os.environ["PATH"]]),
+        **pulumi_engine.env(str(FLY_STANDIN)),
         "DOCKER_HOST": engine.host,
         "FLY_STANDIN_STATE": str(fly_state["state"]),
         "FLY_STANDIN_LOG": str(fly_state["log"]),
     }
-    project = Project(base / "project", env, toolchain_path)
+    project = Project(base / "project", env, pulumi_engine)
     yield project
     project.tear_down()
     shutil.rmtree(base, ignore_errors=True)

@@ -21,6 +21,36 @@ from service_infra.contract import PROJECT
 from tests.support import ROOT
 
 PASSPHRASE = "integration-test-passphrase"
+ENSURE_PULUMI = ROOT / "scripts" / "ensure-pulumi.sh"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The Pulumi engine `scripts/ensure-pulumi.sh` found or made: the folder of the `pulumi` to
+    run and, when a part is source-built, the private Pulumi home that holds its plugins."""
+
+    bin_dir: str
+    home: str | None = None
+
+    @classmethod
+    def parse(cls, stdout: str) -> Engine:
+        pairs = dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
+        return cls(bin_dir=pairs["PULUMI_BIN"], home=pairs.get("PULUMI_HOME"))
+
+    def env(self, *extra_path: str) -> dict[str, str]:
+        """PATH (the engine first, then EXTRA_PATH) and the Pulumi home for this project's runs."""
+        env = {"PATH": os.pathsep.join([self.bin_dir, *extra_path, os.environ["PATH"]])}
+        if self.home:
+            env["PULUMI_HOME"] = self.home
+        return env
+
+
+def ensure_pulumi() -> Engine:
+    """Runs `scripts/ensure-pulumi.sh` (official CLI and plugins first; source builds cached)."""
+    done = subprocess.run([str(ENSURE_PULUMI)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the Pulumi engine is not available:\n{done.stderr[-4000:]}")
+    return Engine.parse(done.stdout)
 
 
 @dataclass
@@ -33,9 +63,10 @@ class Run:
 
 
 class Project:
-    def __init__(self, directory: Path, env: dict[str, str], pulumi_bin: str) -> None:
+    def __init__(self, directory: Path, env: dict[str, str], engine: Engine) -> None:
+        """ENV holds the engine's own (Engine.env) and what the test adds."""
         self.dir = directory
-        self.command = auto.PulumiCommand(root=str(Path(pulumi_bin).parent))
+        self.command = auto.PulumiCommand(root=str(Path(engine.bin_dir).parent))
         self.state_dir = directory.parent / f"{directory.name}-state"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.env = {
