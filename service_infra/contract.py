@@ -45,6 +45,8 @@ LABEL_ROLE = f"{LABEL_PREFIX}role"
 LABEL_IMAGE_TAG = f"{LABEL_PREFIX}image-tag"
 LABEL_VERSION = f"{LABEL_PREFIX}version"
 ROLE_PROXY = "proxy"
+# The keys above are the program's; a stack's own `labels` may not set them.
+PROGRAM_LABELS = frozenset([LABEL_ENVIRONMENT, LABEL_SERVICE, LABEL_ROLE, LABEL_IMAGE_TAG, LABEL_VERSION])
 
 # Every container: restarted after a crash or a reboot, logs capped at 10m x 3.
 RESTART_POLICY = "unless-stopped"

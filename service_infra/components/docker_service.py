@@ -14,7 +14,7 @@ import hashlib
 import json
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -47,7 +47,9 @@ def healthcheck_test(port: int, path: str) -> list[str]:
     return ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"]
 
 
-def version_key(service: Service, command: list[str] | None, mounts: list[str]) -> str:
+def version_key(
+    service: Service, command: list[str] | None, mounts: list[str], extra_labels: Mapping[str, str] | None = None
+) -> str:
     """The tag plus a digest of what else defines a container (secret names, not values), so a
     change of any of it is a new version beside the old one rather than a replacement in place."""
     target = service.docker
@@ -62,6 +64,9 @@ def version_key(service: Service, command: list[str] | None, mounts: list[str]) 
         "health": service.health_path,
         "mounts": mounts,
     }
+    # Only when set, so the versions of stacks without extra labels keep their names.
+    if extra_labels:
+        spec["labels"] = dict(sorted(extra_labels.items()))
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
     return f"{service.tag}-{digest}"
 
@@ -80,6 +85,8 @@ class DockerServiceArgs:
     secret_values: Mapping[str, pulumi.Output[str]]
     # Relative hot-reload sources are resolved against it.
     project_dir: Path
+    # The stack's own labels, on every container, network and volume beside the program's.
+    extra_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 class DockerService(pulumi.ComponentResource):
@@ -92,13 +99,16 @@ class DockerService(pulumi.ComponentResource):
         assert target is not None, "a DockerService needs service.docker"
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         base_name = host_name_prefix(name, args.tier)
-        labels = {LABEL_ENVIRONMENT: args.tier.value, LABEL_SERVICE: name}
+        labels = {**args.extra_labels, LABEL_ENVIRONMENT: args.tier.value, LABEL_SERVICE: name}
 
+        # Docker fixes a network's and a volume's labels when it makes them: a later change of the
+        # stack's labels reaches the containers (through a rollout), never replaces these.
+        made_once = pulumi.ResourceOptions(ignore_changes=["labels"])
         network = docker.Network(
             f"{name}-network",
             name=base_name,
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, made_once),
         )
         self.proxy = self._proxy(name, base_name, target, args.proxy, network, labels, child)
 
@@ -108,12 +118,15 @@ class DockerService(pulumi.ComponentResource):
             volume = docker.Volume(
                 f"{name}-{volume_name}",
                 name=f"{base_name}-{volume_name}",
+                labels=[docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(args.extra_labels.items())] or None,
                 # In prod, data outlives the stack: a destroy or a rename leaves the volume in place,
                 # and Pulumi refuses to delete it at all until someone unprotects it on purpose.
                 opts=pulumi.ResourceOptions.merge(
                     child,
                     pulumi.ResourceOptions(
-                        retain_on_delete=bool(target.retain_volumes), protect=args.tier is Tier.PROD
+                        retain_on_delete=bool(target.retain_volumes),
+                        protect=args.tier is Tier.PROD,
+                        ignore_changes=["labels"],
                     ),
                 ),
             )
@@ -135,7 +148,7 @@ class DockerService(pulumi.ComponentResource):
             pulumi.Output.all(*[secret_values[n].apply(lambda v, n=n: f"{n}={v}") for n in service.secret_env])
         ).apply(lambda secret: plain + list(secret))
 
-        version = version_key(service, command, mount_spec)
+        version = version_key(service, command, mount_spec, args.extra_labels)
         self.container = docker.Container(
             f"{name}-{version}",
             name=f"{base_name}-{version}",

@@ -65,6 +65,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
                     proxy=config.proxy,
                     secret_values=secrets,
                     project_dir=args.project_dir,
+                    extra_labels=config.labels,
                 ),
                 opts=child,
             )

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
 SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._:/-][a-z0-9]+)*$")
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+DOCKER_LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 PROD_TAG = re.compile(r"^sha-[0-9a-f]{7,40}$")
 FLY_APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
 FLY_VOLUME_NAME = re.compile(r"^[a-z0-9_]{1,30}$")

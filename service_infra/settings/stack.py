@@ -8,8 +8,15 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from service_infra.contract import MAX_REVIEWERS, PRODUCTION_ENVIRONMENT, PROJECT, matches_every_branch
+from service_infra.contract import (
+    MAX_REVIEWERS,
+    PRODUCTION_ENVIRONMENT,
+    PROGRAM_LABELS,
+    PROJECT,
+    matches_every_branch,
+)
 from service_infra.settings.base import (
+    DOCKER_LABEL_KEY,
     IMAGE_TAG,
     PROD_TAG,
     SECRET_NAME,
@@ -142,6 +149,21 @@ class Settings(Model):
     """The services, by name."""
     github: GithubSettings | None = None
     """The service's GitHub repository."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Labels added to every container, network and volume the stack makes on its Docker hosts
+    (e.g. an owner, or a test run's id), beside the program's own `service-infra.*` labels. A
+    change reaches the containers through a rollout; networks and volumes keep the labels they
+    were made with."""
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key in labels:
+            if key in PROGRAM_LABELS:
+                raise ValueError(f"{key} is the program's own label; pick another key")
+            if not DOCKER_LABEL_KEY.match(key):
+                raise ValueError(f"label key {key!r} may hold letters, digits, '.', '-', '_' and '/' only")
+        return labels
 
     def docker_services(self) -> dict[str, Service]:
         return {name: s for name, s in self.services.items() if s.docker is not None}
