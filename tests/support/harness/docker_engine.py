@@ -122,10 +122,12 @@ class DockerEngine(Daemon):
         if not self.private:
             self.host = ""
             return
+        # dockerd leaves the bridges of networks still defined when it stops: remove them too.
+        leftovers = [self.bridge, *self._network_bridges()] if self.bridge else []
         super().stop()
-        if self.bridge:
-            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True, check=False)
-            self.bridge = None
+        for bridge in leftovers:
+            subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
+        self.bridge = None
         self.host = ""
         self.private = False
 
@@ -232,6 +234,14 @@ class DockerEngine(Daemon):
             alive=lambda: proc.poll() is None,
             details=lambda: tail(self.log_path or "", 30),
         )
+
+    def _network_bridges(self) -> list[str]:
+        """The Linux bridges of this engine's user-defined bridge networks (br-<id>)."""
+        if not self.host or self._proc is None or self._proc.poll() is not None:
+            return []
+        args = ["network", "ls", "-q", "--no-trunc", "--filter", "driver=bridge"]
+        done = subprocess.run(["docker", *args], env=self.env(), capture_output=True, text=True, check=False)
+        return [f"br-{network_id[:12]}" for network_id in done.stdout.split()]
 
     def restart(self) -> float:
         """Stop the private dockerd (SIGTERM: containers stop as on a shutdown) and start it again
