@@ -100,6 +100,9 @@ def test_docker_off_the_ssh_path_fails_with_the_sshd_fix_and_stops_the_preflight
     assert lines(host) == [
         "ok    mac-mini  ssh: mac-mini.tailnet.example:22 answers with the pinned host key",
         f"fail  mac-mini  docker: {expected}",
+        # What else can be seen without docker is still reported, before anything is touched.
+        "ok    mac-mini  credential store: no credsStore: logins live in config.json",
+        "ok    mac-mini  disk: 50.0 GiB free (at least 10)",
     ]
     with pytest.raises(preflight.HostCheckError) as raised:
         preflight.check_docker_hosts(staging(), Host(**host.answers))
@@ -108,14 +111,14 @@ def test_docker_off_the_ssh_path_fails_with_the_sshd_fix_and_stops_the_preflight
 
 def test_docker_nowhere_known_names_the_places_looked() -> None:
     host = Host(version=(127, "", "sh: docker: command not found\n"))
-    (_, docker) = preflight.doctor_findings(staging(), host)
+    (_, docker, *_) = preflight.doctor_findings(staging(), host)
     assert "nor in /usr/local/bin, /opt/homebrew/bin, $HOME/.docker/bin" in docker.message
     assert "SetEnv PATH=<the folder holding docker" in docker.message
 
 
 def test_a_stopped_daemon_fails_with_how_to_start_it() -> None:
     stderr = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
-    (*_, daemon) = preflight.doctor_findings(staging(), Host(version=(1, "", stderr)))
+    (daemon,) = [f for f in preflight.doctor_findings(staging(), Host(version=(1, "", stderr))) if f.check == "daemon"]
     assert daemon.status is Status.FAIL and daemon.check == "daemon"
     assert daemon.message.startswith("service-infra:docker_hosts.mac-mini.url: the Docker daemon on ")
     assert "`open -a Docker`, `colima start` or `orb start`" in daemon.message
@@ -207,6 +210,15 @@ def test_the_credential_script_asks_the_helper_and_never_prints_the_secret(
     assert ran.stdout.splitlines()[0] == "osxkeychain"
     finding = preflight.credential_store_finding("mac-mini", staging(), ran)
     assert finding.status is expected, finding.line()
+
+
+def test_the_credential_script_finds_a_helper_next_to_docker_off_the_path(
+    tmp_path: Path, mac_host: DockerHostSettings
+) -> None:
+    helper(tmp_path / ".docker" / "bin", "docker-credential-desktop", f"echo '{KEYCHAIN_LOCKED}'; exit 1")
+    (tmp_path / ".docker" / "config.json").write_text('{"credsStore":"desktop","currentContext":"desktop-linux"}')
+    ran = sh(preflight.credential_store_command(mac_host, "ghcr.io"), tmp_path, "/usr/bin:/bin")
+    assert ran.stdout.splitlines() == ["desktop", KEYCHAIN_LOCKED]
 
 
 def test_the_credential_script_without_a_store(tmp_path: Path, mac_host: DockerHostSettings) -> None:
