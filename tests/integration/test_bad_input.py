@@ -93,3 +93,16 @@ def test_staging_refuses_the_published_example_passphrase(
     assert "the secrets of stack staging are encrypted with the published example passphrase" in message, message
     assert "pulumi stack change-secrets-provider passphrase -s staging" in message, message
     assert registry.password not in message and API_KEY not in message
+
+
+def test_the_stack_named_prod_cannot_say_it_is_staging(
+    project: Project, ssh_host: SshHost, registry: Registry, example_image: ExampleImage
+) -> None:
+    """Through the engine: the stack's name binds its environment, before anything is touched."""
+    config = ssh_stack_config(ssh_host, registry, example_image, example_image.v1.tag, free_port())
+    assert config["environment"] == "staging"
+    stack = project.stack("prod", config, secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY})
+    with pytest.raises(auto.CommandError) as refused:
+        stack.preview()
+    message = str(refused.value)
+    assert "service-infra:environment: the stack prod must say `environment: prod`, got staging" in message, message
