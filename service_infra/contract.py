@@ -32,6 +32,9 @@ COMPONENT_TYPES = (
     HEALTH_GATE_TYPE,
 )
 
+# A Docker host's provider is named `<host><suffix>`: recover finds a resource's host by it.
+DOCKER_PROVIDER_SUFFIX = "-engine"
+
 # Fly app children, named `<service><suffix>`: the pack finds the app, its volumes and its release by these.
 FLY_APP_SUFFIX = "-app"
 FLY_VOLUME_SUFFIX = "-volume-"

@@ -3,6 +3,7 @@
 check Pulumi.<stack>.yaml [...]                 the settings rules, offline (exit 2 on problems)
 doctor Pulumi.<stack>.yaml                      the stack's Docker hosts, checked (read-only)
 rollback --stack S --service N [--dry-run]      back to the service's previous known-good tag
+recover --stack S [--force]                     after an interrupted update: backup, lock, pending operations, preview
 config-reference                                print docs/configuration.md, from the settings models
 """
 
@@ -12,7 +13,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from service_infra.cli import config_reference, doctor, rollback
+from service_infra.cli import config_reference, doctor, recover, rollback
 from service_infra.cli.check import check
 
 
@@ -23,12 +24,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_parser.add_argument("stack_files", nargs="+", type=Path, metavar="Pulumi.<stack>.yaml")
     commands.add_parser("doctor", help="check the stack's Docker hosts (read-only)", add_help=False)
     commands.add_parser("rollback", help="roll a service back to its previous known-good tag", add_help=False)
+    commands.add_parser("recover", help="recover a stack after an interrupted update", add_help=False)
     commands.add_parser("config-reference", help="print the config reference (docs/configuration.md)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "rollback":
         return rollback.main(rest)
     if args.command == "doctor":
         return doctor.main(rest)
+    if args.command == "recover":
+        return recover.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "config-reference":

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from service_infra.commands.docker import ssh_options
-from service_infra.contract import DOCKER_HOST_TYPE
+from service_infra.contract import DOCKER_HOST_TYPE, DOCKER_PROVIDER_SUFFIX
 from service_infra.settings import DockerHostSettings, RegistrySettings
 
 
@@ -41,7 +41,7 @@ class DockerHost(pulumi.ComponentResource):
                 )
             )
         self.provider = docker.Provider(
-            f"{name}-engine",
+            f"{name}{DOCKER_PROVIDER_SUFFIX}",
             host=host.url,
             ssh_opts=ssh_options(host) if host.is_ssh else None,
             registry_auth=auth,

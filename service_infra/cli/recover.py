@@ -1,0 +1,299 @@
+"""Bring a stack back after an update died half-way (SIGKILL, a CI timeout, a laptop that slept).
+
+    python -m service_infra recover --stack staging [--force] [--grace-minutes 60]
+
+1. Backs up the state: `pulumi stack export` to state-backups/<stack>-<UTC time>.json
+   (`pulumi stack import --file` puts it back).
+2. Resolves what the dead update left pending, from that export: a container, network or volume
+   it was creating that exists on its Docker host (found by name and the program's labels) is
+   imported; a container that exists but is not running never served, so it is removed; every
+   other pending create is cleared (the next `up` makes it again: the program's operations are
+   idempotent). Pending updates and deletes are cleared by the refresh itself.
+3. Refreshes the state from what runs: `pulumi refresh --import-pending-creates URN ID ...
+   --clear-pending-creates`. When the stack is locked, the CLI names each holder (user@host,
+   pid, since when); a lock is cleared (`pulumi cancel`) only when its holder is gone: on this
+   host, its pid is dead; elsewhere, it is older than the grace period; or with --force.
+4. Ends with `pulumi preview`: what the next `up` will do.
+
+Works with any backend the CLI does (file://, s3://, ...): it reads locks from the CLI's own
+message, never from the backend's files. Needs the stack's passphrase, as `pulumi up` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from service_infra.commands.docker import docker_cli
+from service_infra.contract import DOCKER_PROVIDER_SUFFIX, LABEL_ENVIRONMENT
+from service_infra.ops.rollout import Docker
+from service_infra.settings import Settings, SettingsError, load_stack_file
+
+BACKUP_DIR = Path("state-backups")
+DEFAULT_GRACE = timedelta(hours=1)
+CONTAINER = "docker:index/container:Container"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+# What `pulumi up` and friends print for each holder of a locked DIY (file://, s3://) backend stack
+# (pkg/backend/diy/lock.go): "  <lock url>: created by <user>@<host> (pid <pid>) at <RFC 3339>".
+_LOCK_LINE = re.compile(r"^\s*(?P<url>\S+): created by (?P<user>.*)@(?P<host>\S+) \(pid (?P<pid>\d+)\) at (?P<at>\S+)$")
+_LOCKED = "the stack is currently locked"
+
+Run = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
+
+
+class RecoverError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    url: str
+    user: str
+    host: str
+    pid: int
+    since: datetime
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.host} (pid {self.pid}) since {self.since.isoformat()}"
+
+
+def lock_holders(message: str) -> list[LockHolder]:
+    """The holders a locked-stack error names; [] when the message is about something else."""
+    if _LOCKED not in message:
+        return []
+    holders = []
+    for line in message.splitlines():
+        match = _LOCK_LINE.match(line)
+        if match:
+            since = datetime.fromisoformat(match["at"].replace("Z", "+00:00"))
+            holders.append(LockHolder(match["url"], match["user"], match["host"], int(match["pid"]), since))
+    return holders
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class Clock:
+    """What deciding whether a holder is gone needs to know of the world (tests script it)."""
+
+    hostname: str = field(default_factory=socket.gethostname)
+    alive: Callable[[int], bool] = pid_alive
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def why_still_held(holder: LockHolder, clock: Clock, grace: timedelta) -> str | None:
+    """Why the holder may still be running (then its lock stays); None when it is gone."""
+    if holder.host == clock.hostname:
+        if clock.alive(holder.pid):
+            return f"its process {holder.pid} is still running on this host: wait for it, or stop it"
+        return None
+    age = clock.now() - holder.since
+    if age < grace:
+        minutes = int((grace - age).total_seconds() // 60) + 1
+        return (
+            f"it runs on another host, {holder.host}, and took the lock {int(age.total_seconds() // 60)} min ago: "
+            f"ask there, or wait {minutes} min more, or pass --force once you know it is gone"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One operation the dead update left pending, and what recovery does with it."""
+
+    urn: str
+    kind: str  # Pulumi's operation type: creating, updating, deleting, ...
+    action: str  # import, remove (then clear), clear
+    reason: str
+    # For `remove`: the docker CLI that reaches the host, and the container's name.
+    docker: tuple[str, ...] = ()
+    name: str = ""
+    id: str = ""
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.urn.rsplit('::', 1)[-1]}: {self.action} ({self.reason})"
+
+
+def _host_of(provider_ref: str) -> str | None:
+    """`mini` from the reference `urn:...::mini-engine::<uuid>` to the host's Docker provider."""
+    urn = provider_ref.rsplit("::", 1)[0]
+    name = urn.rsplit("::", 1)[-1]
+    return name.removesuffix(DOCKER_PROVIDER_SUFFIX) if name.endswith(DOCKER_PROVIDER_SUFFIX) else None
+
+
+def plan_pending(deployment: Mapping[str, Any], settings: Settings, run: Run) -> list[Pending]:
+    """What to do with each pending operation of the exported DEPLOYMENT, having looked (read-only)
+    at the Docker hosts for what the dead update was creating."""
+    plan = []
+    for operation in deployment.get("pending_operations") or []:
+        resource, kind = operation.get("resource") or {}, str(operation.get("type", ""))
+        urn, rtype = str(resource.get("urn", "")), str(resource.get("type", ""))
+        if kind != "creating":
+            plan.append(Pending(urn, kind, "clear", "the refresh reads what is there now"))
+            continue
+        name = str((resource.get("inputs") or {}).get("name", ""))
+        host = _host_of(str(resource.get("provider", "")))
+        if rtype not in (CONTAINER, NETWORK, VOLUME) or not name or host not in settings.docker_hosts:
+            plan.append(Pending(urn, kind, "clear", "the next up makes it again"))
+            continue
+        assert host is not None
+        docker = Docker(docker_cli(settings.docker_hosts[host]))
+        plan.append(_plan_docker_create(urn, rtype, name, settings.environment.value, docker, run))
+    return plan
+
+
+def _plan_docker_create(urn: str, rtype: str, name: str, tier: str, docker: Docker, run: Run) -> Pending:
+    kind = "creating"
+    if rtype == VOLUME:  # a volume's id is its name; data is never removed
+        done = run(docker.argv("volume", "inspect", "--format", "{{.Name}}", name))
+        if done.returncode == 0 and done.stdout.strip() == name:
+            return Pending(urn, kind, "import", "it exists on the host", id=name)
+        return Pending(urn, kind, "clear", "it is not on the host")
+    what = "container" if rtype == CONTAINER else "network"
+    labels, running = ("Config.Labels", "{{.State.Running}}") if rtype == CONTAINER else ("Labels", "")
+    template = '{{.Id}}\t%s\t{{index .%s "%s"}}' % (running, labels, LABEL_ENVIRONMENT)  # noqa: UP031 - Go braces
+    done = run(docker.argv(what, "inspect", "--format", template, name))
+    if done.returncode != 0:
+        return Pending(urn, kind, "clear", "it is not on the host")
+    found_id, is_running, environment = [*done.stdout.strip().split("\t"), "", ""][:3]
+    if environment != tier:
+        return Pending(urn, kind, "clear", f"the {what} {name} on the host is not this {tier} stack's: left alone")
+    if rtype == CONTAINER and is_running != "true":
+        return Pending(urn, kind, "remove", "it exists but never ran, so it never served", tuple(docker.prefix), name)
+    return Pending(urn, kind, "import", "it exists on the host", id=found_id)
+
+
+@dataclass
+class Recovery:
+    stack: str
+    run: Run
+    clock: Clock = field(default_factory=Clock)
+    grace: timedelta = DEFAULT_GRACE
+    force: bool = False
+    backup_dir: Path = BACKUP_DIR
+    say: Callable[[str], None] = print
+
+    def pulumi(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.run(["pulumi", *args, "--stack", self.stack])
+
+    def checked(self, *args: str) -> str:
+        done = self.pulumi(*args)
+        if done.returncode != 0:
+            raise RecoverError(f"`pulumi {' '.join(args[:2])}` failed: {(done.stderr or done.stdout).strip()}")
+        return done.stdout
+
+    def backup(self) -> tuple[Path, dict[str, Any]]:
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        stamp = self.clock.now().strftime("%Y%m%dT%H%M%SZ")
+        path = self.backup_dir / f"{self.stack}-{stamp}.json"
+        self.checked("stack", "export", "--file", str(path))
+        self.say(f"state backed up to {path} (restore: pulumi stack import --stack {self.stack} --file {path})")
+        return path, json.loads(path.read_text())
+
+    def clear_stale_locks(self, message: str) -> None:
+        holders = lock_holders(message)
+        if not holders:
+            raise RecoverError(message.strip())
+        for holder in holders:
+            self.say(f"locked by {holder} ({holder.url})")
+        still = [(h, why) for h in holders if (why := why_still_held(h, self.clock, self.grace))]
+        if still and not self.force:
+            lines = "; ".join(f"{holder.user}@{holder.host} pid {holder.pid}: {why}" for holder, why in still)
+            raise RecoverError(f"the lock of {self.stack} is still held, so it stays: {lines}")
+        self.say("the holder is gone: clearing the lock (pulumi cancel)" if not still else "--force: clearing the lock")
+        self.checked("cancel", "--yes")
+
+    def refresh(self, plan: Sequence[Pending]) -> None:
+        imports = [part for p in plan if p.action == "import" for part in (p.urn, p.id)]
+        args = ["refresh", "--yes", "--non-interactive", "--skip-preview", "--clear-pending-creates"]
+        args += [f"--import-pending-creates={part}" for part in imports]
+        done = self.pulumi(*args)
+        if done.returncode != 0 and _LOCKED in (done.stderr + done.stdout):
+            self.clear_stale_locks(done.stderr + done.stdout)
+            done = self.pulumi(*args)
+        if done.returncode != 0:
+            raise RecoverError(f"`pulumi refresh` failed: {(done.stderr or done.stdout).strip()}")
+        self.say("state refreshed from what runs")
+
+    def remove_never_ran(self, plan: Sequence[Pending]) -> None:
+        for pending in plan:
+            if pending.action != "remove":
+                continue
+            done = self.run(Docker(pending.docker).argv("rm", "--force", pending.name))
+            if done.returncode != 0:
+                raise RecoverError(f"could not remove container {pending.name}: {done.stderr.strip()}")
+            self.say(f"removed container {pending.name}, which never ran")
+
+    def __call__(self, settings: Settings) -> str:
+        _, exported = self.backup()
+        plan = plan_pending(exported.get("deployment") or {}, settings, self.run)
+        for pending in plan:
+            self.say(f"pending {pending.describe()}")
+        if not plan:
+            self.say("no operation was left pending")
+        self.refresh(plan)
+        self.remove_never_ran(plan)
+        preview = self.checked("preview", "--non-interactive", "--diff")
+        self.say(preview.rstrip())
+        return preview
+
+
+def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, check=False, timeout=1800)
+    except FileNotFoundError:
+        raise RecoverError(f"`{argv[0]}` is not on PATH: run scripts/recover.sh, which installs Pulumi") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m service_infra recover", description="Recover a stack after an interrupted update."
+    )
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--force", action="store_true", help="clear the lock even if its holder may be running")
+    parser.add_argument(
+        "--grace-minutes",
+        type=int,
+        default=int(DEFAULT_GRACE.total_seconds() // 60),
+        help="a lock taken on another host is stale after this long (default: %(default)s)",
+    )
+    parser.add_argument("--backup-dir", type=Path, default=BACKUP_DIR, help="where the state backup goes")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_stack_file(Path(f"Pulumi.{args.stack}.yaml"))
+        recovery = Recovery(
+            args.stack,
+            _run,
+            grace=timedelta(minutes=args.grace_minutes),
+            force=args.force,
+            backup_dir=args.backup_dir,
+        )
+        recovery(settings)
+    except (SettingsError, RecoverError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"recovered: the preview above is what `pulumi up --stack {args.stack}` will do")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

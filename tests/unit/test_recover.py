@@ -1,0 +1,199 @@
+"""`recover` after an interrupted update, against a scripted pulumi and docker (shaped as the
+v3.259 CLI and Docker print them)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service_infra.cli.recover import Clock, LockHolder, RecoverError, Recovery, lock_holders, why_still_held
+from service_infra.settings import Settings, load_stack_file
+from tests.support import ROOT
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+HERE = "ci-runner-3"
+STACK = "urn:pulumi:staging::service-infra::service-infra:environment:ServiceEnvironment$service-infra:docker_service:DockerService"
+PROVIDER = (
+    "urn:pulumi:staging::service-infra::service-infra:environment:ServiceEnvironment$service-infra:docker_host:DockerHost"
+    "$pulumi:providers:docker::mac-mini-engine::4f6c1c2e-9d0a-4f1e-8a53-0d1f2b9c7e11"
+)
+NEW = "llm-server-staging-sha-4a0d3b2-1f2e3d4c"
+CONTAINER_URN = f"{STACK}$docker:index/container:Container::llm-server-sha-4a0d3b2-1f2e3d4c"
+ACTIVATION_URN = f"{STACK}$command:local:Command::llm-server-sha-4a0d3b2-1f2e3d4c-live"
+NETWORK_URN = f"{STACK}$docker:index/network:Network::llm-server-network"
+VOLUME_URN = f"{STACK}$docker:index/volume:Volume::llm-server-llm-cache"
+LOCKED = (
+    "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete "
+    "the lock file with `pulumi cancel`.\n"
+    "  file:///var/state/.pulumi/locks/organization/service-infra/staging/5d8e.json: created by deploy@{host} "
+    "(pid {pid}) at {at}\n"
+)
+
+
+def pending(urn: str, rtype: str, name: str = "", kind: str = "creating") -> dict[str, Any]:
+    inputs = {"name": name} if name else {}
+    return {"resource": {"urn": urn, "type": rtype, "inputs": inputs, "provider": PROVIDER}, "type": kind}
+
+
+class Scripted:
+    """pulumi and docker as a script: each call is answered by the first rule whose words it holds."""
+
+    def __init__(self, deployment: dict[str, Any], rules: list[tuple[str, Callable[[], tuple[int, str, str]]]]):
+        self.deployment = deployment
+        self.rules = rules
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        argv = list(argv)
+        self.calls.append(argv)
+        if argv[:3] == ["pulumi", "stack", "export"]:
+            Path(argv[argv.index("--file") + 1]).write_text(json.dumps({"version": 3, "deployment": self.deployment}))
+            return subprocess.CompletedProcess(argv, 0, "", "")
+        line = " ".join(argv)
+        for words, answer in self.rules:
+            if all(word in line for word in words.split()):
+                code, out, err = answer()
+                return subprocess.CompletedProcess(argv, code, out, err)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    def pulumi_calls(self) -> list[str]:
+        return [argv[1] for argv in self.calls if argv[0] == "pulumi"]
+
+    def refreshes(self) -> list[list[str]]:
+        return [argv for argv in self.calls if argv[:2] == ["pulumi", "refresh"]]
+
+
+def answers(*results: tuple[int, str, str]) -> Callable[[], tuple[int, str, str]]:
+    queue = list(results)
+    return lambda: queue.pop(0) if len(queue) > 1 else queue[0]
+
+
+def recovery(runner: Scripted, tmp_path: Path, *, alive: frozenset[int] = frozenset(), force: bool = False) -> Recovery:
+    clock = Clock(hostname=HERE, alive=lambda pid: pid in alive, now=lambda: NOW)
+    return Recovery("staging", runner, clock=clock, force=force, backup_dir=tmp_path / "backups", say=lambda _: None)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The committed staging stack's: its Docker host is reached over SSH with a pinned key."""
+    return load_stack_file(ROOT / "Pulumi.staging.yaml")
+
+
+def test_lock_holders_are_read_from_the_cli_message() -> None:
+    message = LOCKED.format(host="laptop.local", pid=4242, at="2026-03-02T11:40:05Z")
+    (holder,) = lock_holders(message)
+    assert holder == LockHolder(
+        url="file:///var/state/.pulumi/locks/organization/service-infra/staging/5d8e.json",
+        user="deploy",
+        host="laptop.local",
+        pid=4242,
+        since=datetime(2026, 3, 2, 11, 40, 5, tzinfo=UTC),
+    )
+    assert str(holder) == "deploy@laptop.local (pid 4242) since 2026-03-02T11:40:05+00:00"
+    assert lock_holders("error: could not connect to the backend") == []
+
+
+@pytest.mark.parametrize(
+    ("host", "pid", "age", "still"),
+    [
+        (HERE, 4242, timedelta(minutes=1), False),  # this host, its process is gone
+        (HERE, 7, timedelta(days=3), True),  # this host, still running, however old
+        ("laptop.local", 4242, timedelta(minutes=10), True),  # elsewhere, within the grace period
+        ("laptop.local", 4242, timedelta(hours=2), False),  # elsewhere, past it
+    ],
+)
+def test_a_lock_is_stale_only_when_its_holder_is_gone(host: str, pid: int, age: timedelta, still: bool) -> None:
+    holder = LockHolder("file:///l.json", "deploy", host, pid, NOW - age)
+    clock = Clock(hostname=HERE, alive=lambda p: p == 7, now=lambda: NOW)
+    assert (why_still_held(holder, clock, timedelta(hours=1)) is not None) is still
+
+
+def test_a_stale_lock_is_cleared_and_pending_operations_resolved(tmp_path: Path, settings: Settings) -> None:
+    deployment = {
+        "resources": [],
+        "pending_operations": [
+            pending(CONTAINER_URN, "docker:index/container:Container", NEW),
+            pending(ACTIVATION_URN, "command:local:Command"),
+            pending(NETWORK_URN, "docker:index/network:Network", "llm-server-staging"),
+            pending(VOLUME_URN, "docker:index/volume:Volume", "llm-server-staging-llm-cache"),
+            pending(f"{STACK}$docker:index/container:Container::llm-server-proxy", "docker:index/container:Container",
+                    "llm-server-staging-proxy", kind="updating"),
+        ],
+    }  # fmt: skip
+    locked = LOCKED.format(host=HERE, pid=4242, at="2026-03-02T11:59:00Z")
+    runner = Scripted(
+        deployment,
+        [
+            ("pulumi refresh", answers((255, "", locked), (0, "", ""))),
+            ("pulumi preview", answers((0, "~ 1 to update, + 1 to create", ""))),
+            (f"container inspect {NEW}", answers((0, "c0ffee\ttrue\tstaging\n", ""))),
+            ("network inspect llm-server-staging", answers((0, "beef\t\tstaging\n", ""))),
+            ("volume inspect", answers((1, "", "Error: No such volume"))),
+        ],
+    )
+    preview = recovery(runner, tmp_path)(settings)
+    assert preview == "~ 1 to update, + 1 to create"
+    # The backup first, then a refresh that meets the lock, the cancel, the refresh again, the preview.
+    assert runner.pulumi_calls() == ["stack", "refresh", "cancel", "refresh", "preview"]
+    (backup,) = (tmp_path / "backups").iterdir()
+    assert backup.name == "staging-20260302T120000Z.json"
+    assert json.loads(backup.read_text())["deployment"] == deployment
+    refresh = runner.refreshes()[-1]
+    assert "--clear-pending-creates" in refresh and "--non-interactive" in refresh
+    imports = [a.split("=", 1)[1] for a in refresh if a.startswith("--import-pending-creates=")]
+    assert imports == [CONTAINER_URN, "c0ffee", NETWORK_URN, "beef"]
+    # The docker lookups went to the stack's SSH host, pinned key and all.
+    docker = [argv for argv in runner.calls if argv[0] == "ssh"]
+    assert docker and all("StrictHostKeyChecking=yes" in argv and argv[-1] != "docker" for argv in docker)
+    assert not any("rm" in argv for argv in docker)
+
+
+def test_a_container_that_never_ran_is_removed_after_the_refresh(tmp_path: Path, settings: Settings) -> None:
+    deployment = {"pending_operations": [pending(CONTAINER_URN, "docker:index/container:Container", NEW)]}
+    runner = Scripted(deployment, [("container inspect", answers((0, "c0ffee\tfalse\tstaging", "")))])
+    recovery(runner, tmp_path)(settings)
+    refresh = runner.refreshes()[0]
+    assert not any(a.startswith("--import-pending-creates") for a in refresh)
+    removal = runner.calls.index(refresh) + 1
+    assert runner.calls[removal][0] == "ssh" and runner.calls[removal][-3:] == ["rm", "--force", NEW]
+
+
+def test_a_container_of_another_environment_is_left_alone(tmp_path: Path, settings: Settings) -> None:
+    deployment = {"pending_operations": [pending(CONTAINER_URN, "docker:index/container:Container", NEW)]}
+    runner = Scripted(deployment, [("container inspect", answers((0, "c0ffee\tfalse\tlocal", "")))])
+    recovery(runner, tmp_path)(settings)
+    assert not any("rm" in argv for argv in runner.calls if argv[0] == "ssh")
+    assert not any(a.startswith("--import-pending-creates") for a in runner.refreshes()[0])
+
+
+def test_a_live_holder_keeps_its_lock_and_nothing_changes(tmp_path: Path, settings: Settings) -> None:
+    locked = LOCKED.format(host=HERE, pid=4242, at="2026-03-02T11:59:00Z")
+    runner = Scripted({}, [("pulumi refresh", answers((255, "", locked)))])
+    with pytest.raises(
+        RecoverError, match=r"still held.*deploy@ci-runner-3 pid 4242: its process 4242 is still running"
+    ):
+        recovery(runner, tmp_path, alive=frozenset({4242}))(settings)
+    assert runner.pulumi_calls() == ["stack", "refresh"]  # no cancel, no second refresh
+
+
+def test_a_recent_lock_from_another_host_needs_force(tmp_path: Path, settings: Settings) -> None:
+    locked = LOCKED.format(host="laptop.local", pid=4242, at="2026-03-02T11:50:00Z")
+    runner = Scripted({}, [("pulumi refresh", answers((255, "", locked), (0, "", "")))])
+    with pytest.raises(RecoverError, match=r"another host, laptop\.local.*10 min ago.*--force"):
+        recovery(runner, tmp_path)(settings)
+    runner = Scripted({}, [("pulumi refresh", answers((255, "", locked), (0, "", "")))])
+    recovery(runner, tmp_path, force=True)(settings)
+    assert runner.pulumi_calls() == ["stack", "refresh", "cancel", "refresh", "preview"]
+
+
+def test_a_failed_refresh_for_another_reason_is_reported(tmp_path: Path, settings: Settings) -> None:
+    runner = Scripted({}, [("pulumi refresh", answers((255, "", "error: passphrase must be set")))])
+    with pytest.raises(RecoverError, match="passphrase must be set"):
+        recovery(runner, tmp_path)(settings)
+    assert "cancel" not in runner.pulumi_calls()
