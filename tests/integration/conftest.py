@@ -14,6 +14,7 @@ import pytest
 
 from tests.support import ROOT
 from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port
+from tests.support.leftovers import remove_leftovers
 from tests.support.pulumi_project import Engine, Project, ensure_pulumi
 
 FLY_STANDIN = ROOT / "tests" / "fakes" / "fly"
@@ -38,6 +39,9 @@ def pulumi_engine() -> Engine:
 @pytest.fixture(scope="session")
 def engine() -> Iterator[DockerEngine]:
     with DockerEngine() as docker_engine:
+        # What an earlier run of the suite left when it was killed (its fixed names would clash).
+        for thing in remove_leftovers(docker_engine):
+            print(f"removed {thing.kind} {thing.name}, left by test run {thing.run_label}")
         yield docker_engine
 
 

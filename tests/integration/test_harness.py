@@ -24,6 +24,7 @@ from tests.support.harness import (
     http_get,
     wait_http,
 )
+from tests.support.leftovers import label_args
 
 pytestmark = pytest.mark.integration
 
@@ -80,13 +81,13 @@ def test_engine_runs_example_image_and_volume_survives_rollout(
 ) -> None:
     suffix = secrets.token_hex(4)
     volume = f"si-test-data-{suffix}"
-    engine.run("volume", "create", volume)
+    engine.run("volume", "create", *label_args(), volume)
     cleanup.append(("volume", volume))
 
     def start(name: str, ref: str) -> int:
         port = free_port()
         engine.run(
-            "run", "-d", "--name", name,
+            "run", "-d", "--name", name, *label_args(),
             "--add-host", "host.docker.internal:host-gateway",
             "-p", f"127.0.0.1:{port}:8000",
             "-e", "APP_ENV=harness",

@@ -99,8 +99,12 @@ def test_a_stack_deployed_before_the_move_sees_only_its_operations_move(
     config = ssh_stack_config(ssh_host, registry, example_image, example_image.v1.tag, port)
     config["services"].update(fly_config("it-upgrade-app", public_health_url)["services"])
     use_program(project, old_program())
+    # The old program knows no `labels` key, so this stack's objects carry no run label.
     stack = project.stack(
-        "staging", config, secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY, **FLY_SECRETS}
+        "staging",
+        config,
+        secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY, **FLY_SECRETS},
+        run_label=False,
     )
     stack.up()
     wait_http(f"http://127.0.0.1:{port}/health", timeout=30)

@@ -7,6 +7,7 @@ files or state; its stacks are written from config dicts, their secrets set with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from pulumi import automation as auto
 
 from service_infra.contract import PROJECT
 from tests.support import ROOT
+from tests.support.leftovers import RUN_LABEL, THIS_RUN
 
 PASSPHRASE = "integration-test-passphrase"
 ENSURE_PULUMI = ROOT / "scripts" / "ensure-pulumi.sh"
@@ -88,7 +90,13 @@ class Project:
         (directory / ".venv").symlink_to(ROOT / ".venv")
         self.stacks: list[Stack] = []
 
-    def stack(self, name: str, config: dict[str, Any], secrets: dict[str, str] | None = None) -> Stack:
+    def stack(
+        self, name: str, config: dict[str, Any], secrets: dict[str, str] | None = None, *, run_label: bool = True
+    ) -> Stack:
+        """RUN_LABEL goes on what the stack makes, so a later run can remove what a killed one left
+        (tests/support/leftovers.py); `run_label=False` for programs from before the `labels` key."""
+        if run_label:
+            config = {**config, "labels": {**config.get("labels", {}), RUN_LABEL: str(THIS_RUN)}}
         document = {"config": {f"{PROJECT}:{key}": value for key, value in config.items()}}
         (self.dir / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
         stack = auto.create_or_select_stack(
@@ -105,17 +113,16 @@ class Project:
 
     def rollback(self, stack: str, service: str) -> subprocess.CompletedProcess[str]:
         """`scripts/rollback.sh STACK SERVICE`, minus its installs: the module it runs, here."""
+        return self.operator_command("rollback", "--stack", stack, "--service", service)
+
+    def recover(self, stack: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """`scripts/recover.sh STACK ...`, minus its installs."""
+        return self.operator_command("recover", "--stack", stack, *args)
+
+    def operator_command(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m service_infra ARGS` in the project folder, with its backend and passphrase."""
         return subprocess.run(
-            [
-                str(ROOT / ".venv" / "bin" / "python"),
-                "-m",
-                "service_infra",
-                "rollback",
-                "--stack",
-                stack,
-                "--service",
-                service,
-            ],
+            [str(ROOT / ".venv" / "bin" / "python"), "-m", "service_infra", *args],
             cwd=self.dir,
             env={**os.environ, **self.env},
             capture_output=True,
@@ -128,6 +135,13 @@ class Project:
         """Destroy what a test left up (a failed test must not leave containers behind), prod's
         protected resources included."""
         for stack in reversed(self.stacks):
+            # A test that killed an update left its lock; nobody else uses this project's stacks.
+            with contextlib.suppress(auto.CommandError):
+                self.command.run(
+                    ["cancel", "--yes", "--non-interactive", "--stack", stack.stack.name],
+                    cwd=str(self.dir),
+                    additional_env=self.env,
+                )
             try:
                 stack.unprotect_all()
                 stack.stack.destroy(color="never")
@@ -152,6 +166,19 @@ class Stack:
         lines: list[str] = []
         result = self.stack.up(on_output=lines.append, show_secrets=False, color="never", **kwargs)
         return Run("\n".join(lines), result.summary, {k: v.value for k, v in result.outputs.items()})
+
+    def start_up(self) -> subprocess.Popen[str]:
+        """`pulumi up` as a process of its own session (a test may SIGKILL its process group, as a
+        CI runner that times out does), its output in a pipe."""
+        return subprocess.Popen(
+            ["pulumi", "up", "--yes", "--non-interactive", "--skip-preview", "--stack", self.stack.name],
+            cwd=self.project.dir,
+            env={**os.environ, **self.project.env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
 
     def preview(self, **kwargs: Any) -> Run:
         lines: list[str] = []
