@@ -4,15 +4,20 @@
 
 1. Backs up the state: `pulumi stack export` to state-backups/<stack>-<UTC time>.json
    (`pulumi stack import --file` puts it back).
-2. Resolves what the dead update left pending, from that export: a container, network or volume
-   it was creating that exists on its Docker host (found by name and the program's labels) is
-   imported; a container that exists but is not running never served, so it is removed; every
-   other pending create is cleared (the next `up` makes it again: the program's operations are
-   idempotent). Pending updates and deletes are cleared by the refresh itself.
-3. Refreshes the state from what runs: `pulumi refresh --import-pending-creates URN ID ...
-   --clear-pending-creates`. When the stack is locked, the CLI names each holder (user@host,
-   pid, since when); a lock is cleared (`pulumi cancel`) only when its holder is gone: on this
-   host, its pid is dead; elsewhere, it is older than the grace period; or with --force.
+2. Resolves what the dead update left pending, from that export. Whatever it was creating on a
+   Docker host was never used: everything that uses a resource (the activation that puts a
+   container live, a container that mounts a volume) waits for its creation to finish. So a
+   container it was creating that exists on the host (found by name and the stack's environment
+   label) is removed, and so is such a network when no container is attached to it; a volume is
+   left as it is, since Docker adopts a volume of that name, data and all, when the next `up`
+   creates it. Every pending create is then cleared; the next `up` makes them again (the
+   program's operations are idempotent). The v3.259 CLI's `refresh --import-pending-creates`
+   is not used: that refresh drops the imported operations instead of reading them.
+3. Refreshes the state from what runs: `pulumi refresh --clear-pending-creates`, which also
+   clears pending updates and deletes. When the stack is locked, the CLI names each holder
+   (user@host, pid, since when); a lock is cleared (`pulumi cancel`) only when its holder is
+   gone: on this host, its pid is dead; elsewhere, it is older than the grace period; or with
+   --force. Then the removals of step 2.
 4. Ends with `pulumi preview`: what the next `up` will do.
 
 Works with any backend the CLI does (file://, s3://, ...): it reads locks from the CLI's own
@@ -122,12 +127,13 @@ class Pending:
 
     urn: str
     kind: str  # Pulumi's operation type: creating, updating, deleting, ...
-    action: str  # import, remove (then clear), clear
+    action: str  # remove (then clear), clear
     reason: str
-    # For `remove`: the docker CLI that reaches the host, and the container's name.
+    # For `remove`: the docker CLI that reaches the host, what it removes ("container",
+    # "network") and its name.
     docker: tuple[str, ...] = ()
+    what: str = ""
     name: str = ""
-    id: str = ""
 
     def describe(self) -> str:
         return f"{self.kind} {self.urn.rsplit('::', 1)[-1]}: {self.action} ({self.reason})"
@@ -163,23 +169,20 @@ def plan_pending(deployment: Mapping[str, Any], settings: Settings, run: Run) ->
 
 def _plan_docker_create(urn: str, rtype: str, name: str, tier: str, docker: Docker, run: Run) -> Pending:
     kind = "creating"
-    if rtype == VOLUME:  # a volume's id is its name; data is never removed
-        done = run(docker.argv("volume", "inspect", "--format", "{{.Name}}", name))
-        if done.returncode == 0 and done.stdout.strip() == name:
-            return Pending(urn, kind, "import", "it exists on the host", id=name)
-        return Pending(urn, kind, "clear", "it is not on the host")
+    if rtype == VOLUME:
+        return Pending(urn, kind, "clear", "a volume is kept: the next up adopts it, data and all")
     what = "container" if rtype == CONTAINER else "network"
-    labels, running = ("Config.Labels", "{{.State.Running}}") if rtype == CONTAINER else ("Labels", "")
-    template = '{{.Id}}\t%s\t{{index .%s "%s"}}' % (running, labels, LABEL_ENVIRONMENT)  # noqa: UP031 - Go braces
+    labels, users = ("Config.Labels", "") if rtype == CONTAINER else ("Labels", "{{len .Containers}}")
+    template = '{{index .%s "%s"}}\t%s' % (labels, LABEL_ENVIRONMENT, users)  # noqa: UP031 - Go braces
     done = run(docker.argv(what, "inspect", "--format", template, name))
     if done.returncode != 0:
         return Pending(urn, kind, "clear", "it is not on the host")
-    found_id, is_running, environment = [*done.stdout.strip().split("\t"), "", ""][:3]
+    environment, attached = [*done.stdout.strip().split("\t"), ""][:2]
     if environment != tier:
         return Pending(urn, kind, "clear", f"the {what} {name} on the host is not this {tier} stack's: left alone")
-    if rtype == CONTAINER and is_running != "true":
-        return Pending(urn, kind, "remove", "it exists but never ran, so it never served", tuple(docker.prefix), name)
-    return Pending(urn, kind, "import", "it exists on the host", id=found_id)
+    if attached not in ("", "0"):
+        return Pending(urn, kind, "clear", f"containers use the {what} {name}: left alone")
+    return Pending(urn, kind, "remove", "it never served: the next up makes it again", tuple(docker.prefix), what, name)
 
 
 @dataclass
@@ -222,10 +225,8 @@ class Recovery:
         self.say("the holder is gone: clearing the lock (pulumi cancel)" if not still else "--force: clearing the lock")
         self.checked("cancel", "--yes")
 
-    def refresh(self, plan: Sequence[Pending]) -> None:
-        imports = [part for p in plan if p.action == "import" for part in (p.urn, p.id)]
-        args = ["refresh", "--yes", "--non-interactive", "--skip-preview", "--clear-pending-creates"]
-        args += [f"--import-pending-creates={part}" for part in imports]
+    def refresh(self) -> None:
+        args = ("refresh", "--yes", "--non-interactive", "--skip-preview", "--clear-pending-creates")
         done = self.pulumi(*args)
         if done.returncode != 0 and _LOCKED in (done.stderr + done.stdout):
             self.clear_stale_locks(done.stderr + done.stdout)
@@ -234,14 +235,15 @@ class Recovery:
             raise RecoverError(f"`pulumi refresh` failed: {(done.stderr or done.stdout).strip()}")
         self.say("state refreshed from what runs")
 
-    def remove_never_ran(self, plan: Sequence[Pending]) -> None:
+    def remove_never_used(self, plan: Sequence[Pending]) -> None:
         for pending in plan:
             if pending.action != "remove":
                 continue
-            done = self.run(Docker(pending.docker).argv("rm", "--force", pending.name))
+            remove = ["rm", "--force"] if pending.what == "container" else ["network", "rm"]
+            done = self.run(Docker(pending.docker).argv(*remove, pending.name))
             if done.returncode != 0:
-                raise RecoverError(f"could not remove container {pending.name}: {done.stderr.strip()}")
-            self.say(f"removed container {pending.name}, which never ran")
+                raise RecoverError(f"could not remove {pending.what} {pending.name}: {done.stderr.strip()}")
+            self.say(f"removed {pending.what} {pending.name}, which the interrupted update was creating")
 
     def __call__(self, settings: Settings) -> str:
         _, exported = self.backup()
@@ -250,8 +252,8 @@ class Recovery:
             self.say(f"pending {pending.describe()}")
         if not plan:
             self.say("no operation was left pending")
-        self.refresh(plan)
-        self.remove_never_ran(plan)
+        self.refresh()
+        self.remove_never_used(plan)
         preview = self.checked("preview", "--non-interactive", "--diff")
         self.say(preview.rstrip())
         return preview

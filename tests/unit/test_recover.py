@@ -132,9 +132,8 @@ def test_a_stale_lock_is_cleared_and_pending_operations_resolved(tmp_path: Path,
         [
             ("pulumi refresh", answers((255, "", locked), (0, "", ""))),
             ("pulumi preview", answers((0, "~ 1 to update, + 1 to create", ""))),
-            (f"container inspect {NEW}", answers((0, "c0ffee\ttrue\tstaging\n", ""))),
-            ("network inspect llm-server-staging", answers((0, "beef\t\tstaging\n", ""))),
-            ("volume inspect", answers((1, "", "Error: No such volume"))),
+            ("container inspect", answers((0, "staging\t\n", ""))),
+            ("network inspect", answers((0, "staging\t2\n", ""))),  # the proxy is attached
         ],
     )
     preview = recovery(runner, tmp_path)(settings)
@@ -144,32 +143,44 @@ def test_a_stale_lock_is_cleared_and_pending_operations_resolved(tmp_path: Path,
     (backup,) = (tmp_path / "backups").iterdir()
     assert backup.name == "staging-20260302T120000Z.json"
     assert json.loads(backup.read_text())["deployment"] == deployment
-    refresh = runner.refreshes()[-1]
-    assert "--clear-pending-creates" in refresh and "--non-interactive" in refresh
-    imports = [a.split("=", 1)[1] for a in refresh if a.startswith("--import-pending-creates=")]
-    assert imports == [CONTAINER_URN, "c0ffee", NETWORK_URN, "beef"]
-    # The docker lookups went to the stack's SSH host, pinned key and all.
+    assert runner.refreshes()[-1][:6] == [
+        "pulumi",
+        "refresh",
+        "--yes",
+        "--non-interactive",
+        "--skip-preview",
+        "--clear-pending-creates",
+    ]
+    # Over the stack's SSH host (pinned key), after the refresh: the new container goes, the network in
+    # use and the volume (the next up adopts it, data and all) stay.
     docker = [argv for argv in runner.calls if argv[0] == "ssh"]
-    assert docker and all("StrictHostKeyChecking=yes" in argv and argv[-1] != "docker" for argv in docker)
-    assert not any("rm" in argv for argv in docker)
+    assert docker and all("StrictHostKeyChecking=yes" in argv for argv in docker)
+    removals = [argv for argv in docker if "rm" in argv]
+    assert [argv[-3:] for argv in removals] == [["rm", "--force", NEW]]
+    assert runner.calls.index(removals[0]) > runner.calls.index(runner.refreshes()[-1])
+    assert not any("volume" in argv for argv in docker)
 
 
-def test_a_container_that_never_ran_is_removed_after_the_refresh(tmp_path: Path, settings: Settings) -> None:
-    deployment = {"pending_operations": [pending(CONTAINER_URN, "docker:index/container:Container", NEW)]}
-    runner = Scripted(deployment, [("container inspect", answers((0, "c0ffee\tfalse\tstaging", "")))])
+def test_an_unused_network_it_was_creating_is_removed(tmp_path: Path, settings: Settings) -> None:
+    deployment = {"pending_operations": [pending(NETWORK_URN, "docker:index/network:Network", "llm-server-staging")]}
+    runner = Scripted(deployment, [("network inspect", answers((0, "staging\t0", "")))])
     recovery(runner, tmp_path)(settings)
-    refresh = runner.refreshes()[0]
-    assert not any(a.startswith("--import-pending-creates") for a in refresh)
-    removal = runner.calls.index(refresh) + 1
-    assert runner.calls[removal][0] == "ssh" and runner.calls[removal][-3:] == ["rm", "--force", NEW]
+    assert runner.calls[-2][-3:] == ["network", "rm", "llm-server-staging"]
 
 
-def test_a_container_of_another_environment_is_left_alone(tmp_path: Path, settings: Settings) -> None:
-    deployment = {"pending_operations": [pending(CONTAINER_URN, "docker:index/container:Container", NEW)]}
-    runner = Scripted(deployment, [("container inspect", answers((0, "c0ffee\tfalse\tlocal", "")))])
+def test_what_is_not_on_the_host_or_not_this_stacks_is_left_alone(tmp_path: Path, settings: Settings) -> None:
+    deployment = {
+        "pending_operations": [
+            pending(CONTAINER_URN, "docker:index/container:Container", NEW),
+            pending(NETWORK_URN, "docker:index/network:Network", "llm-server-staging"),
+        ]
+    }
+    runner = Scripted(
+        deployment,
+        [("container inspect", answers((0, "local\t", ""))), ("network inspect", answers((1, "", "No such network")))],
+    )
     recovery(runner, tmp_path)(settings)
     assert not any("rm" in argv for argv in runner.calls if argv[0] == "ssh")
-    assert not any(a.startswith("--import-pending-creates") for a in runner.refreshes()[0])
 
 
 def test_a_live_holder_keeps_its_lock_and_nothing_changes(tmp_path: Path, settings: Settings) -> None:
