@@ -224,8 +224,8 @@ class DockerEngine(Daemon):
             self.stop()
             raise
 
-    def _spawn_dockerd(self) -> None:
-        proc = self._spawn(self._dockerd_args, self.log_path or Path(os.devnull))
+    def _spawn_dockerd(self, args: list[str] | None = None) -> None:
+        proc = self._spawn(args or self._dockerd_args, self.log_path or Path(os.devnull))
         wait_for(
             lambda: _answers(self.host, timeout=10),
             self.start_timeout,
@@ -254,7 +254,12 @@ class DockerEngine(Daemon):
             self._log_file.close()
             self._log_file = None
         started = time.monotonic()
-        self._spawn_dockerd()
+        # Without its address pools: a dockerd that finds its stale default network in the data
+        # root and has pools configured deletes the interface docker0 by name, whichever bridge it
+        # uses (moby v28.5 daemon/daemon_unix.go, "Clear stale bridge network" ->
+        # removeDefaultBridgeInterface), which takes another engine's bridge with it. Networks that
+        # already exist keep their stored subnets; the pools only serve new ones.
+        self._spawn_dockerd([arg for arg in self._dockerd_args if not arg.startswith("--default-address-pool=")])
         return started
 
     @staticmethod
