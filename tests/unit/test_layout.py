@@ -37,16 +37,17 @@ def test_the_packages_ops_load_through_import_nothing(path: Path) -> None:
     assert _imports(path) == [], f"{path} must stay import-free: `python3 -m service_infra.ops.<name>` loads it"
 
 
+def _help_on_a_bare_python3(module: str) -> subprocess.CompletedProcess[str]:
+    """`python3 -S -m MODULE --help` from the project folder: -S means no site-packages at all, as
+    on a host python3 without the project's packages."""
+    return subprocess.run(
+        ["python3", "-S", "-m", module, "--help"], cwd=PACKAGE.parent, capture_output=True, text=True, check=False
+    )
+
+
 @pytest.mark.parametrize("module", ["rollout", "probe", "fly"])
 def test_ops_run_on_a_bare_python3_without_the_virtualenv(module: str) -> None:
-    # -S: no site-packages at all, as on a host python3 without the project's packages.
-    done = subprocess.run(
-        ["python3", "-S", "-m", f"service_infra.ops.{module}", "--help"],
-        cwd=PACKAGE.parent,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _help_on_a_bare_python3(f"service_infra.ops.{module}")
     assert done.returncode == 0, done.stderr
 
 
@@ -77,12 +78,6 @@ def test_the_legacy_entry_points_only_hand_over_to_ops() -> None:
 
 @pytest.mark.parametrize("module", ["rollout", "probe", "flyctl"])
 def test_legacy_command_lines_still_run_on_a_bare_python3(module: str) -> None:
-    done = subprocess.run(
-        ["python3", "-S", "-m", f"components.{module}", "--help"],
-        cwd=PACKAGE.parent,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _help_on_a_bare_python3(f"components.{module}")
     assert done.returncode == 0, done.stderr
     assert "service_infra.ops" in done.stdout  # the successor's own usage line
