@@ -44,9 +44,6 @@ from tests.support.harness.load import Load, LoadResult  # noqa: E402
 from tests.support.pulumi_project import Project, ensure_pulumi  # noqa: E402
 from tests.support.stacks import API_KEY, ssh_stack_config  # noqa: E402
 
-HEALTH = ["--health-cmd", "curl -fsS -o /dev/null http://127.0.0.1:8000/health", "--health-interval", "2s"]
-HEALTH += ["--health-timeout", "3s", "--health-retries", "3", "--health-start-period", "20s"]
-
 
 def timed(action: Callable[[], object]) -> float:
     start = time.perf_counter()
@@ -84,9 +81,14 @@ class ByHand:
     def docker(self, *args: str, check: bool = True) -> str:
         return self.ssh_host.docker(*args, known_hosts_path=self.known_hosts, env=self.env, check=check).stdout
 
-    def wait_healthy(self, name: str) -> None:
-        while self.docker("inspect", "-f", "{{.State.Health.Status}}", name).strip() != "healthy":
-            time.sleep(0.5)
+    def wait_healthy(self, name: str, proxy_name: str) -> None:
+        """As the activation does: ask its health URL from the proxy until it answers."""
+        url = f"http://{name}:8000/health"
+        while self.ssh_host.docker(
+            "exec", proxy_name, "curl", "-fsS", "-o", "/dev/null", url,
+            known_hosts_path=self.known_hosts, env=self.env, check=False,
+        ).returncode:  # fmt: skip
+            time.sleep(rollout_ops.POLL_SECONDS)
 
     def remove(self, *names: str) -> None:
         self.docker("rm", "-f", *names, check=False)
@@ -108,16 +110,18 @@ def proxied_by_hand(
     by_hand.docker("cp", str(conf), f"{proxy_name}:{proxy.CONFIG_PATH}")
     by_hand.docker("start", proxy_name)
     live = ["bench-hand-0"]  # the container serving now
-    by_hand.docker("run", "-d", "--name", live[0], *HEALTH, versions[0].ref)
-    by_hand.wait_healthy(live[0])
+    by_hand.docker("run", "-d", "--name", live[0], "--network", network, versions[0].ref)
+    by_hand.wait_healthy(live[0], proxy_name)
+    by_hand.docker("network", "disconnect", network, live[0])
     by_hand.docker("network", "connect", "--alias", "live", network, live[0])
     wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
 
     def rollout(n: int, version: ImageVersion) -> None:
         new = f"bench-hand-{n}"
         by_hand.docker("pull", "-q", version.ref)
-        by_hand.docker("run", "-d", "--name", new, *HEALTH, version.ref)
-        by_hand.wait_healthy(new)
+        by_hand.docker("run", "-d", "--name", new, "--network", network, version.ref)
+        by_hand.wait_healthy(new, proxy_name)
+        by_hand.docker("network", "disconnect", network, new)
         by_hand.docker("network", "connect", "--alias", "live", network, new)
         time.sleep(rollout_ops.SETTLE_SECONDS)  # as the design does: let the proxy see it first
         by_hand.docker("stop", "--time", "30", live[0])
@@ -137,16 +141,15 @@ def naive_replace(
     """Stop the container on the port, start the new one on it: returns [(seconds, LoadResult)]."""
     port, name = free_port(), "bench-naive"
     publish = ["-p", f"127.0.0.1:{port}:8000"]
-    by_hand.docker("run", "-d", "--name", name, *publish, *HEALTH, versions[0].ref)
-    by_hand.wait_healthy(name)
+    by_hand.docker("run", "-d", "--name", name, *publish, versions[0].ref)
     wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
 
     def rollout(_n: int, version: ImageVersion) -> None:
         by_hand.docker("pull", "-q", version.ref)
         by_hand.docker("stop", name)
         by_hand.docker("rm", name)
-        by_hand.docker("run", "-d", "--name", name, *publish, *HEALTH, version.ref)
-        by_hand.wait_healthy(name)
+        by_hand.docker("run", "-d", "--name", name, *publish, version.ref)
+        wait_http(f"http://127.0.0.1:{port}/health", timeout=60)
 
     try:
         return rounds_under_load(engine, versions, rounds, workers, port, rollout)

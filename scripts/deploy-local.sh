@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploy the `local` stack on a fresh machine: installs what it needs (Python packages, the
-# Pulumi engine (official where installed), a Docker engine when none answers and we are root), builds the example
-# service image without any registry, runs `pulumi up -s local`, and prints the service URL.
+# Pulumi engine (official where installed), a Docker engine when none answers and we are root),
+# builds the example service and proxy images from their Dockerfiles, runs `pulumi up -s local`,
+# and prints the service URL.
 # `scripts/deploy-local.sh destroy` tears the local stack down again.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -13,12 +14,12 @@ ensure_pulumi
 
 image="service-infra/local-llm-server:dev"  # Pulumi.local.yaml: services.llm-server.image + tag
 if ! docker image inspect "$image" >/dev/null 2>&1; then
-  log "building $image from examples/service (no registry needed)"
+  log "building $image from examples/service/Dockerfile"
   "$ROOT/scripts/build-example-image.sh" "$image" dev
 fi
 proxy_image="service-infra/edge-proxy:dev"  # Pulumi.local.yaml: proxy.image + tag
 if ! docker image inspect "$proxy_image" >/dev/null 2>&1; then
-  log "building $proxy_image (nginx, as examples/proxy; no registry needed)"
+  log "building $proxy_image from examples/proxy/Dockerfile"
   "$ROOT/scripts/build-example-image.sh" --proxy "$proxy_image"
 fi
 

@@ -1,6 +1,7 @@
 """The docker Container rules: every container heals, restarts and caps its logs
-(containers-healthcheck-restart-logs), never runs as root (containers-non-root), and in prod
-publishes its ports only on the address the stack names (published-ports-explicit)."""
+(containers-healthcheck-restart-logs), an app version goes live only through an activation that
+probes its health (app-versions-health-gated), never runs as root (containers-non-root), and in
+prod publishes its ports only on the address the stack names (published-ports-explicit)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
-from pulumi_policy import ResourceValidationArgs
+from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
-from service_infra.contract import DEFAULT_CONTAINER_USER, LOG_OPTIONS, RESTART_POLICY, root_user_problem
+from service_infra.contract import (
+    DEFAULT_CONTAINER_USER,
+    LABEL_VERSION,
+    LOG_OPTIONS,
+    RESTART_POLICY,
+    root_user_problem,
+)
 
-from .resources import CONTAINER, docker_key, docker_service, label, settings
+from .resources import COMMAND, CONTAINER, docker_key, docker_service, label, settings, words
 from .target import LiveTarget, Target
 from .values import UNKNOWN
 
@@ -24,7 +31,8 @@ def container_runtime_findings(args: ResourceValidationArgs) -> Iterator[str]:
     name = label(args.resource_type, args.name)
 
     healthcheck = inputs.get("healthcheck")
-    if healthcheck is not UNKNOWN:
+    # An app version's health is judged by its activation, from the proxy (app-versions-health-gated).
+    if healthcheck is not UNKNOWN and _app_version(inputs) is None:
         tests = healthcheck.get("tests") if isinstance(healthcheck, dict) else None
         if tests is not UNKNOWN:
             if not isinstance(tests, list) or not tests:
@@ -46,6 +54,51 @@ def container_runtime_findings(args: ResourceValidationArgs) -> Iterator[str]:
         missing = [key for key in LOG_OPTIONS if opts.get(key) in (None, "")]
         if missing:
             yield f"{name}: logs are not capped (log_opts lacks {', '.join(missing)}). Set log_opts={LOG_OPTIONS!r}."
+
+
+def _app_version(inputs: dict[str, Any]) -> str | None:
+    labels = inputs.get("labels")
+    for entry in labels if isinstance(labels, list) else []:
+        if isinstance(entry, dict) and entry.get("label") == LABEL_VERSION:
+            return str(entry.get("value"))
+    return None
+
+
+def _activated_containers(args: StackValidationArgs) -> set[str] | None:
+    """The containers an activation command puts live after probing their health URL (None when a
+    command line is not known yet)."""
+    found: set[str] = set()
+    for resource in args.resources:
+        if resource.resource_type != COMMAND:
+            continue
+        create = settings(resource).get("create")
+        if create is UNKNOWN:
+            return None
+        argv = words(create) if isinstance(create, str) else []
+        if "service_infra.ops.rollout" in argv and "activate" in argv and "--health-path" in argv:
+            at = argv.index("--container") + 1 if "--container" in argv else len(argv)
+            found.update(argv[at : at + 1])
+    return found
+
+
+def app_version_gate_findings(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]:
+    """Every app version container goes live only through an activation that probes its health."""
+    activated = _activated_containers(args)
+    if activated is None:
+        return
+    for resource in args.resources:
+        if resource.resource_type != CONTAINER:
+            continue
+        inputs = settings(resource)
+        name = inputs.get("name")
+        if _app_version(inputs) is None or not isinstance(name, str) or name in activated:
+            continue
+        yield (
+            f"{label(resource.resource_type, resource.name)}: an app version with no activation that probes "
+            "its health before it goes live. Declare it through DockerService, which pairs each version "
+            "with its activation.",
+            resource.urn,
+        )
 
 
 def container_user_findings(args: ResourceValidationArgs) -> Iterator[str]:

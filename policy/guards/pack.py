@@ -16,7 +16,12 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from .containers import container_runtime_findings, container_user_findings, published_port_findings
+from .containers import (
+    app_version_gate_findings,
+    container_runtime_findings,
+    container_user_findings,
+    published_port_findings,
+)
 from .fly import fly_protected_findings
 from .github import (
     production_branch_policy_findings,
@@ -66,9 +71,18 @@ def policies(target: Target | LiveTarget) -> list[Policy]:
         ),
         ResourceValidationPolicy(
             name="containers-healthcheck-restart-logs",
-            description="Containers have a healthcheck, restart unless-stopped, and capped json logs.",
+            description=(
+                "Containers restart unless-stopped and cap their json logs; all but app versions have a "
+                "healthcheck (an app version's is probed by its activation)."
+            ),
             validate=resource_validation(container_runtime_findings),
             severity=Severity.MEDIUM,
+        ),
+        StackValidationPolicy(
+            name="app-versions-health-gated",
+            description="An app version goes live only through an activation that probes its health URL first.",
+            validate=stack_validation(app_version_gate_findings),
+            severity=Severity.HIGH,
         ),
         ResourceValidationPolicy(
             name="containers-non-root",

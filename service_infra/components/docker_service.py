@@ -43,10 +43,6 @@ def host_name_prefix(service: str, tier: Tier) -> str:
     return f"{service}-{tier.value}"
 
 
-def healthcheck_test(port: int, path: str) -> list[str]:
-    return ["CMD", "curl", "-fsS", "-o", "/dev/null", f"http://127.0.0.1:{port}{path}"]
-
-
 def version_key(
     service: Service, command: list[str] | None, mounts: list[str], extra_labels: Mapping[str, str] | None = None
 ) -> str:
@@ -157,13 +153,6 @@ class DockerService(pulumi.ComponentResource):
             envs=envs if service.secret_env else plain,
             user=target.user,
             restart=RESTART_POLICY,
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=healthcheck_test(target.container_port, service.health_path),
-                interval="2s",
-                timeout="3s",
-                retries=3,
-                start_period="20s",
-            ),
             log_driver=LOG_DRIVER,
             log_opts=LOG_OPTIONS,
             hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
@@ -171,15 +160,29 @@ class DockerService(pulumi.ComponentResource):
             volumes=mounts,
             labels=_labels({**labels, LABEL_IMAGE_TAG: service.tag, LABEL_VERSION: version}),
             must_run=True,
-            # Health is waited on by the activation, which reports Docker's last health check.
+            # Health is judged by the activation, from the proxy: the image needs nothing for it.
+            # Containers made when the program set a health check of its own keep it until replaced.
             wait=False,
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["healthcheck"])),
         )
         self.activation = local.Command(
             f"{name}-{version}-live",
-            create=self.container.name.apply(
-                lambda c: shlex.join(
-                    rollout.activate_operation(name, service.tag, c, base_name, target.ready_timeout_seconds)
+            create=pulumi.Output.all(self.container.name, self.proxy.name).apply(
+                lambda names: shlex.join(
+                    rollout.activate_operation(
+                        rollout.Activation(
+                            service=name,
+                            tag=service.tag,
+                            container=names[0],
+                            network=base_name,
+                            proxy=names[1],
+                            port=target.container_port,
+                            health_path=service.health_path,
+                            start_period=target.start_period_seconds,
+                            timeout=target.ready_timeout_seconds,
+                            secret_env=service.secret_env,
+                        )
+                    )
                 )
             ),
             delete=self.container.name.apply(lambda c: shlex.join(rollout.retire_operation(c, target.drain_seconds))),

@@ -155,6 +155,10 @@ class DockerTarget(Model):
     ready_timeout_seconds: int = Field(default=180, ge=10, le=3600)
     """How long a new version may take to turn healthy; past it, the rollout stops and the
     running version keeps serving."""
+    start_period_seconds: int = Field(default=10, ge=0, le=3600)
+    """How long a new version may fail its health check while it starts without it counting;
+    after that, 3 failed checks in a row (1 s apart) stop the rollout at once. Raise it for a
+    server that takes long to load (a model, a cache); it cannot exceed `ready_timeout_seconds`."""
     drain_seconds: int = Field(default=30, ge=0, le=600)
     """How long a replaced version may finish its in-flight requests (after SIGTERM) before it
     is stopped."""
@@ -205,6 +209,15 @@ class DockerTarget(Model):
             raise ValueError("retain_volumes: prod data outlives the stack; remove `retain_volumes: false`")
         if self.retain_volumes is None:
             object.__setattr__(self, "retain_volumes", prod)
+        return self
+
+    @model_validator(mode="after")
+    def _start_within_ready(self) -> DockerTarget:
+        if self.start_period_seconds > self.ready_timeout_seconds:
+            raise ValueError(
+                f"start_period_seconds ({self.start_period_seconds}) is longer than ready_timeout_seconds "
+                f"({self.ready_timeout_seconds}): lower it, or raise ready_timeout_seconds"
+            )
         return self
 
     @field_validator("hot_reload")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from policy.guards import Target, resources
-from service_infra.contract import LABEL_ENVIRONMENT, LABEL_ROLE, LABEL_SERVICE, ROLE_PROXY
+from service_infra.contract import LABEL_ENVIRONMENT, LABEL_ROLE, LABEL_SERVICE, LABEL_VERSION, ROLE_PROXY
 from tests.policy.support import (
     PROD,
     STAGING,
@@ -18,6 +18,8 @@ from tests.policy.support import (
     docker_service_args,
     resource_args,
     secret,
+    stack_resource,
+    stack_violations,
     violations,
 )
 
@@ -106,6 +108,41 @@ def test_values_unknown_in_preview_are_skipped_not_failed() -> None:
 def test_other_resource_types_are_ignored() -> None:
     args = resource_args(resources.REMOTE_IMAGE, "llm-server-image", {"name": "a:b"})
     assert violations(POLICY, args) == []
+
+
+# --- app-versions-health-gated -----------------------------------------------------------------------
+
+GATE_POLICY = "app-versions-health-gated"
+VERSION_LABELS = [*CONTAINER["labels"], {"label": LABEL_VERSION, "value": "sha-4a0d3b2-1f2e3d4c"}]
+APP_VERSION = {**CONTAINER, "name": "llm-server-prod-sha-4a0d3b2-1f2e3d4c", "labels": VERSION_LABELS}
+
+
+def activation(container: str, create: Any = None) -> Any:
+    line = create or (
+        "python3 -m service_infra.ops.rollout activate --service llm-server --tag sha-4a0d3b2 "
+        f"--container {container} --network llm-server-prod --alias live --timeout 180 "
+        "--proxy llm-server-prod-proxy --port 8000 --health-path /health --start-period 10"
+    )
+    return stack_resource(resources.COMMAND, "llm-server-sha-4a0d3b2-1f2e3d4c-live", {"create": line})
+
+
+def test_an_app_version_needs_no_healthcheck_of_its_own() -> None:
+    props = {key: value for key, value in APP_VERSION.items() if key != "healthcheck"}
+    args = resource_args(resources.CONTAINER, "llm-server-sha-4a0d3b2-1f2e3d4c", props)
+    assert violations(POLICY, args) == []
+
+
+def test_an_app_version_goes_live_only_through_an_activation_that_probes_it() -> None:
+    container = stack_resource(resources.CONTAINER, "llm-server-sha-4a0d3b2-1f2e3d4c", APP_VERSION)
+    assert stack_violations(GATE_POLICY, [container, activation(APP_VERSION["name"])]) == []
+    ((message, at),) = stack_violations(GATE_POLICY, [container])
+    assert "no activation that probes its health" in message and at == container.urn
+    unprobed = activation("", create=f"python3 -m service_infra.ops.rollout activate --container {APP_VERSION['name']}")
+    assert len(stack_violations(GATE_POLICY, [container, unprobed])) == 1
+    # A proxy (no version label) is judged by its own healthcheck instead; unknown lines wait.
+    proxy = stack_resource(resources.CONTAINER, "llm-server-proxy", CONTAINER)
+    assert stack_violations(GATE_POLICY, [proxy]) == []
+    assert stack_violations(GATE_POLICY, [container, activation("", create=UNKNOWN_STRING)]) == []
 
 
 # --- containers-non-root ---------------------------------------------------------------------------

@@ -31,8 +31,9 @@ EXPECTED_POLICIES = {
     "containers-non-root",
     "published-ports-explicit",
     "production-environment-exists",
+    "app-versions-health-gated",
 }
-STACK_POLICIES = {"production-environment-branch-policy", "production-environment-exists"}
+STACK_POLICIES = {"production-environment-branch-policy", "production-environment-exists", "app-versions-health-gated"}
 
 
 @pytest.mark.parametrize(

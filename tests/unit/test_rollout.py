@@ -24,12 +24,29 @@ def state(
     return document
 
 
-class ScriptedDocker(rollout.Docker):
-    """Answers `container inspect` from a list of documents (the last one repeats); records the rest."""
+Probe = tuple[str, str, str]
+HEALTHY: Probe = ("", '{"status":"ok"}\n200', "")
+REFUSED: Probe = ("", "\n000", "curl: (7) Failed to connect to llm-server-prod-v2 port 8000: Connection refused")
 
-    def __init__(self, inspections: list[dict[str, Any] | None]) -> None:
+
+def answer(returncode: int, stdout: str = "", stderr: str = "") -> tuple[int, str, str]:
+    return returncode, stdout, stderr
+
+
+class ScriptedDocker(rollout.Docker):
+    """Answers `container inspect` from a list of documents and the proxy's probes from a list of
+    (stdout, stderr) pairs (the last of each repeats); records every call."""
+
+    def __init__(
+        self,
+        inspections: list[dict[str, Any] | None],
+        probes: list[tuple[str, str, str]] | None = None,
+        logs: tuple[str, str] = ("", ""),
+    ) -> None:
         super().__init__(["docker", "-H", "unix:///var/run/docker.sock"])
         self.inspections = inspections
+        self.probes = probes or [HEALTHY]
+        self.logs = logs
         self.calls: list[tuple[str, ...]] = []
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -39,10 +56,16 @@ class ScriptedDocker(rollout.Docker):
             if document is None:
                 return subprocess.CompletedProcess(args, 1, "", "Error: No such container: x")
             return subprocess.CompletedProcess(args, 0, json.dumps([document]), "")
+        if args[0] == "exec":
+            _, stdout, stderr = self.probes.pop(0) if len(self.probes) > 1 else self.probes[0]
+            code = (7 if stderr.startswith("curl:") else 1) if stderr else 0
+            return subprocess.CompletedProcess(args, code, stdout, stderr)
+        if args[0] == "logs":
+            return subprocess.CompletedProcess(args, 0, *self.logs)
         return subprocess.CompletedProcess(args, 0, "", "")
 
     def commands(self) -> list[tuple[str, ...]]:
-        return [c for c in self.calls if c[:2] != ("container", "inspect")]
+        return [c for c in self.calls if c[:2] != ("container", "inspect") and c[0] not in {"exec", "logs"}]
 
 
 @pytest.fixture(autouse=True)
@@ -50,16 +73,23 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rollout.time, "sleep", lambda _s: None)
 
 
-def activate(docker: ScriptedDocker, timeout: float = 60) -> dict[str, object]:
+CHECK = rollout.HealthCheck("llm-server-prod-proxy", 8000, "/health", start_period=0, secret_env=("API_KEY",))
+
+
+def activate(docker: ScriptedDocker, timeout: float = 60, check: rollout.HealthCheck = CHECK) -> dict[str, object]:
     return rollout.activate(
-        docker, "llm-server", "sha-4a0d3b2", "llm-server-prod-v2", "llm-server-prod", "live", timeout
+        docker, "llm-server", "sha-4a0d3b2", "llm-server-prod-v2", "llm-server-prod", "live", check, timeout
     )
 
 
-def test_goes_live_only_once_healthy() -> None:
+def test_goes_live_only_once_its_health_url_answers_from_the_proxy() -> None:
     joined: dict[str, Any] = {"NetworkSettings": {"Networks": {"llm-server-prod": {"Aliases": ["abc123"]}}}}
-    docker = ScriptedDocker([state("starting", NetworkSettings=joined["NetworkSettings"]), state("healthy", **joined)])
-    result = activate(docker)
+    docker = ScriptedDocker([state(None, **joined)], probes=[REFUSED, HEALTHY])
+    result = activate(docker, check=rollout.HealthCheck("llm-server-prod-proxy", 8000, "/health", start_period=60))
+    probes = [c for c in docker.calls if c[0] == "exec"]
+    assert len(probes) == 2
+    assert probes[0][:3] == ("exec", "llm-server-prod-proxy", "curl")
+    assert probes[0][-1] == "http://llm-server-prod-v2:8000/health"
     assert docker.commands() == [
         ("network", "disconnect", "llm-server-prod", "llm-server-prod-v2"),
         ("network", "connect", "--alias", "live", "llm-server-prod", "llm-server-prod-v2"),
@@ -68,46 +98,85 @@ def test_goes_live_only_once_healthy() -> None:
 
 
 def test_already_live_is_left_alone() -> None:
-    live = state("healthy", NetworkSettings={"Networks": {"llm-server-prod": {"Aliases": ["live", "abc"]}}})
+    live = state(None, NetworkSettings={"Networks": {"llm-server-prod": {"Aliases": ["live", "abc"]}}})
     docker = ScriptedDocker([live])
     activate(docker)
     assert docker.commands() == []
 
 
-def test_unhealthy_is_stopped_and_named_with_the_last_health_error() -> None:
-    log = [
-        {"ExitCode": 0, "Output": ""},
-        {"ExitCode": 7, "Output": "curl: (7) Failed to connect to 127.0.0.1 port 8000:\n Connection refused"},
-    ]
-    docker = ScriptedDocker([state("starting"), state("unhealthy", log=log)])
+def test_failed_checks_after_the_start_period_fail_at_once_with_logs_and_a_probe() -> None:
+    secret = "s3cr3t-value-of-the-api-key"
+    env: dict[str, Any] = {"Config": {"Env": ["APP_ENV=prod", f"API_KEY={secret}"]}}
+    logs = (
+        f"2026-12-02T10:00:01.000000000Z starting with key {secret}\n",
+        "2026-12-02T10:00:02.000000000Z ERROR model missing\n",
+    )
+    failing = ("", "model missing\n503", "")
+    docker = ScriptedDocker([state(None, **env)], probes=[failing], logs=logs)
     with pytest.raises(rollout.RolloutError) as failed:
         activate(docker)
     message = str(failed.value)
     assert "service llm-server, tag sha-4a0d3b2" in message
-    assert "exit 7: curl: (7) Failed to connect to 127.0.0.1 port 8000: Connection refused" in message
+    assert (
+        "failed 3 times in a row; last: GET http://llm-server-prod-v2:8000/health: HTTP 503: model missing" in message
+    )
     assert "The running version keeps serving" in message and "services.llm-server.tag" in message
-    assert docker.commands() == [("container", "stop", "--time", "5", "llm-server-prod-v2")]
+    # Both streams, in order, the secret masked by name.
+    assert message.index("starting with key [secret API_KEY]") < message.index("ERROR model missing")
+    assert secret not in message
+    assert "one more probe: GET http://llm-server-prod-v2:8000/health: HTTP 503" in message
+    assert len([c for c in docker.calls if c[0] == "exec"]) == 4  # three checks, then the one in the error
+    assert docker.commands()[-1] == ("container", "stop", "--time", "5", "llm-server-prod-v2")
+
+
+def test_failures_while_it_starts_do_not_count() -> None:
+    docker = ScriptedDocker([state(None)], probes=[REFUSED] * 6 + [HEALTHY])
+    activate(docker, check=rollout.HealthCheck("p", 8000, "/health", start_period=3600))
+    assert len([c for c in docker.calls if c[0] == "exec"]) == 7
 
 
 def test_times_out_without_going_live(monkeypatch: pytest.MonkeyPatch) -> None:
     ticks = iter(range(0, 1000, 5))
     monkeypatch.setattr(rollout.time, "monotonic", lambda: float(next(ticks)))
-    docker = ScriptedDocker([state("starting")])
-    with pytest.raises(rollout.RolloutError, match=r"did not become healthy within 30s \(health: starting\)"):
-        activate(docker, timeout=30)
+    docker = ScriptedDocker([state(None)], probes=[REFUSED])
+    check = rollout.HealthCheck("p", 8000, "/health", start_period=3600)
+    with pytest.raises(rollout.RolloutError, match=r"did not become healthy within 30s; last health check: GET"):
+        activate(docker, timeout=30, check=check)
     assert ("network", "connect", "--alias", "live", "llm-server-prod", "llm-server-prod-v2") not in docker.calls
 
 
-def test_a_crash_looping_container_fails_fast() -> None:
-    docker = ScriptedDocker([state("starting", RestartCount=3)])
-    with pytest.raises(rollout.RolloutError, match="keeps exiting"):
+def test_a_crash_fails_at_its_first_restart() -> None:
+    docker = ScriptedDocker([state(None), state(None, running=False, Restarting=True)], probes=[REFUSED])
+    docker.inspections[1]["State"].update(Restarting=True, ExitCode=3)  # type: ignore[index]
+    with pytest.raises(rollout.RolloutError, match="exited with code 3 and Docker is restarting it"):
+        activate(docker, check=rollout.HealthCheck("p", 8000, "/health", start_period=3600))
+
+
+def test_a_restart_seen_only_by_its_count_fails_too() -> None:
+    docker = ScriptedDocker([state(None), state(None, RestartCount=1)], probes=[REFUSED])
+    with pytest.raises(rollout.RolloutError, match="Docker is restarting it"):
+        activate(docker, check=rollout.HealthCheck("p", 8000, "/health", start_period=3600))
+
+
+def test_the_images_own_unhealthy_verdict_fails_it() -> None:
+    log = [{"ExitCode": 1, "Output": "Traceback ... URLError"}]
+    docker = ScriptedDocker([state("unhealthy", log=log)], probes=[REFUSED])
+    with pytest.raises(rollout.RolloutError, match=r"own health check reports it unhealthy \(exit 1: Traceback"):
         activate(docker)
 
 
 def test_a_stopped_container_gets_one_more_start() -> None:
-    docker = ScriptedDocker([state(None, running=False), state("starting"), state("healthy")])
+    docker = ScriptedDocker([state(None, running=False), state(None)])
     activate(docker)
     assert docker.commands()[0] == ("container", "start", "llm-server-prod-v2")
+
+
+def test_a_proxy_that_cannot_probe_is_named() -> None:
+    docker = ScriptedDocker([state(None)], probes=[("", "", "Error response from daemon: container p is not running")])
+    with pytest.raises(
+        rollout.RolloutError, match="could not probe http://llm-server-prod-v2:8000/health from the proxy"
+    ):
+        activate(docker)
 
 
 def test_retire_drains_then_stops_and_tolerates_a_missing_container() -> None:

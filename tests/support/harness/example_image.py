@@ -179,6 +179,28 @@ class ExampleImage:
         self.versions.append(broken)
         return broken
 
+    def with_curl(self, base: ImageVersion) -> ImageVersion:
+        """``base`` plus curl, as images had to carry it while the program's health check ran
+        curl inside the app container (stacks deployed by such a program need it). Built on the
+        engine's network from Debian's packages."""
+        tag = "sha-" + hashlib.sha1(f"{base.tag}\0with-curl".encode()).hexdigest()[:12]
+        local_ref = f"service-infra-example:{tag}"
+        dockerfile = (
+            f"FROM {base.local_ref}\nUSER root\n"
+            "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends curl >/dev/null "
+            "&& rm -rf /var/lib/apt/lists/*\nUSER 10001:10001\n"
+        )
+        run(
+            ["docker", "build", "--quiet", "--force-rm", "--network", "host", "-t", local_ref, "-"],
+            env=self.engine.env({"DOCKER_BUILDKIT": "0"}),
+            input=dockerfile,
+            timeout=600,
+        )
+        ref = self.registry.push(local_ref, self.repo, tag)
+        with_curl = ImageVersion(base.app_version, tag, ref, local_ref, "")
+        self.versions.append(with_curl)
+        return with_curl
+
     def cleanup(self) -> None:
         if not self.engine.host:  # engine already stopped: nothing left to remove
             self.versions = []
