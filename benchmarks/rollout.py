@@ -5,8 +5,9 @@ Measures, in one run (real Pulumi engine, real dockerd reached over real SSH, re
      naive stop-then-start replace of one container publishing the port, with the request rate;
   2. the wall time of that `pulumi up`, next to the same rollout done by hand with the docker CLI
      over SSH (pull, run, wait healthy, switch the alias, drain and remove the old), as a ratio;
-  3. the time from a never-healthy version's `up` start to its error, with the load's count of
-     failed requests and the versions that answered meanwhile.
+  3. the time from the start of `up` to its error for a never-healthy version (it never listens)
+     and a crashing one (it exits at once), with the load's count of failed requests and the
+     versions that answered meanwhile.
 Each rollout pulls its image (it is removed from the engine first).
 
 Run: .venv/bin/python benchmarks/rollout.py [--rounds N] [--workers N]
@@ -159,7 +160,7 @@ def naive_replace(
 
 def through_pulumi(
     project: Project, ctx: dict[str, Any], versions: list[ImageVersion], rounds: int, workers: int
-) -> tuple[list[tuple[float, LoadResult]], tuple[float, LoadResult, str]]:
+) -> tuple[list[tuple[float, LoadResult]], list[tuple[str, float, LoadResult, str]]]:
     port = free_port()
     config = ssh_stack_config(ctx["ssh_host"], ctx["registry"], ctx["example_image"], versions[0].tag, port)
     stack = project.stack("staging", config, secrets={"GHCR_TOKEN": ctx["registry"].password, "API_KEY": API_KEY})
@@ -171,8 +172,17 @@ def through_pulumi(
 
     results = rounds_under_load(ctx["engine"], versions, rounds, workers, port, rollout)
 
-    broken = ctx["example_image"].broken
-    stack.set("services.llm-server.tag", broken.tag)
+    failures = [
+        fail_to(stack, port, workers, version)
+        for version in (ctx["example_image"].broken, ctx["example_image"].crashing)
+    ]
+    return results, failures
+
+
+def fail_to(stack: Any, port: int, workers: int, version: ImageVersion) -> tuple[str, float, LoadResult, str]:
+    """`up` to a version that cannot go live, under load: (what it is, seconds to the error,
+    the load's result, the error's first line)."""
+    stack.set("services.llm-server.tag", version.tag)
     error = ""
     with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
         start = time.perf_counter()
@@ -180,8 +190,8 @@ def through_pulumi(
             stack.up()
         except auto.CommandError as failed:
             error = next((line.strip() for line in str(failed).splitlines() if "is not healthy" in line), "")
-        failed_seconds = time.perf_counter() - start
-    return results, (failed_seconds, load.result, error)
+        seconds = time.perf_counter() - start
+    return version.app_version, seconds, load.result, error
 
 
 def line(label: str, runs: list[tuple[float, LoadResult]]) -> str:
@@ -217,9 +227,7 @@ def main() -> None:
         project = Project(Path(tmp) / "project", env, pulumi_engine)
         by_hand = ByHand(ssh_host, registry, Path(tmp))
         try:
-            pulumi_runs, (failed_seconds, failed_load, error) = through_pulumi(
-                project, ctx, versions, args.rounds, args.workers
-            )
+            pulumi_runs, failures = through_pulumi(project, ctx, versions, args.rounds, args.workers)
         finally:
             project.tear_down()
         hand_runs = proxied_by_hand(by_hand, engine, versions, image.proxy_ref, args.rounds, args.workers)
@@ -233,10 +241,11 @@ def main() -> None:
     print(line("naive stop-then-start replace", naive_runs))
     ratio = statistics.median(s for s, _ in pulumi_runs) / statistics.median(s for s, _ in hand_runs)
     print(f"pulumi up / by hand (median wall time): {ratio:.2f}")
-    print(
-        f"never-healthy version: up failed after {failed_seconds:.1f}s; meanwhile {failed_load.summary()}\n"
-        f"  error: {error or '(not found in the output)'}"
-    )
+    for what, seconds, load, error in failures:
+        print(
+            f"{what} version: up failed {seconds:.1f}s after it started; meanwhile {load.summary()}\n"
+            f"  error: {error or '(not found in the output)'}"
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 from pulumi import automation as auto
 
 from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, http_get, wait_http
+from tests.support.harness.example_image import CRASH_MESSAGE
 from tests.support.harness.load import Load
 from tests.support.pulumi_project import Project
 from tests.support.stacks import API_KEY, app_containers, ssh_stack_config
@@ -135,3 +136,28 @@ def test_a_version_that_never_turns_healthy_leaves_the_running_one_serving(
     assert app_containers(engine, all=True) == [stack.outputs()["containers"]["llm-server"]]
     tag = stack.stack.get_config("service-infra:services.llm-server.tag", path=True)
     assert tag.value == v1.tag
+
+
+def test_a_version_that_crashes_fails_the_update_at_once_with_what_it_printed(
+    project: Project, engine: DockerEngine, ssh_host: SshHost, registry: Registry, example_image: ExampleImage
+) -> None:
+    v1, crashing = example_image.v1, example_image.crashing
+    port = free_port()
+    config = ssh_stack_config(ssh_host, registry, example_image, v1.tag, port)
+    # Far beyond the failure: the update must not wait for it.
+    config["services"]["llm-server"]["docker"]["ready_timeout_seconds"] = 600
+    stack = project.stack("staging", config, secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY})
+    stack.up()
+    (running,) = app_containers(engine)
+
+    stack.set("services.llm-server.tag", crashing.tag)
+    with Load(f"http://127.0.0.1:{port}/health") as load, pytest.raises(auto.CommandError) as failed:
+        stack.up()
+    message = str(failed.value)
+    assert f"service llm-server, tag {crashing.tag}" in message, message[-3000:]
+    assert "exited with code 1" in message, message[-3000:]
+    assert CRASH_MESSAGE in message, message[-3000:]  # its own last words, from its log
+    assert API_KEY not in message and "[secret API_KEY]" not in message  # it never printed the key
+    result = load.result
+    assert result.failed == 0 and set(result.versions) == {v1.app_version}, result.summary()
+    assert app_containers(engine) == [running]

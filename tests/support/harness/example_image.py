@@ -16,6 +16,9 @@ from .docker_engine import DockerEngine
 from .registry import Registry
 
 BUILD_SCRIPT = ROOT / "scripts" / "build-example-image.sh"
+# A version that exits at once, saying why on stderr (as an app missing its configuration does).
+CRASH_MESSAGE = "fatal: MODEL_PATH is not set"
+CRASHING_COMMAND = f'["python3", "-c", "import sys; sys.exit(\'{CRASH_MESSAGE}\')"]'
 APP_DIR = ROOT / "examples" / "service" / "app"
 
 
@@ -162,22 +165,30 @@ class ExampleImage:
 
     def build_broken(self) -> ImageVersion:
         """A version that starts but never answers its health check (the server never starts
-        listening): v1 with its command replaced by a sleep. Built with the engine's legacy
-        builder from the local v1 image, so nothing is downloaded."""
+        listening): v1 with its command replaced by a sleep."""
+        return self._variant("never-healthy", '["python3", "-c", "import time; time.sleep(86400)"]')
+
+    @property
+    def crashing(self) -> ImageVersion:
+        found = [v for v in self.versions if v.app_version == "crashing"]
+        return found[0] if found else self._variant("crashing", CRASHING_COMMAND)
+
+    def _variant(self, name: str, command: str) -> ImageVersion:
+        """v1 with another command, built with the engine's legacy builder from the local v1
+        image, so nothing is downloaded."""
         base = self.v1
-        tag = "sha-" + hashlib.sha1(f"{base.tag}\0never-healthy".encode()).hexdigest()[:12]
+        tag = "sha-" + hashlib.sha1(f"{base.tag}\0{name}".encode()).hexdigest()[:12]
         local_ref = f"service-infra-example:{tag}"
-        dockerfile = f'FROM {base.local_ref}\nCMD ["python3", "-c", "import time; time.sleep(86400)"]\n'
         run(
-            ["docker", "build", "--quiet", "-t", local_ref, "-"],
+            ["docker", "build", "--quiet", "--force-rm", "-t", local_ref, "-"],
             env=self.engine.env({"DOCKER_BUILDKIT": "0"}),
-            input=dockerfile,
+            input=f"FROM {base.local_ref}\nCMD {command}\n",
             timeout=300,
         )
         ref = self.registry.push(local_ref, self.repo, tag)
-        broken = ImageVersion("never-healthy", tag, ref, local_ref, "")
-        self.versions.append(broken)
-        return broken
+        variant = ImageVersion(name, tag, ref, local_ref, "")
+        self.versions.append(variant)
+        return variant
 
     def with_curl(self, base: ImageVersion) -> ImageVersion:
         """``base`` plus curl, as images had to carry it while the program's health check ran
