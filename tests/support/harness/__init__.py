@@ -84,6 +84,8 @@ API
       DOCKER_HOST=docker_url and PATH starting with an ``ssh`` wrapper that adds the options
       above (the docker CLI has no ssh-options flag)
     - ``.docker(*docker_args, known_hosts_path, env=None, check=True, timeout=600, input=None)``
+    - ``.go_down()`` / ``.come_back()``  stop sshd (connections refused) and start it again on the
+      same port with the same host key, as a host switched off and on
     - ``generate_ed25519_key(path, comment="") -> str`` (module function) makes another key, e.g.
       a wrong host key for pinning tests.
 

@@ -22,6 +22,7 @@ from ._util import (
     free_port,
     is_root,
     run,
+    stop_process,
     tail,
     wait_for,
 )
@@ -171,6 +172,21 @@ class SshHost(Daemon):
             timeout=timeout,
             input=input,
         )
+
+    def go_down(self) -> None:
+        """Stop sshd but keep its keys, config and port: the host is unreachable (connection
+        refused) until :meth:`come_back`, as a Mac that is switched off."""
+        stop_process(self._proc, timeout=self.stop_timeout)
+        self._proc = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def come_back(self) -> None:
+        """Start sshd again after :meth:`go_down`: same address, same host key."""
+        assert self.dir is not None and self._proc is None, "come_back follows go_down"
+        proc = self._spawn([SSHD, "-D", "-e", "-f", str(self.dir / "sshd_config")], self.dir / "sshd.log")
+        self._wait_listening(proc)
 
     # -- internals ---------------------------------------------------------------------------
     def _start(self) -> None:
