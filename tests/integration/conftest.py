@@ -3,21 +3,17 @@ a real registry, and the `fly` stand-in. A part that cannot start fails the run;
 
 from __future__ import annotations
 
-import http.server
 import shutil
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT
-from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port
+from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost
 from tests.support.leftovers import remove_leftovers
 from tests.support.pulumi_project import Engine, Project, ensure_pulumi
-
-FLY_STANDIN = ROOT / "tests" / "fakes" / "fly"
+from tests.support.stacks import FLY_STANDIN, public_health_endpoint
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -86,19 +82,7 @@ def project(pulumi_engine: Engine, engine: DockerEngine, fly_state: dict[str, Pa
     shutil.rmtree(base, ignore_errors=True)
 
 
-class Healthy(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200 if self.path == "/api/health" else 404)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def public_health_url() -> Iterator[str]:
-    """Stands in for https://<app>.fly.dev/api/health, which this machine cannot reach."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Healthy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/api/health"
-    server.shutdown()
+    with public_health_endpoint() as url:
+        yield url

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from service_infra.contract import LABEL_ENVIRONMENT, LABEL_IMAGE_TAG
-from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost
+from tests.support import ROOT
+from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port
+
+# The `fly` stand-in's folder: first on PATH, it is the flyctl the Fly services' commands run.
+FLY_STANDIN = ROOT / "tests" / "fakes" / "fly"
 
 # The repository and the people the GitHub API stand-in knows, as in the committed stack files.
 GITHUB_OWNER, GITHUB_REPOSITORY = "acme", "local-llm-server"
@@ -83,6 +91,26 @@ def fly_config(app: str, health_url: str) -> dict[str, Any]:
             }
         },
     }
+
+
+class Healthy(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/api/health" else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def public_health_endpoint() -> Iterator[str]:
+    """Stands in for https://<app>.fly.dev/api/health, which this machine cannot reach."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Healthy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/health"
+    finally:
+        server.shutdown()
 
 
 def app_containers(engine: DockerEngine, environment: str = "staging", *, all: bool = False) -> list[str]:
