@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import cProfile
 import itertools
+import pstats
+import resource
 import statistics
 import sys
 import tempfile
@@ -98,32 +101,51 @@ def committed_staging() -> dict[str, Any]:
     return config
 
 
-def median_seconds(action: Callable[[], object], repeat: int) -> float:
-    times = []
+@dataclass(frozen=True)
+class Timing:
+    """Medians over the repeats: wall seconds, and CPU seconds of this process and the processes
+    it waited for (the Pulumi CLI, language host and plugins), which other load on a shared
+    machine stretches less than the wall time."""
+
+    wall: float
+    cpu: float
+
+
+def cpu_seconds() -> float:
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
+def timed(action: Callable[[], object], repeat: int) -> Timing:
+    walls, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), cpu_seconds()
         action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - start)
+        cpus.append(cpu_seconds() - start_cpu)
+    return Timing(statistics.median(walls), statistics.median(cpus))
 
 
 @dataclass(frozen=True)
 class Point:
-    """One measure at one size: seconds, and what was counted alongside."""
+    """One measure at one size: its timing, and what was counted alongside."""
 
     kind: str
     count: int
-    seconds: float
+    timing: Timing
     counted: str = ""
 
 
-def evaluate(config: dict[str, Any], repeat: int) -> tuple[float, Recorder]:
-    """The program under mocks: median seconds, and the last run's recorder."""
+def evaluate(config: dict[str, Any], repeat: int) -> tuple[Timing, Recorder, int]:
+    """The program under mocks: its timing, the last run's recorder, and the Python function
+    calls of one run (a count no other load on the machine changes)."""
     staged = {f"{PROJECT}:{key}": value for key, value in config.items()}
     run_stack(staged, "staging")  # warm-up: imports
     recorders: list[Recorder] = []
-    seconds = median_seconds(lambda: recorders.append(run_stack(staged, "staging")), repeat)
-    return seconds, recorders[-1]
+    timing = timed(lambda: recorders.append(run_stack(staged, "staging")), repeat)
+    profile = cProfile.Profile()
+    profile.runcall(run_stack, staged, "staging")
+    return timing, recorders[-1], pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
 
 
 def mocks_points(docker: Sequence[int], fly: Sequence[int], repeat: int) -> list[Point]:
@@ -131,23 +153,28 @@ def mocks_points(docker: Sequence[int], fly: Sequence[int], repeat: int) -> list
     points = []
     for kind, template, counts in (("docker", DOCKER_TEMPLATE, docker), ("fly", FLY_TEMPLATE, fly)):
         for count in counts:
-            seconds, recorder = evaluate(with_copies(base, template, count), repeat)
+            timing, recorder, calls = evaluate(with_copies(base, template, count), repeat)
             providers = sum(1 for r in recorder.resources if r.type == DOCKER_PROVIDER)
             counted = (
                 f"{len(recorder.resources)} resources, {len(recorder.host_checks)} preflight ssh round trips, "
-                f"{providers} docker providers"
+                f"{providers} docker providers, {calls} python calls"
             )
-            points.append(Point(f"evaluation under mocks, {kind}", count, seconds, counted))
+            points.append(Point(f"evaluation under mocks, {kind}", count, timing, counted))
     return points
 
 
+def per_service(a: Point, b: Point, value: Callable[[Timing], float]) -> str:
+    return f"{(value(b.timing) - value(a.timing)) / (b.count - a.count) * 1000:.0f}"
+
+
 def curve(points: Sequence[Point]) -> list[str]:
-    """The per-service cost between consecutive sizes of each measure."""
+    """The per-service cost (wall, CPU) between consecutive sizes of each measure."""
     lines = []
     for kind in dict.fromkeys(p.kind for p in points):
         series = [p for p in points if p.kind == kind]
         steps = [
-            f"{a.count}->{b.count}: {(b.seconds - a.seconds) / (b.count - a.count) * 1000:.0f} ms/service"
+            f"{a.count}->{b.count}: {per_service(a, b, lambda t: t.wall)} ms wall, "
+            f"{per_service(a, b, lambda t: t.cpu)} ms cpu per service"
             for a, b in itertools.pairwise(series)
         ]
         if steps:
@@ -157,7 +184,7 @@ def curve(points: Sequence[Point]) -> list[str]:
 
 def report(points: Sequence[Point]) -> None:
     for p in points:
-        print(f"{p.kind:<46} {p.count:>3}: {p.seconds:7.2f} s  {p.counted}")
+        print(f"{p.kind:<46} {p.count:>3}: {p.timing.wall:7.2f} s wall {p.timing.cpu:7.2f} s cpu  {p.counted}")
     print("per-service cost between sizes (growing with the size = super-linear):")
     for line in curve(points):
         print(line)
@@ -196,12 +223,12 @@ def engine_points(docker: Sequence[int], fly: Sequence[int], repeat: int) -> lis
             secrets = {"GHCR_TOKEN": registry.password, "API_KEY": API_KEY}
             for count in docker:
                 stack = project.stack("staging", with_copies(base, DOCKER_TEMPLATE, count, ports), secrets)
-                points.append(Point("first up, docker (grown in place)", count, median_seconds(stack.up, 1)))
+                points.append(Point("first up, docker (grown in place)", count, timed(stack.up, 1)))
                 points += no_op_points("docker", count, stack, repeat, lambda: logins(ssh_host.log_path))
             fly_base = fly_config("bench-image-descriptor", health_url)
             for count in fly:
                 stack = project.stack("staging-fly", with_copies(fly_base, FLY_TEMPLATE, count), FLY_SECRETS)
-                points.append(Point("first up, fly (grown in place)", count, median_seconds(stack.up, 1)))
+                points.append(Point("first up, fly (grown in place)", count, timed(stack.up, 1)))
                 points += no_op_points("fly", count, stack, repeat, lambda: 0)
         finally:
             project.tear_down()
@@ -212,11 +239,11 @@ def no_op_points(kind: str, count: int, stack: Stack, repeat: int, count_logins:
     """`preview` and a no-op `up` of a deployed stack, each finding nothing to change, with the
     SSH logins each made."""
 
-    def measured(action: Callable[[], object]) -> tuple[float, str]:
+    def measured(action: Callable[[], object]) -> tuple[Timing, str]:
         before = count_logins()
-        seconds = median_seconds(action, repeat)
+        timing = timed(action, repeat)
         made = (count_logins() - before) / repeat
-        return seconds, f"{made:.0f} ssh logins" if made else ""
+        return timing, f"{made:.0f} ssh logins" if made else ""
 
     preview, preview_logins = measured(lambda: stack.preview(expect_no_changes=True))
     summaries: list[Any] = []

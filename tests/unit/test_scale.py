@@ -97,5 +97,5 @@ def test_a_dry_run_under_mocks_reports_each_size_and_the_curve(capsys: pytest.Ca
     assert "evaluation under mocks, docker                   1:" in out, out
     assert "evaluation under mocks, docker                   2:" in out, out
     assert "evaluation under mocks, fly                      1:" in out, out
-    assert "1 preflight ssh round trips, 1 docker providers" in out, out
-    assert "1->2:" in out and "ms/service" in out, out
+    assert "1 preflight ssh round trips, 1 docker providers, " in out, out
+    assert "1->2:" in out and "ms cpu per service" in out, out
