@@ -1,19 +1,21 @@
 """Integration fixtures: the real Pulumi engine, a real Docker engine (local and over real SSH),
-a real registry, and the `fly` stand-in. A part that cannot start fails the run; nothing is skipped."""
+a real registry, a real S3 store for shared state, and the `fly` stand-in. A part that cannot start fails the run; nothing is skipped."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost
+from tests.support.harness import DockerEngine, ExampleImage, ObjectStore, Registry, SshHost
 from tests.support.leftovers import remove_leftovers
 from tests.support.pulumi_project import Engine, Project, ensure_pulumi
-from tests.support.stacks import FLY_STANDIN, public_health_endpoint
+from tests.support.stacks import FLY_STANDIN, ci_state_policy, public_health_endpoint
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -65,21 +67,53 @@ def fly_state(tmp_path: Path) -> dict[str, Path]:
 
 
 @pytest.fixture
-def project(pulumi_engine: Engine, engine: DockerEngine, fly_state: dict[str, Path]) -> Iterator[Project]:
+def object_store() -> Iterator[ObjectStore]:
+    """An S3 store (moto_server) with a versioned bucket, and a CI key holding only the policy
+    docs/team.md gives. One per test: each test's stacks and state versions are its own."""
+    bucket = f"si-state-{secrets.token_hex(3)}"
+    with ObjectStore(ci_state_policy(bucket), bucket=bucket) as store:
+        yield store
+
+
+@contextmanager
+def _project(
+    pulumi_engine: Engine, engine: DockerEngine, fly_state: dict[str, Path], backend: dict[str, str] | None = None
+) -> Iterator[Project]:
     # Not under pytest's tmp_path (mode 0700): the containers' non-root user reads the
     # hot-reloaded source from here.
     base = Path(tempfile.mkdtemp(prefix="si-it-"))
     base.chmod(0o755)
+    backend = dict(backend or {})
     env = {
         **pulumi_engine.env(str(FLY_STANDIN)),
         "DOCKER_HOST": engine.host,
         "FLY_STANDIN_STATE": str(fly_state["state"]),
         "FLY_STANDIN_LOG": str(fly_state["log"]),
+        **backend,
     }
-    project = Project(base / "project", env, pulumi_engine)
-    yield project
-    project.tear_down()
-    shutil.rmtree(base, ignore_errors=True)
+    project = Project(base / "project", env, pulumi_engine, backend.get("PULUMI_BACKEND_URL"))
+    try:
+        yield project
+    finally:
+        project.tear_down()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def project(pulumi_engine: Engine, engine: DockerEngine, fly_state: dict[str, Path]) -> Iterator[Project]:
+    with _project(pulumi_engine, engine, fly_state) as made:
+        yield made
+
+
+@pytest.fixture
+def shared_project(
+    pulumi_engine: Engine, engine: DockerEngine, fly_state: dict[str, Path], object_store: ObjectStore
+) -> Iterator[Project]:
+    """A project whose state is in the object store's bucket, reached with the CI key."""
+    assert object_store.ci is not None
+    backend = {"PULUMI_BACKEND_URL": object_store.backend_url, **object_store.ci.env()}
+    with _project(pulumi_engine, engine, fly_state, backend) as made:
+        yield made
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The program run through the real Pulumi engine (Automation API, file backend, passphrase secrets).
+"""The program run through the real Pulumi engine (Automation API, passphrase secrets; a file
+backend unless a test gives another, e.g. the harness's object store).
 
 Each `Project` is a copy of the program in a temp dir, so tests never touch the repo's stack
 files or state; its stacks are written from config dicts, their secrets set with
@@ -65,15 +66,16 @@ class Run:
 
 
 class Project:
-    def __init__(self, directory: Path, env: dict[str, str], engine: Engine) -> None:
-        """ENV holds the engine's own (Engine.env) and what the test adds."""
+    def __init__(self, directory: Path, env: dict[str, str], engine: Engine, backend_url: str | None = None) -> None:
+        """ENV holds the engine's own (Engine.env) and what the test adds; the state goes to
+        BACKEND_URL (its credentials in ENV), by default a folder next to DIRECTORY."""
         self.dir = directory
         self.command = auto.PulumiCommand(root=str(Path(engine.bin_dir).parent))
         self.state_dir = directory.parent / f"{directory.name}-state"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.env = {
             **env,
-            "PULUMI_BACKEND_URL": f"file://{self.state_dir}",
+            "PULUMI_BACKEND_URL": backend_url or f"file://{self.state_dir}",
             "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import http.server
+import json
+import os
+import re
+import signal
+import subprocess
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from service_infra.contract import LABEL_ENVIRONMENT, LABEL_IMAGE_TAG
 from tests.support import ROOT
-from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port
+from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_for, wait_http
+from tests.support.leftovers import RUN_LABEL, THIS_RUN
+from tests.support.pulumi_project import Project, Stack
 
 # The `fly` stand-in's folder: first on PATH, it is the flyctl the Fly services' commands run.
 FLY_STANDIN = ROOT / "tests" / "fakes" / "fly"
@@ -118,3 +127,86 @@ def app_containers(engine: DockerEngine, environment: str = "staging", *, all: b
     args = ["ps", "--format", "{{.Names}}", "--filter", f"label={LABEL_ENVIRONMENT}={environment}"]
     args += ["--filter", f"label={LABEL_IMAGE_TAG}"] + (["-a"] if all else [])
     return sorted(engine.run(*args).stdout.split())
+
+
+# The bucket docs/team.md names in its examples and in the CI identity's policy.
+TEAM_DOC_BUCKET = "acme-service-infra-state"
+
+
+def ci_state_policy(bucket: str) -> dict[str, Any]:
+    """The CI identity's IAM policy exactly as docs/team.md gives it, for BUCKET instead."""
+    text = (ROOT / "docs" / "team.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
+    if len(blocks) != 1:
+        raise ValueError(f"docs/team.md: expected one ```json block (the CI policy), found {len(blocks)}")
+    return json.loads(blocks[0].replace(TEAM_DOC_BUCKET, bucket))
+
+
+def health(port: int) -> dict[str, Any]:
+    _, body = wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
+    return json.loads(body)
+
+
+def deployed(project: Project, ssh_host: SshHost, registry: Registry, example_image: ExampleImage) -> tuple[Stack, int]:
+    """The staging stack, up with v1, its tag already set to v2 for the next up."""
+    port = free_port()
+    stack = project.stack(
+        "staging",
+        ssh_stack_config(ssh_host, registry, example_image, example_image.v1.tag, port),
+        secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY},
+    )
+    stack.up()
+    assert health(port)["version"] == example_image.v1.app_version
+    stack.set("services.llm-server.tag", example_image.v2.tag)
+    return stack, port
+
+
+def assert_converged(stack: Stack, engine: DockerEngine, port: int, version: str) -> None:
+    """The configured version serves from exactly one app container, and a second up changes nothing."""
+    assert health(port)["version"] == version
+    assert len(app_containers(engine, all=True)) == 1, app_containers(engine, all=True)
+    stack.preview(expect_no_changes=True)
+
+
+@dataclass(frozen=True)
+class TwoUpdates:
+    first: subprocess.Popen[str]
+    first_output: str
+    second: subprocess.CompletedProcess[str]
+    seconds: float  # from the second's start to its end
+
+
+def two_updates_at_once(stack: Stack, first_holds_lock: Callable[[], bool]) -> TwoUpdates:
+    """`pulumi up` of STACK and, once FIRST_HOLDS_LOCK, a second one, as a teammate or a CI job
+    would start it; returns when both have ended (the first is killed if the test fails)."""
+    first = stack.start_up()
+    try:
+        wait_for(first_holds_lock, 60, "the first up takes the lock", alive=lambda: first.poll() is None)
+        started = time.monotonic()
+        second = subprocess.run(
+            ["pulumi", "up", "--yes", "--non-interactive", "--skip-preview", "--stack", stack.stack.name],
+            cwd=stack.project.dir,
+            env={**os.environ, **stack.project.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        seconds = time.monotonic() - started
+        output, _ = first.communicate(timeout=600)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    return TwoUpdates(first, output, second, seconds)
+
+
+def wait_for_new_container(engine: DockerEngine, update: subprocess.Popen[str], tag: str) -> None:
+    """Until the running UPDATE has made this run's container of TAG (running or not)."""
+    listing = ["ps", "-aq", "--filter", f"label={RUN_LABEL}={THIS_RUN}", "--filter", f"label={LABEL_IMAGE_TAG}={tag}"]
+    wait_for(
+        lambda: bool(engine.run(*listing).stdout.strip()),
+        300,
+        "the new version's container",
+        interval=0.2,
+        alive=lambda: update.poll() is None,
+    )

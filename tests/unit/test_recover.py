@@ -208,3 +208,14 @@ def test_a_failed_refresh_for_another_reason_is_reported(tmp_path: Path, setting
     with pytest.raises(RecoverError, match="passphrase must be set"):
         recovery(runner, tmp_path)(settings)
     assert "cancel" not in runner.pulumi_calls()
+
+
+def test_lock_holders_of_a_stack_in_a_bucket_are_read_too() -> None:
+    # pkg/backend/diy/lock.go names an s3:// lock by the backend URL, its query included.
+    url = (
+        "s3://acme-service-infra-state/.pulumi/locks/organization/service-infra/staging/5d8e.json"
+        "?disableSSL=true&endpoint=store.internal%3A9000&s3ForcePathStyle=true"
+    )
+    message = LOCKED.replace("file:///var/state/.pulumi/locks/organization/service-infra/staging/5d8e.json", url)
+    (holder,) = lock_holders(message.format(host="ci-runner-3", pid=4242, at="2026-03-02T11:40:05Z"))
+    assert (holder.url, holder.user, holder.host, holder.pid) == (url, "deploy", "ci-runner-3", 4242)

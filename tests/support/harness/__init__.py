@@ -117,21 +117,37 @@ app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0)`` (context manager)
     as uid 10001, ``/data`` owned by 10001; GET /health -> {"status":"ok","env":...,"version":
     app_version}.
 
+``ObjectStore(ci_policy, *, bucket=None, start_timeout=30.0, base_dir=None)`` (context manager)
+    moto's S3 server (``moto_server``, moto[server] pinned in requirements-dev.txt) on
+    127.0.0.1:<free port>, one bucket with versioning on, and IAM enforced: every request must be
+    SigV4-signed by a key it issued, within that key's policy. Users ``admin`` (everything) and
+    ``ci`` (``ci_policy``). Moto's recorder logs every request, so ``.halt()`` (the process
+    stops) and ``.resume()`` (it starts on the same port and replays the log) keep the data, as a
+    real store's restart does; ``.restart()`` does both.
+
+    - ``.bucket``, ``.endpoint`` ("127.0.0.1:PORT"), ``.url``, ``.backend_url`` (PULUMI_BACKEND_URL)
+    - ``.admin`` / ``.ci: Credentials`` with ``.env()`` -> AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_REGION
+    - ``.client(credentials=None)``  a boto3 S3 client (admin by default)
+    - ``.keys(prefix="") -> list[str]``, ``.versions(key) -> list[str]`` (version ids, newest first)
+
 Order: stop in reverse (ExampleImage, Registry, SshHost, DockerEngine); context managers do.
 """
 
 from ._util import HarnessError, free_port, http_get, wait_for, wait_http
 from .docker_engine import DockerEngine, existing_engine_host
 from .example_image import ExampleImage, ImageVersion
+from .object_store import Credentials, ObjectStore
 from .registry import Registry
 from .ssh_host import MacLikeSshHost, SshHost, generate_ed25519_key
 
 __all__ = [
+    "Credentials",
     "DockerEngine",
     "ExampleImage",
     "HarnessError",
     "ImageVersion",
     "MacLikeSshHost",
+    "ObjectStore",
     "Registry",
     "SshHost",
     "existing_engine_host",

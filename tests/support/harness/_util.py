@@ -224,12 +224,18 @@ class Daemon:
             self.stop()
             raise
 
-    def _spawn(self, args: Sequence[str], log_path: Path) -> subprocess.Popen[bytes]:
-        """Start the daemon in its own session, stdout and stderr to ``log_path``."""
+    def _spawn(
+        self, args: Sequence[str], log_path: Path, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start the daemon in its own session, stdout and stderr to ``log_path`` (appended to when
+        the daemon is started again), with ``env`` added to this process's environment."""
         self.log_path = log_path
+        if self._log_file is not None:
+            self._log_file.close()
         self._log_file = open(log_path, "ab")  # noqa: SIM115 - kept open for the daemon's lifetime
         self._proc = subprocess.Popen(
             list(args),
+            env={**os.environ, **env} if env is not None else None,
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
