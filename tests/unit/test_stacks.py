@@ -68,6 +68,10 @@ def test_prod_llm_server_container(stacks: dict[str, Recorder]) -> None:
         "service-infra.image-digest": image_digest_for("ghcr.io/acme/local-llm-server:sha-3f9c2a1"),
     }
     assert inputs["volumes"] == [{"volumeName": "llm-server-prod-llm-cache", "containerPath": "/data"}]
+    # Pulled by the digest the tag resolved to, kept on the host for rollbacks.
+    image = stacks["prod"].named("llm-server-image").inputs
+    assert image["name"] == "ghcr.io/acme/local-llm-server@" + labels["service-infra.image-digest"]
+    assert image["keepLocally"] is True
 
 
 def test_prod_proxy_owns_the_port(stacks: dict[str, Recorder]) -> None:
