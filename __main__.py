@@ -4,17 +4,31 @@ from pathlib import Path
 
 import pulumi
 
-from service_infra import preflight, settings
+from service_infra import preflight, releases, settings
 from service_infra.components.environment import ServiceEnvironment, ServiceEnvironmentArgs
+from service_infra.contract import RELEASES_OUTPUT
 
 PROJECT_DIR = Path(__file__).parent
 
 config = settings.load_runtime_settings()  # raises, naming every bad key, before any resource
 # No published passphrase outside local; SSH hosts answer with their pinned key; else nothing is touched.
 preflight.check_before_changes(config, pulumi.get_stack(), PROJECT_DIR)
+# Each release's image digest (from the registry) and secrets' keyed hash, before any resource.
+plain_secrets = settings.read_plain_secrets(set(config.secrets))
+# What the stack's last update recorded of its releases, carried into this one's outputs.
+own_stack = pulumi.StackReference(
+    f"{pulumi.get_organization() or 'organization'}/{pulumi.get_project()}/{pulumi.get_stack()}"
+)
 environment = ServiceEnvironment(
     config.environment.value,
-    ServiceEnvironmentArgs(config, settings.read_secrets(set(config.secrets)), project_dir=PROJECT_DIR),
+    ServiceEnvironmentArgs(
+        config,
+        settings.read_secrets(set(config.secrets)),
+        project_dir=PROJECT_DIR,
+        image_digests=releases.image_digests(config, plain_secrets),
+        secret_versions=releases.secret_versions(config, plain_secrets),
+        previous_releases=own_stack.get_output(RELEASES_OUTPUT),
+    ),
 )
 
 pulumi.export("environment", config.environment.value)
@@ -23,3 +37,5 @@ pulumi.export("containers", environment.containers)
 pulumi.export("fly_hostnames", environment.fly_hostnames)
 pulumi.export("github_environments", environment.github_environments)
 pulumi.export("image_tags", environment.image_tags)
+pulumi.export("image_digests", environment.image_digests)
+pulumi.export(RELEASES_OUTPUT, environment.releases)

@@ -47,9 +47,22 @@ LABEL_SERVICE = f"{LABEL_PREFIX}service"
 LABEL_ROLE = f"{LABEL_PREFIX}role"
 LABEL_IMAGE_TAG = f"{LABEL_PREFIX}image-tag"
 LABEL_VERSION = f"{LABEL_PREFIX}version"
+# The registry digest the container's image was pulled by (sha256:...), when it came from one.
+LABEL_IMAGE_DIGEST = f"{LABEL_PREFIX}image-digest"
 ROLE_PROXY = "proxy"
 # The keys above are the program's; a stack's own `labels` may not set them.
-PROGRAM_LABELS = frozenset([LABEL_ENVIRONMENT, LABEL_SERVICE, LABEL_ROLE, LABEL_IMAGE_TAG, LABEL_VERSION])
+PROGRAM_LABELS = frozenset(
+    [LABEL_ENVIRONMENT, LABEL_SERVICE, LABEL_ROLE, LABEL_IMAGE_TAG, LABEL_VERSION, LABEL_IMAGE_DIGEST]
+)
+# An image pinned by its registry digest: what a release runs and a rollback returns to.
+IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# The stack secret that keys the hash of secret values in a version's name (a plain hash of a
+# secret in a resource name would let anyone with the state test guesses against it).
+VERSION_KEY_SECRET = "VERSION_KEY"
+# The stack output that carries each Docker service's last releases (tag and digest) from one
+# update to the next, newest first, and how many it keeps.
+RELEASES_OUTPUT = "releases"
+RELEASES_KEPT = 10
 
 # Every container: restarted after a crash or a reboot, logs capped at 10m x 3.
 RESTART_POLICY = "unless-stopped"

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service_infra.contract import PROJECT
+from service_infra.contract import IMAGE_DIGEST, PROJECT, RELEASES_OUTPUT
 
 SERVICES_KEY = f"{PROJECT}:services"
 # The policy pack every `pulumi up` of this project runs with (the repository's policy/ folder).
@@ -42,10 +42,11 @@ class Update:
     started: str
     result: str
     tag: str | None
+    # The image digest the update ran, when known (pinned in its config, or in the stack's releases).
+    digest: str | None = None
 
 
-def service_tag(config: Mapping[str, Any], service: str) -> str | None:
-    """The service's tag in one history entry's config (None if the service was not there)."""
+def _service_config(config: Mapping[str, Any], service: str) -> Mapping[str, Any]:
     entry = config.get(SERVICES_KEY) or {}
     services = entry.get("objectValue")
     if services is None and isinstance(entry.get("value"), str):
@@ -53,28 +54,53 @@ def service_tag(config: Mapping[str, Any], service: str) -> str | None:
             services = json.loads(entry["value"])
         except ValueError:
             services = None
-    if not isinstance(services, dict):
-        return None
-    tag = (services.get(service) or {}).get("tag")
+    found = services.get(service) if isinstance(services, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def service_tag(config: Mapping[str, Any], service: str) -> str | None:
+    """The service's tag in one history entry's config (None if the service was not there)."""
+    tag = _service_config(config, service).get("tag")
     return tag if isinstance(tag, str) and tag else None
 
 
-def updates(history: Sequence[Mapping[str, Any]], service: str) -> list[Update]:
-    """The stack's updates, newest first, with the service's tag in each."""
-    found = [
-        Update(
-            str(entry.get("startTime", "")),
-            str(entry.get("result", "")),
-            service_tag(entry.get("config") or {}, service),
-        )
-        for entry in history
-        if entry.get("kind") == "update"
-    ]
+def pinned_digest(config: Mapping[str, Any], service: str) -> str | None:
+    """The digest a history entry's config pinned for its tag (`release_digests`, by rollback)."""
+    settings = _service_config(config, service)
+    digest = (settings.get("release_digests") or {}).get(settings.get("tag"))
+    return digest if isinstance(digest, str) and IMAGE_DIGEST.match(digest) else None
+
+
+def recorded_digests(outputs: Mapping[str, Any], service: str) -> dict[str, str]:
+    """Tag -> digest of the service's releases in the stack's `releases` output, the newest per tag."""
+    found: dict[str, str] = {}
+    for release in (outputs.get(RELEASES_OUTPUT) or {}).get(service) or []:
+        tag, digest = release.get("tag"), release.get("digest")
+        if isinstance(tag, str) and isinstance(digest, str) and IMAGE_DIGEST.match(digest):
+            found.setdefault(tag, digest)
+    return found
+
+
+def updates(
+    history: Sequence[Mapping[str, Any]], service: str, digests: Mapping[str, str] | None = None
+) -> list[Update]:
+    """The stack's updates, newest first, with the service's tag in each, and its digest where
+    the update's config pinned one or the stack's releases (`digests`, tag -> digest) record it."""
+    found = []
+    for entry in history:
+        if entry.get("kind") != "update":
+            continue
+        config = entry.get("config") or {}
+        tag = service_tag(config, service)
+        digest = pinned_digest(config, service) or (digests or {}).get(tag or "")
+        found.append(Update(str(entry.get("startTime", "")), str(entry.get("result", "")), tag, digest))
     return sorted(found, key=lambda u: u.started, reverse=True)
 
 
-def rollback_target(history: Sequence[Mapping[str, Any]], service: str, current_tag: str) -> Update:
-    for update in updates(history, service):
+def rollback_target(
+    history: Sequence[Mapping[str, Any]], service: str, current_tag: str, digests: Mapping[str, str] | None = None
+) -> Update:
+    for update in updates(history, service, digests):
         if update.result == "succeeded" and update.tag and update.tag != current_tag:
             return update
     raise RollbackError(
@@ -83,14 +109,19 @@ def rollback_target(history: Sequence[Mapping[str, Any]], service: str, current_
     )
 
 
-def releases(history: Sequence[Mapping[str, Any]], service: str) -> list[Update]:
+def releases(
+    history: Sequence[Mapping[str, Any]], service: str, digests: Mapping[str, str] | None = None
+) -> list[Update]:
     """Every update that ran the service, newest first: what `--list` numbers and `--to N` picks."""
-    return [update for update in updates(history, service) if update.tag]
+    return [update for update in updates(history, service, digests) if update.tag]
 
 
 def release_listing(found: Sequence[Update]) -> str:
-    lines = [f"{'#':>3}  {'started':<24}  {'result':<10}  tag"]
-    lines += [f"{n:>3}  {u.started:<24}  {u.result:<10}  {u.tag}" for n, u in enumerate(found, start=1)]
+    lines = [f"{'#':>3}  {'started':<24}  {'result':<10}  {'tag':<20}  digest"]
+    lines += [
+        f"{n:>3}  {u.started:<24}  {u.result:<10}  {u.tag or '':<20}  {u.digest or '-'}"
+        for n, u in enumerate(found, start=1)
+    ]
     return "\n".join(lines)
 
 
@@ -136,13 +167,19 @@ def _differences(old: Any, new: Any, path: str) -> list[str]:
 
 
 def config_drift(last: Mapping[str, Any], current: Mapping[str, Any], service: str) -> list[str]:
-    """The config keys that differ between the stack's last update and now, but the service's tag."""
+    """The config keys that differ between the stack's last update and now, but the service's tag
+    and its pinned digests (what a rollback sets)."""
     tag_key = f"{SERVICES_KEY}.{service}.tag"
+    pins = f"{SERVICES_KEY}.{service}.release_digests"
     drift = []
     for key in sorted(last.keys() | current.keys()):
         old = _comparable(last[key]) if key in last else None
         new = _comparable(current[key]) if key in current else None
-        drift += [path for path in _differences(old, new, key) if path != tag_key]
+        drift += [
+            path
+            for path in _differences(old, new, key)
+            if path != tag_key and path != pins and not path.startswith(f"{pins}.")
+        ]
     return drift
 
 
@@ -179,15 +216,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         history = json.loads(_pulumi(["stack", "history", "--json", "--stack", args.stack]) or "[]")
+        outputs = json.loads(_pulumi(["stack", "output", "--json", "--stack", args.stack]) or "{}")
+        digests = recorded_digests(outputs, args.service)
         if args.list:
-            print(release_listing(releases(history, args.service)))
+            print(release_listing(releases(history, args.service, digests)))
             return 0
         key = f"services.{args.service}.tag"
         current = _pulumi(["config", "get", "--path", key, "--stack", args.stack]).strip()
         target = (
-            chosen_release(releases(history, args.service), args.to, current)
+            chosen_release(releases(history, args.service, digests), args.to, current)
             if args.to is not None
-            else rollback_target(history, args.service, current)
+            else rollback_target(history, args.service, current, digests)
         )
         drift = config_drift(
             last_update_config(history),
@@ -201,12 +240,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if not (POLICY_PACK / "PulumiPolicy.yaml").is_file():
             raise RollbackError(f"the policy pack is missing at {POLICY_PACK}: a rollback runs with it, as every up")
+        pinned = f" ({target.digest})" if target.digest else " (no recorded digest: the tag as the registry has it now)"
         print(
-            f"{args.service} in {args.stack}: {current} -> {target.tag} (last ran successfully in the update of {target.started})"
+            f"{args.service} in {args.stack}: {current} -> {target.tag}{pinned} "
+            f"(last ran successfully in the update of {target.started})"
         )
         if args.dry_run:
             return 0
         assert target.tag is not None
+        if target.digest:
+            # The bits the release ran, even if the tag was pushed again since.
+            pin = f"services.{args.service}.release_digests[{json.dumps(target.tag)}]"
+            _pulumi(["config", "set", "--path", pin, target.digest, "--stack", args.stack])
         _pulumi(["config", "set", "--path", key, target.tag, "--stack", args.stack])
         _pulumi(
             [

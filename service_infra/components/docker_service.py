@@ -25,6 +25,7 @@ from service_infra.commands import proxy, rollout
 from service_infra.contract import (
     DOCKER_SERVICE_TYPE,
     LABEL_ENVIRONMENT,
+    LABEL_IMAGE_DIGEST,
     LABEL_IMAGE_TAG,
     LABEL_ROLE,
     LABEL_SERVICE,
@@ -44,13 +45,19 @@ def host_name_prefix(service: str, tier: Tier) -> str:
 
 
 def version_key(
-    service: Service, command: list[str] | None, mounts: list[str], extra_labels: Mapping[str, str] | None = None
+    service: Service,
+    command: list[str] | None,
+    mounts: list[str],
+    extra_labels: Mapping[str, str] | None = None,
+    digest: str | None = None,
+    secret_version: str | None = None,
 ) -> str:
-    """The tag plus a digest of what else defines a container (secret names, not values), so a
-    change of any of it is a new version beside the old one rather than a replacement in place."""
+    """The tag plus a digest of what else defines a container (its image digest, secret names
+    and the keyed hash of their values), so a change of any of it is a new version beside the
+    old one rather than a replacement in place."""
     target = service.docker
     assert target is not None
-    spec = {
+    spec: dict[str, object] = {
         "image": service.image_ref,
         "command": command,
         "env": service.plain_env,
@@ -60,11 +67,15 @@ def version_key(
         "health": service.health_path,
         "mounts": mounts,
     }
-    # Only when set, so the versions of stacks without extra labels keep their names.
+    # Only when set, so the versions of stacks without them keep their names.
     if extra_labels:
         spec["labels"] = dict(sorted(extra_labels.items()))
-    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{service.tag}-{digest}"
+    if digest:
+        spec["digest"] = digest
+    if secret_version:
+        spec["secrets"] = secret_version
+    digest_of_spec = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{service.tag}-{digest_of_spec}"
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,10 @@ class DockerServiceArgs:
     project_dir: Path
     # The stack's own labels, on every container, network and volume beside the program's.
     extra_labels: Mapping[str, str] = field(default_factory=dict)
+    # The registry digest the tag resolved to (service_infra.releases); None: run the tag's image.
+    digest: str | None = None
+    # The keyed hash of the service's secret values (service_infra.releases), None without any.
+    secret_version: str | None = None
 
 
 class DockerService(pulumi.ComponentResource):
@@ -108,7 +123,10 @@ class DockerService(pulumi.ComponentResource):
         )
         self.proxy = self._proxy(name, base_name, target, args.proxy, network, labels, child)
 
-        image = docker.RemoteImage(f"{name}-image", name=service.image_ref, keep_locally=True, opts=child)
+        # Pulled by digest, and kept on the host when a later release replaces it: a rollback to
+        # any earlier release finds its bits there, whatever the registry holds by then.
+        image_ref = f"{service.image}@{args.digest}" if args.digest else service.image_ref
+        image = docker.RemoteImage(f"{name}-image", name=image_ref, keep_locally=True, opts=child)
         mounts = []
         for volume_name, path in sorted(target.volumes.items()):
             volume = docker.Volume(
@@ -144,10 +162,14 @@ class DockerService(pulumi.ComponentResource):
             pulumi.Output.all(*[secret_values[n].apply(lambda v, n=n: f"{n}={v}") for n in service.secret_env])
         ).apply(lambda secret: plain + list(secret))
 
-        version = version_key(service, command, mount_spec, args.extra_labels)
+        version = version_key(service, command, mount_spec, args.extra_labels, args.digest, args.secret_version)
+        release_labels = {LABEL_IMAGE_TAG: service.tag, LABEL_VERSION: version}
+        if args.digest:
+            release_labels[LABEL_IMAGE_DIGEST] = args.digest
+        docker_name = f"{base_name}-{version}"
         self.container = docker.Container(
             f"{name}-{version}",
-            name=f"{base_name}-{version}",
+            name=docker_name,
             image=image.image_id,
             command=command,
             envs=envs if service.secret_env else plain,
@@ -158,7 +180,7 @@ class DockerService(pulumi.ComponentResource):
             hosts=[docker.ContainerHostArgs(host="host.docker.internal", ip="host-gateway")],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
             volumes=mounts,
-            labels=_labels({**labels, LABEL_IMAGE_TAG: service.tag, LABEL_VERSION: version}),
+            labels=_labels({**labels, **release_labels}),
             must_run=True,
             # Health is judged by the activation, from the proxy: the image needs nothing for it.
             # Containers made when the program set a health check of its own keep it until replaced.
@@ -196,6 +218,8 @@ class DockerService(pulumi.ComponentResource):
         self.live_tag: pulumi.Output[str] = live.apply(lambda report: str(report["tag"]))
         self.image_id = image.image_id
         self.version = version
+        self.version_container = docker_name
+        self.digest = args.digest
         self.url = f"http://{args.address}:{target.port}"
         self.health_url = target.health_url or f"{self.url}{service.health_path}"
         self.register_outputs(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
@@ -15,7 +16,7 @@ from service_infra.components.fly_app import FlyApp, FlyAppArgs
 from service_infra.components.github_environment import GithubEnvironment, GithubEnvironmentArgs
 from service_infra.components.github_repository import GithubRepository, GithubRepositoryArgs
 from service_infra.components.health_gate import HealthGate, HealthGateArgs
-from service_infra.contract import PRODUCTION_ENVIRONMENT, PROJECT, SERVICE_ENVIRONMENT_TYPE
+from service_infra.contract import PRODUCTION_ENVIRONMENT, PROJECT, RELEASES_KEPT, SERVICE_ENVIRONMENT_TYPE
 from service_infra.settings import Settings, Tier
 
 
@@ -26,6 +27,11 @@ class ServiceEnvironmentArgs:
     secret_values: Mapping[str, pulumi.Output[str]]
     # The project folder: hot-reload sources are relative to it.
     project_dir: Path
+    # Each Docker service's image digest and secret values' keyed hash (service_infra.releases).
+    image_digests: Mapping[str, str | None] = field(default_factory=dict)
+    secret_versions: Mapping[str, str | None] = field(default_factory=dict)
+    # The `releases` output of the stack's previous update (None on its first).
+    previous_releases: pulumi.Input[Any] = None
 
 
 class ServiceEnvironment(pulumi.ComponentResource):
@@ -41,6 +47,9 @@ class ServiceEnvironment(pulumi.ComponentResource):
         self.github_environments: list[str] = []
         # The tag each service runs, known only once its rollout went live.
         self.image_tags: dict[str, pulumi.Output[str]] = {}
+        # Docker services: the digest of the release, and the last releases, the live one first.
+        self.image_digests: dict[str, str | None] = {}
+        self.releases: dict[str, pulumi.Output[list[dict[str, str]]]] = {}
 
         registry_password = secrets[config.registry.password_secret] if config.registry else None
         hosts: dict[str, DockerHost] = {}
@@ -66,6 +75,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
                     secret_values=secrets,
                     project_dir=args.project_dir,
                     extra_labels=config.labels,
+                    digest=args.image_digests.get(service_name),
+                    secret_version=args.secret_versions.get(service_name),
                 ),
                 opts=child,
             )
@@ -77,6 +88,15 @@ class ServiceEnvironment(pulumi.ComponentResource):
             self.service_urls[service_name] = deployed.url
             self.containers[service_name] = deployed.container_name
             self.image_tags[service_name] = deployed.live_tag
+            self.image_digests[service_name] = deployed.digest
+            this_release = {
+                "tag": service.tag,
+                "digest": deployed.digest or "",
+                "container": deployed.version_container,
+            }
+            self.releases[service_name] = pulumi.Output.all(deployed.container_name, args.previous_releases).apply(
+                lambda pair, this=this_release, name=service_name: release_log(pair[0], this, pair[1], name)
+            )
 
         for service_name, service in config.fly_services().items():
             assert service.fly is not None
@@ -120,5 +140,20 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 "fly_hostnames": self.fly_hostnames,
                 "github_environments": self.github_environments,
                 "image_tags": self.image_tags,
+                "image_digests": self.image_digests,
+                "releases": self.releases,
             }
         )
+
+
+def release_log(live: str, this: dict[str, str], previous: Any, service: str) -> list[dict[str, str]]:
+    """The service's releases, newest first: the live one (this update's, or after a failed
+    rollout the one that kept serving), then the earlier ones; the last RELEASES_KEPT."""
+    earlier = previous.get(service) if isinstance(previous, dict) else None
+    log = [r for r in earlier or [] if isinstance(r, dict) and r.get("container")]
+    if live == this["container"]:
+        current: dict[str, str] | None = this
+    else:
+        current = next((r for r in log if r["container"] == live), None)
+    rest = [r for r in log if r["container"] != live]
+    return ([current] if current else []) + rest[: RELEASES_KEPT - (1 if current else 0)]

@@ -22,6 +22,7 @@ from service_infra.settings.loader import (
     load_runtime_settings,
     load_settings,
     load_stack_file,
+    read_plain_secrets,
     read_secrets,
     split_config,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "load_settings",
     "load_stack_file",
     "parse_settings",
+    "read_plain_secrets",
     "read_secrets",
     "split_config",
 ]

@@ -120,3 +120,13 @@ def read_secrets(names: set[str]) -> dict[str, Any]:
         return {}
     values = pulumi.Config(PROJECT).require_secret_object("secrets")
     return {name: values.apply(lambda all_values, name=name: str(all_values[name])) for name in sorted(names)}
+
+
+def read_plain_secrets(names: set[str]) -> dict[str, str]:
+    """The named secret values as plain strings, for what must be known before any resource
+    (registry lookups, the keyed hash in version names): never logged, never in a resource."""
+    from pulumi.runtime import config as runtime_config
+
+    raw = runtime_config.get_config(f"{PROJECT}:secrets")
+    values = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    return {name: str(values[name]) for name in sorted(names) if name in values}

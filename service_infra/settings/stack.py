@@ -9,10 +9,12 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from service_infra.contract import (
+    IMAGE_DIGEST,
     MAX_REVIEWERS,
     PRODUCTION_ENVIRONMENT,
     PROGRAM_LABELS,
     PROJECT,
+    VERSION_KEY_SECRET,
     matches_every_branch,
 )
 from service_infra.settings.base import (
@@ -49,6 +51,11 @@ class Service(Model):
     secret_env: tuple[SecretRef, ...] = ()
     """Secrets (names under `secrets`) the service gets as environment variables of the same
     name."""
+    release_digests: dict[str, str] = Field(default_factory=dict)
+    """Image digests pinned per tag, `<tag>: sha256:<64 hex>`, written by `rollback`: the entry of
+    the current `tag`, if any, is run instead of what the tag names on the registry now, so a
+    rollback returns to the bits that tag ran even if it was pushed again since. Entries of
+    other tags are ignored."""
     allowed_origins: tuple[str, ...] = ()
     """CORS origins, a list or one comma-separated string, each `http(s)://host[:port]`."""
     origins_env: str = "ALLOWED_ORIGINS"
@@ -78,6 +85,16 @@ class Service(Model):
         if not IMAGE_TAG.match(tag):
             raise ValueError(f"is not a valid image tag: {tag!r}")
         return tag
+
+    @field_validator("release_digests")
+    @classmethod
+    def _release_digests(cls, digests: dict[str, str]) -> dict[str, str]:
+        for tag, digest in digests.items():
+            if not IMAGE_TAG.match(tag):
+                raise ValueError(f"{tag!r} is not a valid image tag")
+            if not IMAGE_DIGEST.match(digest):
+                raise ValueError(f"{tag}: {digest!r} is not an image digest (sha256: and 64 hex digits)")
+        return digests
 
     @field_validator("health_path")
     @classmethod
@@ -120,6 +137,11 @@ class Service(Model):
         return f"{self.image}:{self.tag}"
 
     @property
+    def pinned_digest(self) -> str | None:
+        """The digest `rollback` pinned for the current tag, if any."""
+        return self.release_digests.get(self.tag)
+
+    @property
     def plain_env(self) -> dict[str, str]:
         """Non-secret environment, with the allowed origins under their variable name."""
         env = dict(self.env)
@@ -137,7 +159,9 @@ class Settings(Model):
     secrets: tuple[str, ...] = ()
     """Every secret value, encrypted: `pulumi config set --secret --path 'secrets.<NAME>'
     <value>`; names are `UPPER_SNAKE_CASE`. Everything else refers to a secret by its name. A
-    plaintext value here, or a secure value anywhere else, is refused."""
+    plaintext value here, or a secure value anywhere else, is refused. `VERSION_KEY` (a random
+    value, set once) is required when a Docker service has `secret_env`: it keys the hash that
+    makes a changed secret value a new version, rolled out beside the old one."""
     registry: RegistrySettings | None = None
     """Credentials the Docker hosts pull images with; required outside local when Docker
     services exist."""
@@ -192,6 +216,14 @@ def _cross_checks(settings: Settings) -> list[str]:
         used_ports[(target.host, target.port)] = name
         if settings.registry is None and env is not Tier.LOCAL:
             problems.append(f"{PROJECT}:registry: is required to pull {service.image_ref} on {target.host}")
+    with_secrets = sorted(name for name, service in settings.docker_services().items() if service.secret_env)
+    if with_secrets and VERSION_KEY_SECRET not in settings.secrets:
+        problems.append(
+            f"{PROJECT}:secrets.{VERSION_KEY_SECRET}: is required with secret_env on Docker services "
+            f"({', '.join(with_secrets)}): it keys the hash that makes a changed secret value a new version. "
+            f"Set it once to a random value: pulumi config set --secret --path 'secrets.{VERSION_KEY_SECRET}' "
+            '"$(openssl rand -hex 32)"'
+        )
     if settings.docker_services() and settings.proxy is None:
         problems.append(
             f"{PROJECT}:proxy: is required in front of Docker services (it owns their ports during rollouts); "

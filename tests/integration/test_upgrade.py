@@ -10,6 +10,11 @@ resource's *stored* delete command, so the old command lines must keep working u
 previews the new one against that state (the Fly commands, changed since for other reasons, may
 change in place), then rolls out a new tag together with the move under
 load (the old version is retired through its old command line), and previews no change at all.
+
+Since releases run by digest and secret values are part of a version (issue 16), the Docker
+service's version has a new name on the first `up`: it rolls out once, beside the running
+container, like a tag change (its image resource, now named by digest, is replaced; nothing is
+pulled again and nothing removed); no container is ever replaced in place.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ from tests.support.stacks import API_KEY, FLY_SECRETS, fly_config, ssh_stack_con
 
 # The Fly service of the stack (fly_config's): its commands changed for reasons beyond the move.
 FLY_SERVICE = "image-descriptor"
+# The Docker service (ssh_stack_config's): rolled out once to its version by digest.
+DOCKER_SERVICE = "llm-server"
+CONTAINER = "docker:index/container:Container"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 # The last commit of the program with its old layout (components/ holding everything).
 BEFORE_THE_MOVE = "6511b36"
 OLD_TO_NEW = {
@@ -127,10 +136,27 @@ def test_a_stack_deployed_before_the_move_sees_only_its_operations_move(
     use_program(project, None)
     steps = preview_steps(stack)
     assert steps, "the command lines of the operations must move to service_infra.ops"
+    rollout: dict[str, set[str]] = {}
     for step in steps:
         urn, op = step["urn"], step["op"]
         name = urn.rsplit("::", 1)[-1]
+        if name.startswith(f"{DOCKER_SERVICE}-") and (CONTAINER in urn or name.endswith("-live")):
+            rollout.setdefault(op, set()).add(name)  # the version by digest, beside the old one
+            continue
+        if name == f"{DOCKER_SERVICE}-image":
+            assert op in {"replace", "create-replacement", "delete-replaced"}, f"{op} of {urn}"
+            assert (
+                (step.get("newState") or {})
+                .get("inputs", {})
+                .get("name", "")
+                .startswith(f"{example_image.repository}@sha256:")
+            ), f"{urn} is not pulled by digest"
+            continue
         assert "command:local:Command" in urn, f"{op} of {urn}: only command resources may change"
+        if name == f"{DOCKER_SERVICE}-health-probe":
+            # Triggered by the activation, which is the new version's: it probes again after it.
+            assert op in {"replace", "create-replacement", "delete-replaced"}, f"{op} of {urn}"
+            continue
         changed = set(step.get("diffReasons") or []) | set(step.get("detailedDiff") or {})
         old, new = (step.get("oldState") or {}).get("inputs", {}), (step.get("newState") or {}).get("inputs", {})
         if name.startswith(FLY_SERVICE) and not name.endswith("-probe"):
@@ -157,6 +183,10 @@ def test_a_stack_deployed_before_the_move_sees_only_its_operations_move(
         for key in changed:
             after = without_probe_arguments(urn, new[key]) if key == "create" else new[key]
             assert_only_moved(urn, key, old[key], after)
+    # One new version (container and activation) created, the running one deleted after it.
+    assert set(rollout) == {"create", "delete"}, rollout
+    assert all(len(names) == 2 for names in rollout.values()), rollout
+    assert rollout["create"].isdisjoint(rollout["delete"]), rollout
 
     # The move and a new tag in one update: the old version is retired by its stored command line.
     stack.set("services.llm-server.tag", example_image.v2.tag)

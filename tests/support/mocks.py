@@ -8,6 +8,7 @@ registered.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import runpy
 import shlex
@@ -19,13 +20,18 @@ from typing import Any
 import pulumi
 import yaml
 
-from service_infra import preflight
+from service_infra import preflight, releases
 from service_infra.contract import PROJECT, SECRET_SIGNATURE, SECRET_SIGNATURE_KEY
 from tests.support import ROOT
 
 
 def secret_value_for(name: str) -> str:
     return f"test-secret-value-of-{name}"
+
+
+def image_digest_for(ref: str) -> str:
+    """The digest the mocked registry reports for `ref`."""
+    return "sha256:" + hashlib.sha256(ref.encode()).hexdigest()
 
 
 def numeric_id(name: str) -> int:
@@ -61,6 +67,14 @@ class Recorder(pulumi.runtime.Mocks):
     host_checks: list[list[str]] = field(default_factory=list)
     # Each team's role on the repository of the committed stacks (absent: write; None: no access).
     team_roles: dict[str, str | None] = field(default_factory=dict)
+    # What the stack's previous update exported (the StackReference to itself reads it).
+    previous_outputs: dict[str, Any] = field(default_factory=dict)
+    registry_lookups: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def resolve_digest(self, server: str, repository: str, tag: str, username: str, password: str) -> str:
+        """Stands in for the registry lookup at `up`: a digest that follows the reference."""
+        self.registry_lookups.append((server, repository, tag))
+        return image_digest_for(f"{server}/{repository}:{tag}")
 
     def check_host(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
         """Stands in for ssh to the Docker hosts, which unit tests do not reach."""
@@ -74,6 +88,8 @@ class Recorder(pulumi.runtime.Mocks):
             outputs["imageId"] = f"sha256:{numeric_id(args.name):064x}"
         if args.typ == "command:local:Command":
             outputs["stdout"] = activation_report(args.inputs.get("create", ""))
+        if args.typ == "pulumi:pulumi:StackReference":
+            outputs["outputs"] = self.previous_outputs  # the stack's last update's outputs
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
@@ -131,7 +147,9 @@ def run_stack(config: dict[str, Any], stack: str = "test", recorder: Recorder | 
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
     real_check, real_refusal = preflight.check_docker_hosts, preflight.refuse_example_passphrase
+    real_resolve = releases.resolve_digest
     preflight.check_docker_hosts = lambda config: real_check(config, run=recorder.check_host)
+    releases.resolve_digest = recorder.resolve_digest
     # The committed stack files are encrypted with the published example passphrase, which the
     # program rightly refuses outside local; tests/unit/test_stack_secrets.py covers the refusal.
     preflight.refuse_example_passphrase = lambda stack, project_dir: None
@@ -139,6 +157,7 @@ def run_stack(config: dict[str, Any], stack: str = "test", recorder: Recorder | 
         program()
     finally:
         preflight.check_docker_hosts, preflight.refuse_example_passphrase = real_check, real_refusal
+        releases.resolve_digest = real_resolve
     return recorder
 
 

@@ -19,11 +19,13 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from service_infra.contract import PROJECT
+from service_infra.contract import PROJECT, VERSION_KEY_SECRET
 from tests.support import ROOT
 from tests.support.leftovers import RUN_LABEL, THIS_RUN
 
 PASSPHRASE = "integration-test-passphrase"
+# The key of the hash of secret values in version names, on every test stack.
+VERSION_KEY = "it-version-key-0c9e5a7d41"
 ENSURE_PULUMI = ROOT / "scripts" / "ensure-pulumi.sh"
 
 
@@ -108,7 +110,8 @@ class Project:
                 env_vars=self.env, secrets_provider="passphrase", pulumi_command=self.command
             ),
         )
-        for secret_name, value in (secrets or {}).items():
+        # Every stack has its VERSION_KEY, as the setup of a real one gives it (docs/operations.md).
+        for secret_name, value in {VERSION_KEY_SECRET: VERSION_KEY, **(secrets or {})}.items():
             stack.set_config(f"{PROJECT}:secrets.{secret_name}", auto.ConfigValue(value, secret=True), path=True)
         self.stacks.append(Stack(stack, self))
         return self.stacks[-1]

@@ -12,6 +12,7 @@ from service_infra.cli.rollback import (
     chosen_release,
     config_drift,
     last_update_config,
+    recorded_digests,
     release_listing,
     releases,
     rollback_target,
@@ -98,13 +99,54 @@ def test_the_last_update_is_the_newest_update_whatever_its_result() -> None:
         last_update_config([e for e in HISTORY if e["kind"] != "update"])
 
 
-def test_releases_are_listed_newest_first_with_their_result() -> None:
-    listing = release_listing(releases(HISTORY, "llm-server")).splitlines()
+DIGEST_1, DIGEST_2, DIGEST_MOVED = ("sha256:" + c * 64 for c in "12f")
+# The stack's `releases` output as `pulumi stack output --json` prints it: newest first.
+OUTPUTS = {
+    "releases": {
+        "llm-server": [
+            {"tag": "sha-2222222", "digest": DIGEST_2, "container": "llm-server-staging-sha-2222222-0a0a0a0a"},
+            {"tag": "sha-1111111", "digest": DIGEST_1, "container": "llm-server-staging-sha-1111111-0b0b0b0b"},
+            {"tag": "sha-1111111", "digest": DIGEST_MOVED, "container": "llm-server-staging-sha-1111111-0c0c0c0c"},
+            {"tag": "sha-0000000", "digest": "", "container": "llm-server-staging-sha-0000000-0d0d0d0d"},
+        ]
+    }
+}
+
+
+def test_releases_are_listed_newest_first_with_their_result_and_digest() -> None:
+    listing = release_listing(releases(HISTORY, "llm-server", recorded_digests(OUTPUTS, "llm-server"))).splitlines()
+    assert listing[0].split() == ["#", "started", "result", "tag", "digest"]
     assert listing[1:] == [
-        "  1  2026-11-22T10:00:00.000Z  failed      sha-broken0",
-        "  2  2026-11-22T09:00:00.000Z  succeeded   sha-2222222",
-        "  3  2026-11-22T08:00:00.000Z  succeeded   sha-1111111",
+        "  1  2026-11-22T10:00:00.000Z  failed      sha-broken0           -",
+        f"  2  2026-11-22T09:00:00.000Z  succeeded   sha-2222222           {DIGEST_2}",
+        f"  3  2026-11-22T08:00:00.000Z  succeeded   sha-1111111           {DIGEST_1}",
     ]
+
+
+def test_the_newest_recorded_digest_of_a_tag_wins_and_a_local_image_has_none() -> None:
+    assert recorded_digests(OUTPUTS, "llm-server") == {"sha-2222222": DIGEST_2, "sha-1111111": DIGEST_1}
+    assert recorded_digests({}, "llm-server") == {}
+
+
+def test_a_digest_pinned_in_an_updates_config_wins_over_the_recorded_one() -> None:
+    pinned = entry("2026-11-22T11:00:00.000Z", "succeeded", "sha-1111111")
+    services = pinned["config"]["service-infra:services"]["objectValue"]
+    services["llm-server"]["release_digests"] = {"sha-1111111": DIGEST_MOVED, "sha-2222222": DIGEST_2}
+    found = releases([pinned, *HISTORY], "llm-server", recorded_digests(OUTPUTS, "llm-server"))
+    assert [(u.tag, u.digest) for u in found[:2]] == [("sha-1111111", DIGEST_MOVED), ("sha-broken0", None)]
+    assert rollback_target([pinned, *HISTORY], "llm-server", "sha-2222222").digest == DIGEST_MOVED
+
+
+def test_a_rollback_may_change_the_services_pinned_digests_and_nothing_else() -> None:
+    last = HISTORY[0]["config"]
+    services = json.loads(last["service-infra:services"]["value"])
+    services["llm-server"]["tag"] = "sha-1111111"
+    services["llm-server"]["release_digests"] = {"sha-1111111": DIGEST_1}
+    now = {**last, "service-infra:services": {"value": json.dumps(services), "secret": False}}
+    assert config_drift(last, now, "llm-server") == []
+    services["image-descriptor"]["release_digests"] = {"sha-0000000": DIGEST_1}
+    now = {**last, "service-infra:services": {"value": json.dumps(services), "secret": False}}
+    assert config_drift(last, now, "llm-server") == ["service-infra:services.image-descriptor.release_digests"]
 
 
 def test_a_numbered_release_is_chosen_only_if_it_succeeded_and_differs() -> None:

@@ -13,6 +13,7 @@ from service_infra import preflight
 from service_infra.settings import SettingsError
 from tests.support.mocks import (
     Recorder,
+    image_digest_for,
     is_secret,
     load_stack_config,
     numeric_id,
@@ -63,8 +64,14 @@ def test_prod_llm_server_container(stacks: dict[str, Recorder]) -> None:
         "service-infra.image-tag": "sha-3f9c2a1",
         "service-infra.service": "llm-server",
         "service-infra.version": inputs["name"].removeprefix("llm-server-prod-"),
+        # What the tag named on the registry at `up` (the mocked registry's answer).
+        "service-infra.image-digest": image_digest_for("ghcr.io/acme/local-llm-server:sha-3f9c2a1"),
     }
     assert inputs["volumes"] == [{"volumeName": "llm-server-prod-llm-cache", "containerPath": "/data"}]
+    # Pulled by the digest the tag resolved to, kept on the host for rollbacks.
+    image = stacks["prod"].named("llm-server-image").inputs
+    assert image["name"] == "ghcr.io/acme/local-llm-server@" + labels["service-infra.image-digest"]
+    assert image["keepLocally"] is True
 
 
 def test_prod_proxy_owns_the_port(stacks: dict[str, Recorder]) -> None:
@@ -267,7 +274,8 @@ def test_health_gates_follow_every_rollout(stacks: dict[str, Recorder]) -> None:
 
 
 def test_every_component_has_a_type_token_of_this_project(stacks: dict[str, Recorder]) -> None:
-    components = {r.type for r in stacks["prod"].resources if not r.custom}
+    # (The stack's reference to itself, which carries its releases over, is the engine's.)
+    components = {r.type for r in stacks["prod"].resources if not r.custom and not r.type.startswith("pulumi:")}
     assert components == {
         "service-infra:environment:ServiceEnvironment",
         "service-infra:docker_host:DockerHost",

@@ -1,0 +1,158 @@
+"""What makes a Docker service's release, found before any resource: its image digest and a
+keyed hash of its secret values.
+
+A release runs `image@sha256:…`: the tag is resolved on the registry at every `up` (with the
+stack's registry credentials), unless `rollback` pinned a digest for it. A secret's value is
+part of the version too, so a rotation rolls out beside the running container instead of
+replacing it in place; what goes into the version's name is an HMAC keyed by the stack secret
+VERSION_KEY, which says nothing about the value to whoever reads the state.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+
+from service_infra.contract import IMAGE_DIGEST, PROJECT, VERSION_KEY_SECRET
+from service_infra.settings import Settings, SettingsError
+
+# What a tag may name; the digest Docker records for a pull is the one of what the tag names.
+MANIFEST_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+_CHALLENGE_PARAM = re.compile(r'(\w+)="([^"]*)"')
+
+
+class RegistryError(Exception):
+    pass
+
+
+def registry_base(server: str) -> str:
+    """The registry's API root. Docker talks plain HTTP to loopback registries only."""
+    host = server.rsplit(":", 1)[0] if server.count(":") == 1 else server
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    return f"{'http' if loopback else 'https'}://{server}"
+
+
+def manifest_url(server: str, repository: str, tag: str) -> str:
+    return f"{registry_base(server)}/v2/{repository}/manifests/{urllib.parse.quote(tag, safe='')}"
+
+
+def bearer_token_url(challenge: str, repository: str) -> str | None:
+    """Where a `Bearer realm=…,service=…` challenge says to get a pull token (None if not Bearer)."""
+    scheme, _, params = challenge.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    found = dict(_CHALLENGE_PARAM.findall(params))
+    if "realm" not in found:
+        return None
+    query = {"scope": found.get("scope") or f"repository:{repository}:pull"}
+    if "service" in found:
+        query["service"] = found["service"]
+    return f"{found['realm']}?{urllib.parse.urlencode(query)}"
+
+
+def _request(url: str, headers: Mapping[str, str], method: str) -> urllib.request.Request:
+    return urllib.request.Request(url, headers=dict(headers), method=method)
+
+
+def _basic(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+def resolve_digest(server: str, repository: str, tag: str, username: str, password: str, timeout: float = 20) -> str:
+    """The digest `repository:tag` names on the registry now (a HEAD of its manifest)."""
+    url = manifest_url(server, repository, tag)
+    accept = {"Accept": ", ".join(MANIFEST_TYPES)}
+    auth: dict[str, str] = {}
+    for _ in range(2):
+        try:
+            with urllib.request.urlopen(_request(url, {**accept, **auth}, "HEAD"), timeout=timeout) as answer:
+                digest = answer.headers.get("Docker-Content-Digest", "")
+                if not IMAGE_DIGEST.match(digest):
+                    raise RegistryError(f"{server} answered {repository}:{tag} without a sha256 digest")
+                return digest
+        except urllib.error.HTTPError as error:
+            if error.code == 401 and not auth:
+                challenge = error.headers.get("WWW-Authenticate", "")
+                token_url = bearer_token_url(challenge, repository)
+                if token_url is None:
+                    auth = {"Authorization": _basic(username, password)}
+                else:
+                    auth = {"Authorization": f"Bearer {_token(token_url, username, password, timeout)}"}
+                continue
+            if error.code == 404:
+                raise RegistryError(f"{repository}:{tag} is not on {server}: push it, or set another tag") from None
+            raise RegistryError(f"{server} answered {repository}:{tag} with HTTP {error.code}") from None
+        except (OSError, ValueError) as error:
+            raise RegistryError(f"{server} could not be asked for {repository}:{tag}: {error}") from None
+    raise RegistryError(f"{server} refused the credentials of the registry settings for {repository}:{tag}")
+
+
+def _token(url: str, username: str, password: str, timeout: float) -> str:
+    request = _request(url, {"Authorization": _basic(username, password)}, "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            body = json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        raise RegistryError(f"the registry's token service refused the credentials (HTTP {error.code})") from None
+    token = body.get("token") or body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise RegistryError("the registry's token service answered without a token")
+    return token
+
+
+def image_digests(settings: Settings, secrets: Mapping[str, str]) -> dict[str, str | None]:
+    """Each Docker service's image digest: pinned by rollback for its tag, else resolved on the
+    stack's registry. None for images not on that registry (the local stack's own builds)."""
+    registry = settings.registry
+    found: dict[str, str | None] = {}
+    problems = []
+    for name, service in settings.docker_services().items():
+        pinned = service.pinned_digest
+        if pinned is not None:
+            found[name] = pinned
+            continue
+        if registry is None or not service.image.startswith(f"{registry.server}/"):
+            found[name] = None
+            continue
+        repository = service.image.removeprefix(f"{registry.server}/")
+        try:
+            found[name] = resolve_digest(
+                registry.server, repository, service.tag, registry.username, secrets[registry.password_secret]
+            )
+        except RegistryError as error:
+            problems.append(f"{PROJECT}:services.{name}.tag: {error}")
+    if problems:
+        raise SettingsError(problems)
+    return found
+
+
+def secret_version(values: Mapping[str, str], key: str) -> str:
+    """A keyed hash of secret values: equal values, equal hash; reveals nothing without the key."""
+    message = json.dumps(dict(sorted(values.items())), sort_keys=True).encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()[:16]
+
+
+def secret_versions(settings: Settings, secrets: Mapping[str, str]) -> dict[str, str | None]:
+    """Each Docker service's secret_env values as one keyed hash (None without secret_env)."""
+    return {
+        name: secret_version({n: secrets[n] for n in service.secret_env}, secrets[VERSION_KEY_SECRET])
+        if service.secret_env
+        else None
+        for name, service in settings.docker_services().items()
+    }
