@@ -24,6 +24,7 @@ from service_infra.settings.base import (
     ParseContext,
     SecretRef,
     Tier,
+    check_env_name,
     check_image_repository,
     check_secret_reference,
     parse_context,
@@ -45,14 +46,16 @@ class Service(Model):
     health_path: str = "/health"
     """Path the health checks and the health gate probe; starts with `/`."""
     env: dict[str, str] = Field(default_factory=dict)
-    """Plain environment variables (no secrets: those go in `secret_env`)."""
+    """Plain environment variables (no secrets: those go in `secret_env`); names are POSIX
+    environment variable names (letters, digits, `_`, not starting with a digit)."""
     secret_env: tuple[SecretRef, ...] = ()
     """Secrets (names under `secrets`) the service gets as environment variables of the same
     name."""
     allowed_origins: tuple[str, ...] = ()
     """CORS origins, a list or one comma-separated string, each `http(s)://host[:port]`."""
     origins_env: str = "ALLOWED_ORIGINS"
-    """Environment variable the allowed origins are passed in, comma-separated."""
+    """Environment variable the allowed origins are passed in, comma-separated (a POSIX
+    environment variable name)."""
     docker: DockerTarget | None = None
     """Run the service as containers on a Docker host (set exactly one of `docker`, `fly`)."""
     fly: FlyTarget | None = None
@@ -60,6 +63,14 @@ class Service(Model):
     stack."""
 
     _check_image = field_validator("image")(check_image_repository)
+    _check_origins_env = field_validator("origins_env")(check_env_name)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            check_env_name(name)
+        return env
 
     @field_validator("tag")
     @classmethod
