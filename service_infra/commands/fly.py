@@ -6,9 +6,10 @@ this module composes what each command resource runs.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
+
+import tomli_w
 
 from service_infra.ops.fly import apps_destroy, secrets_import, secrets_unset
 
@@ -149,36 +150,26 @@ def fly_toml(
     internal_port: int,
     health_path: str,
     env: dict[str, str],
-    mounts: Sequence[FlyMount],
+    mount: FlyMount | None,
 ) -> str:
-    """The app's fly.toml: one place for its region, VM, mounts, env and health check."""
+    """The app's fly.toml: one place for its region, VM, mount, env and health check.
 
-    def q(value: str) -> str:
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-
-    lines = [f"app = {q(app)}", f"primary_region = {q(region)}", ""]
+    Written by a TOML library, which quotes and escapes every key and value as TOML wants: an env
+    name cannot open a table and any value reads back as itself. One mount: a Fly Machine mounts
+    one volume.
+    """
+    config: dict[str, Any] = {"app": app, "primary_region": region}
     if env:
-        lines.append("[env]")
-        lines += [f"  {name} = {q(value)}" for name, value in sorted(env.items())]
-        lines.append("")
-    for mount in mounts:
-        lines += ["[[mounts]]", f"  source = {q(mount.source)}", f"  destination = {q(mount.destination)}", ""]
-    lines += [
-        "[http_service]",
-        f"  internal_port = {internal_port}",
-        "  force_https = true",
-        "  auto_stop_machines = 'off'",
-        "  min_machines_running = 1",
-        "",
-        "[[http_service.checks]]",
-        "  grace_period = '10s'",
-        "  interval = '15s'",
-        "  method = 'GET'",
-        "  timeout = '5s'",
-        f"  path = {q(health_path)}",
-        "",
-        "[[vm]]",
-        f"  size = {q(vm_size)}",
-        f"  memory = '{memory_mb}mb'",
-    ]
-    return "\n".join(lines) + "\n"
+        config["env"] = dict(sorted(env.items()))
+    if mount is not None:
+        config["mounts"] = [{"source": mount.source, "destination": mount.destination}]
+    check = {"grace_period": "10s", "interval": "15s", "method": "GET", "timeout": "5s", "path": health_path}
+    config["http_service"] = {
+        "internal_port": internal_port,
+        "force_https": True,
+        "auto_stop_machines": "off",
+        "min_machines_running": 1,
+        "checks": [check],
+    }
+    config["vm"] = [{"size": vm_size, "memory": f"{memory_mb}mb"}]
+    return tomli_w.dumps(config)

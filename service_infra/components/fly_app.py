@@ -110,7 +110,7 @@ class FlyApp(pulumi.ComponentResource):
             internal_port=fly.internal_port,
             health_path=service.health_path,
             env=service.plain_env,
-            mounts=[flyctl.FlyMount(v.name, v.mount) for v in fly.volumes],
+            mount=next((flyctl.FlyMount(v.name, v.mount) for v in fly.volumes), None),
         )
         # A changed secret value changes this digest, which re-runs the release.
         release_env = pulumi.Output.all(token_env, values).apply(

@@ -400,6 +400,15 @@ def test_deploy_mount_rules(fly: Fly) -> None:
     assert vol["auto_created"] is True and vol["region"] == "ams"
 
 
+def test_deploy_refuses_a_second_mount(fly: Fly) -> None:
+    fly.app_with_volume()
+    two = TOML.replace("[http_service]", '[[mounts]]\n  source = "logs"\n  destination = "/logs"\n\n[http_service]')
+    done = fly("deploy", "-a", "web", "-c", str(fly.toml("web", text=two)), "-i", "img:1", "-y")
+    assert done.returncode == 1 and done.stderr.endswith("Error: App configuration is not valid\n")
+    assert "group 'app' has more than one [[mounts]] section defined" in done.stdout
+    assert fly.state_json()["releases"] == {}
+
+
 def test_deploy_validation_errors(fly: Fly) -> None:
     fly.app_with_volume()
     done = fly.deploy("web", "img:1", "--strategy", "sideways")

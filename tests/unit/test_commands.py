@@ -47,7 +47,7 @@ def test_fly_toml_is_valid_toml_with_mounts_and_check() -> None:
     text = fly_commands.fly_toml(
         app="web", region="iad", vm_size="shared-cpu-1x", memory_mb=512, internal_port=8080,
         health_path="/api/health", env={"CORS_ORIGINS": 'https://a.example,"quoted"'},
-        mounts=[fly_commands.FlyMount("cache_data", "/data")],
+        mount=fly_commands.FlyMount("cache_data", "/data"),
     )  # fmt: skip
     parsed = tomllib.loads(text)
     assert parsed["primary_region"] == "iad"
@@ -56,6 +56,37 @@ def test_fly_toml_is_valid_toml_with_mounts_and_check() -> None:
     assert parsed["http_service"]["internal_port"] == 8080
     assert parsed["http_service"]["checks"][0]["path"] == "/api/health"
     assert parsed["vm"] == [{"size": "shared-cpu-1x", "memory": "512mb"}]
+
+
+ODD_VALUES = [
+    "🦆 outside the BMP", 'say "hi"', "it's", "C:\\path\\to\\file", "\\u0041 stays six characters",
+    "line one\nline two\r\n", "\ttab", '"""', "'''", "#not a comment", "[deploy]", "a = b", "",
+    "\x7f and \x1f controls", "ü é 中文", " leading and trailing ", "\\", '"',
+]  # fmt: skip
+
+
+def toml_with_env(env: dict[str, str]) -> str:
+    return fly_commands.fly_toml(
+        app="web", region="iad", vm_size="shared-cpu-1x", memory_mb=512, internal_port=8080,
+        health_path="/api/health", env=env, mount=None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_any_env_value_round_trips_through_fly_toml(value: str) -> None:
+    env = {"VALUE": value, "OTHER": value[::-1]}
+    assert tomllib.loads(toml_with_env(env))["env"] == env
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a.b", 'X = "1"\n[deploy]\nrelease_command = "sh"\n#', "[deploy]", 'A"]\n[deploy', "x y", "ALLOWED_ORIGINS"],
+)
+def test_an_env_name_cannot_open_a_table_in_fly_toml(name: str) -> None:
+    """The settings refuse such names; fly.toml would hold each as one flat key even if they did not."""
+    parsed = tomllib.loads(toml_with_env({name: "https://a.example"}))
+    assert parsed["env"] == {name: "https://a.example"}
+    assert set(parsed) == {"app", "primary_region", "env", "http_service", "vm"}
 
 
 class FakeFly:

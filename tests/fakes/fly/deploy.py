@@ -70,6 +70,8 @@ def validate(c: Json, path: str | None) -> tuple[bool, str]:  # appconfig.Config
     for svc in as_list(c.get("http_service")):
         if not isinstance(svc.get("internal_port"), int) or svc["internal_port"] <= 0:
             problems.append("[stand-in] http_service.internal_port must be a positive integer\n")
+    if len(mounts) > 1:  # validation.go validateMounts, on the config flattened for the group
+        problems.append("group 'app' has more than one [[mounts]] section defined\n")
     if any(not m.get("source") or not m.get("destination") for m in mounts):
         problems.append("[stand-in] every [[mounts]] needs a source and a destination\n")
     for ch in http_checks(c):
