@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -81,7 +82,29 @@ def deploy(app: str, config_path: str, image: str) -> list[str]:
 
 
 class FlyError(Exception):
-    pass
+    def __init__(self, message: str, stderr: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr  # what flyctl printed on stderr, for the checks below
+
+
+# "Name taken", as flyctl v0.4.87 reports it (exit 1, like any error): fly-go v0.9.5's
+# IsNameTakenError reads the API's `name_taken` status code, which flyctl prints only as this
+# suggestion (FlapsError.Suggestion); without any code it falls back on the API's message.
+NAME_TAKEN_SUGGESTION = (
+    "App names are unique across all of Fly.io, not just your organization, so this name may be held by an app "
+    "you cannot see. Try a different name."
+)
+NAME_TAKEN_MESSAGE = "Validation failed: Name has already been taken"
+_ERROR_IDS = re.compile(r"( \((Request|Trace) ID: [^)]*\))+$")
+
+
+def name_taken(stderr: str) -> bool:
+    """Whether `fly apps create` failed because the app name is taken (by anyone, anywhere)."""
+    if NAME_TAKEN_SUGGESTION in stderr:
+        return True
+    errors = [line.removeprefix("Error: ") for line in stderr.splitlines() if line.startswith("Error: ")]
+    # The message alone, exactly: one that merely quotes it ("retry gave up after: ...") is another failure.
+    return bool(errors) and _ERROR_IDS.sub("", errors[0]) == NAME_TAKEN_MESSAGE
 
 
 # flyctl's wording for what is already gone (session.go's app lookup; flaps' volume not_found).
@@ -96,7 +119,7 @@ def _run(argv: list[str], stdin: str | None = None) -> str:
         raise FlyError(f"`{argv[0]}` is not on PATH: install flyctl (https://fly.io/docs/flyctl/install/)") from None
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip()
-        raise FlyError(f"`{' '.join(argv[:3])}` failed: {detail}")
+        raise FlyError(f"`{' '.join(argv[:3])}` failed: {detail}", done.stderr)
     return done.stdout
 
 
@@ -112,7 +135,7 @@ def ensure_app(app: str, org: str) -> dict[str, object]:
     try:
         _run(apps_create(app, org))
     except FlyError as error:
-        if "taken" in str(error).lower():
+        if name_taken(error.stderr):
             raise FlyError(
                 f"Fly app name {app} belongs to someone else (it is taken and not visible to this token): "
                 f"choose another `fly.app`"

@@ -7,6 +7,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -177,9 +178,7 @@ def test_apps_list_create_json_and_idempotent_adoption(fly: Fly) -> None:
         assert key in listed[0]
     assert {"Slug", "Name"} <= set(listed[0]["Organization"])
     # flyctl errors on create for an existing name: the program must list first and adopt.
-    assert fly.fail("apps", "create", "web", "--org", "personal") == (
-        "Error: Validation failed: Name has already been taken\n"
-    )
+    assert_name_taken(fly.fail("apps", "create", "web", "--org", "personal"))
     for _ in range(2):  # list-then-create is idempotent
         if "web" not in [a["Name"] for a in fly.json("apps", "list", "--json")]:
             fly.ok("apps", "create", "web", "--org", "personal")
@@ -189,6 +188,17 @@ def test_apps_list_create_json_and_idempotent_adoption(fly: Fly) -> None:
     assert fly.fail("apps", "create") == (
         "Error: name argument or flag must be specified when not running interactively\n"
     )
+
+
+def assert_name_taken(stderr: str) -> None:
+    """flyctl v0.4.87's printError for flaps' 422 {"status": "name_taken"}: the error with its request id,
+    then fly-go v0.9.5's suggestion for that status code and a blank line."""
+    assert re.fullmatch(
+        r"Error: Validation failed: Name has already been taken \(Request ID: [0-9A-Z]{26}-iad\)\n"
+        r"App names are unique across all of Fly\.io, not just your organization, so this name may be held by an "
+        r"app you cannot see\. Try a different name\.\n\n",
+        stderr,
+    ), stderr
 
 
 def test_orgs_and_tokens(fly: Fly) -> None:
@@ -201,8 +211,7 @@ def test_orgs_and_tokens(fly: Fly) -> None:
     )
     acme = {"FLY_API_TOKEN": "tok-acme"}
     assert [a["Name"] for a in fly.json("apps", "list", "--json", **acme)] == ["mine"]
-    err = fly.fail("apps", "create", "taken", "--org", "acme", **acme)
-    assert err == "Error: Validation failed: Name has already been taken\n"
+    assert_name_taken(fly.fail("apps", "create", "taken", "--org", "acme", **acme))
     assert fly.fail("apps", "create", "x", "--org", "rival", **acme) == "Error: organization rival not found\n"
     assert (
         fly.fail("status", "--app", "taken", "--json", **acme)
@@ -218,7 +227,7 @@ def test_orgs_and_tokens(fly: Fly) -> None:
 def test_orgs_without_tokens_map(fly: Fly) -> None:
     fly.write_state({"orgs": {"rival": {"name": "Rival", "member": False}}, "apps": {"taken": {"org": "rival"}}})
     assert fly.json("apps", "list", "--json") == []
-    assert fly.fail("apps", "create", "taken", "--org", "acme").endswith("Name has already been taken\n")
+    assert_name_taken(fly.fail("apps", "create", "taken", "--org", "acme"))
     fly.ok("apps", "create", "web", "--org", "acme")  # any org named on create becomes yours
     assert [a["Organization"]["Slug"] for a in fly.json("apps", "list", "--json")] == ["acme"]
     assert fly.fail("apps", "create", "z", "--org", "rival") == "Error: organization rival not found\n"

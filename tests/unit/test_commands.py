@@ -102,7 +102,7 @@ class FakeFly:
             return json.dumps(self.apps)
         if argv[1:3] == ["apps", "create"]:
             if self.create_error:
-                raise flyctl.FlyError(self.create_error)
+                raise flyctl.FlyError("`fly apps create web` failed", self.create_error)
             return json.dumps({"name": argv[3]})
         if argv[1:3] == ["volumes", "list"]:
             return json.dumps(self.volumes)
@@ -125,10 +125,45 @@ def test_a_new_app_is_created(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fake.calls[-1] == flyctl.apps_create("web", "acme")
 
 
-def test_an_app_name_taken_by_someone_else_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(flyctl, "_run", FakeFly(apps=[], create_error="Validation failed: Name has already been taken"))
+TAKEN_WITH_CODE = (  # flaps 422 {"status": "name_taken"}, as flyctl v0.4.87 prints it
+    "Error: Validation failed: Name has already been taken (Request ID: 01JABCDEFGHJKMNPQRSTVWXYZ01-iad)\n"
+    f"{flyctl.NAME_TAKEN_SUGGESTION}\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        TAKEN_WITH_CODE,
+        # no status code (an API from before it): fly-go falls back on the message itself
+        "Error: Validation failed: Name has already been taken\n",
+        "Error: Validation failed: Name has already been taken (Request ID: 01J-iad) (Trace ID: 4bf92f35)\n",
+        # the code says name_taken, whatever the message
+        f"Error: uniqueness constraint violated (Request ID: 01J-iad)\n{flyctl.NAME_TAKEN_SUGGESTION}\n\n",
+    ],
+)
+def test_an_app_name_taken_by_someone_else_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, stderr: str) -> None:
+    monkeypatch.setattr(flyctl, "_run", FakeFly(apps=[], create_error=stderr))
     with pytest.raises(flyctl.FlyError, match=r"Fly app name web belongs to someone else .*choose another `fly\.app`"):
         flyctl.ensure_app("web", "acme")
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        # fly-go's own counter-examples (flaps_error_test.go): a message that only quotes it, another validation
+        "Error: retry gave up after: Validation failed: Name has already been taken (Request ID: 01J-iad)\n"
+        "Try choosing a different region for machine creation\n\n",
+        "Error: uniqueness constraint violated\n",
+        "Error: Validation failed: Name under 63 chars using numbers, lowercase letters and dashes\n",
+        "Error: the app name is taken care of\n",  # the word alone means nothing
+    ],
+)
+def test_other_create_failures_are_not_read_as_name_taken(monkeypatch: pytest.MonkeyPatch, stderr: str) -> None:
+    monkeypatch.setattr(flyctl, "_run", FakeFly(apps=[], create_error=stderr))
+    with pytest.raises(flyctl.FlyError) as raised:
+        flyctl.ensure_app("web", "acme")
+    assert "belongs to someone else" not in str(raised.value)
 
 
 def test_an_existing_volume_is_adopted_never_duplicated(monkeypatch: pytest.MonkeyPatch) -> None:

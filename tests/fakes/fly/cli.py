@@ -17,7 +17,7 @@ from .apps import (
     cmd_releases,
     cmd_status,
 )
-from .core import VERSION, FlyError, PanicError, err, now, out
+from .core import VERSION, FlyError, PanicError, err, now, out, rid
 from .deploy import cmd_deploy
 from .flags import APP, DEPLOY, GLOBAL, JSONF, SECRETS, VM, YES, flags, parse_args
 from .session import Ctx, load_config, load_state, my_orgs, save_state
@@ -193,7 +193,10 @@ def main() -> int:
         if e.usage:  # cobra prints usage (stdout) for flag and argument errors
             print(usage_text(x))
         sys.stdout.flush()
-        err(f"Error: {e}")
+        request = f" (Request ID: {rid(26, '0123456789ABCDEFGHJKMNPQRSTVWXYZ')}-iad)" if e.request_id else ""
+        err(f"Error: {e}{request}")
+        if e.suggestion:
+            sys.stderr.write(f"{e.suggestion}\n\n")
         if e.hint:
             print(e.hint)
     except PanicError as panic:
