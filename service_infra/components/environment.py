@@ -80,7 +80,11 @@ class ServiceEnvironment(pulumi.ComponentResource):
 
         for service_name, service in config.fly_services().items():
             assert service.fly is not None
-            app = FlyApp(service_name, FlyAppArgs(service, secrets, secrets[service.fly.api_token_secret]), opts=child)
+            app = FlyApp(
+                service.fly.app,
+                FlyAppArgs(service, service_name, secrets, secrets[service.fly.api_token_secret]),
+                opts=child,
+            )
             HealthGate(
                 f"{service_name}-health",
                 HealthGateArgs(

@@ -18,6 +18,9 @@ from service_infra.settings import Service
 @dataclass(frozen=True)
 class FlyAppArgs:
     service: Service
+    # The service's key in the stack: before resources were named after the Fly app they were
+    # named after it, and aliases keep those stacks' resources (and their live app).
+    service_key: str
     # Every stack secret by name; the app's own (fly.secrets, secret_env) are picked from it.
     secret_values: Mapping[str, pulumi.Output[str]]
     api_token: pulumi.Output[str]
@@ -30,6 +33,9 @@ def _digest(values: list[str]) -> str:
 class FlyApp(pulumi.ComponentResource):
     """The app (adopted if it is already ours), its volumes, staged secrets and pinned release.
 
+    Named after the Fly app, which is what it is: renaming the service's key in the stack keeps
+    every resource, where new resources would adopt the app and the old ones' delete destroy it.
+
     The release re-runs only when the image, the fly.toml or a secret value changes. Secret
     values travel on stdin only; the token reaches flyctl through its environment.
     """
@@ -40,7 +46,21 @@ class FlyApp(pulumi.ComponentResource):
         args: FlyAppArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(FLY_APP_TYPE, name, None, opts)
+        # Stacks deployed before: the component and each child had the service key for a name.
+        legacy = args.service_key if args.service_key != name else None
+        before = [pulumi.Alias(name=legacy)] if legacy else []
+        super().__init__(
+            FLY_APP_TYPE, name, None, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=before))
+        )
+        legacy_parent = (
+            pulumi.create_urn(legacy, FLY_APP_TYPE, parent=(opts.parent if opts else None)) if legacy else None
+        )
+
+        def was(suffix: str) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(
+                aliases=[pulumi.Alias(name=f"{legacy}{suffix}", parent=legacy_parent)] if legacy else None
+            )
+
         service, secrets, api_token = args.service, args.secret_values, args.api_token
         fly = service.fly
         assert fly is not None, "a FlyApp needs service.fly"
@@ -65,7 +85,7 @@ class FlyApp(pulumi.ComponentResource):
             create=shlex.join(flyctl.ensure_app_operation(fly.app, fly.org)),
             delete=shlex.join(flyctl.delete_app_operation(fly.app)),
             environment=token_env,
-            opts=keep,
+            opts=pulumi.ResourceOptions.merge(keep, was(FLY_APP_SUFFIX)),
         )
         after_app = pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[self.app]))
         volumes = [
@@ -78,7 +98,7 @@ class FlyApp(pulumi.ComponentResource):
                 ),
                 delete=shlex.join(flyctl.delete_volume_operation(fly.app)),
                 environment=token_env,
-                opts=after_app,
+                opts=pulumi.ResourceOptions.merge(after_app, was(f"{FLY_VOLUME_SUFFIX}{volume.name}")),
             )
             for volume in fly.volumes
         ]
@@ -98,7 +118,7 @@ class FlyApp(pulumi.ComponentResource):
                     pulumi.ResourceOptions(
                         additional_secret_outputs=["stdout", "stderr"], delete_before_replace=True
                     ),
-                ),
+                ).merge(was("-secrets")),
             )
         ] if secret_names else []  # fmt: skip
 
@@ -121,7 +141,9 @@ class FlyApp(pulumi.ComponentResource):
             create=shlex.join(flyctl.release_operation(fly.app, service.image_ref)),
             stdin=toml,
             environment=pulumi.Output.secret(release_env),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app, *volumes, *staged]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app, *volumes, *staged]).merge(
+                was(FLY_RELEASE_SUFFIX)
+            ),
         )
         self.hostname = f"{fly.app}.fly.dev"
         self.url = f"https://{self.hostname}"
