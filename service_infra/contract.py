@@ -35,7 +35,7 @@ COMPONENT_TYPES = (
 # A Docker host's provider is named `<host><suffix>`: recover finds a resource's host by it.
 DOCKER_PROVIDER_SUFFIX = "-engine"
 
-# Fly app children, named `<service><suffix>`: the pack finds the app, its volumes and its release by these.
+# Fly app children, named `<FlyApp name><suffix>` (the FlyApp is named after its Fly app): the pack finds the app, its volumes and its release by these.
 FLY_APP_SUFFIX = "-app"
 FLY_VOLUME_SUFFIX = "-volume-"
 FLY_RELEASE_SUFFIX = "-release"

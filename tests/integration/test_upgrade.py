@@ -33,6 +33,8 @@ from tests.support.stacks import API_KEY, FLY_SECRETS, fly_config, ssh_stack_con
 
 # The Fly service of the stack (fly_config's): its commands changed for reasons beyond the move.
 FLY_SERVICE = "image-descriptor"
+# Its Fly app: its commands are named after it since (aliases carry the names they had).
+FLY_APP = "it-upgrade-app"
 # The last commit of the program with its old layout (components/ holding everything).
 BEFORE_THE_MOVE = "6511b36"
 OLD_TO_NEW = {
@@ -112,7 +114,7 @@ def test_a_stack_deployed_before_the_move_sees_only_its_operations_move(
     port = free_port()
     # The old program's health check ran curl inside the app container.
     config = ssh_stack_config(ssh_host, registry, example_image, example_image.with_curl(example_image.v1).tag, port)
-    config["services"].update(fly_config("it-upgrade-app", public_health_url)["services"])
+    config["services"].update(fly_config(FLY_APP, public_health_url)["services"])
     use_program(project, old_program())
     # The old program knows no `labels` key, so this stack's objects carry no run label.
     stack = project.stack(
@@ -133,10 +135,11 @@ def test_a_stack_deployed_before_the_move_sees_only_its_operations_move(
         assert "command:local:Command" in urn, f"{op} of {urn}: only command resources may change"
         changed = set(step.get("diffReasons") or []) | set(step.get("detailedDiff") or {})
         old, new = (step.get("oldState") or {}).get("inputs", {}), (step.get("newState") or {}).get("inputs", {})
-        if name.startswith(FLY_SERVICE) and not name.endswith("-probe"):
+        if name.startswith((FLY_SERVICE, FLY_APP)) and not name.endswith("-probe"):
             # The Fly commands also changed after the move (issue 12: --app and the VM size on
             # volume commands, the access token, deletes of what is already gone, secrets unset
-            # when removed): they may change in place, and the staged secrets may be replaced
+            # when removed, a volume's resize, the fly.toml from a TOML library; named after the
+            # app, aliased from their old names): they may change in place, and the staged secrets may be replaced
             # (unset, then imported again; no machine restarts before the release).
             allowed = {"update"} | (
                 {"replace", "create-replacement", "delete-replaced"} if name.endswith("-secrets") else set()
