@@ -11,9 +11,10 @@ from typing import Any
 
 import tomli_w
 
-from service_infra.ops.fly import apps_destroy, secrets_import, secrets_unset
+from service_infra.ops.fly import REGISTRY_PASSWORD_ENV, apps_destroy, secrets_import, secrets_unset
 
 __all__ = [
+    "REGISTRY_PASSWORD_ENV",
     "FlyMount",
     "UnsafeSecretError",
     "apps_destroy",
@@ -23,6 +24,7 @@ __all__ = [
     "ensure_volume_operation",
     "fly_toml",
     "release_operation",
+    "resize_volume_operation",
     "secret_line",
     "secrets_import",
     "secrets_stdin",
@@ -44,6 +46,10 @@ def ensure_volume_operation(app: str, name: str, region: str, size_gb: int, vm_s
     ]  # fmt: skip
 
 
+def resize_volume_operation(app: str, name: str, region: str, size_gb: int) -> list[str]:
+    return [*OPERATION, "resize-volume", "--app", app, "--name", name, "--region", region, "--size", str(size_gb)]
+
+
 def delete_volume_operation(app: str) -> list[str]:
     return [*OPERATION, "delete-volume", "--app", app]
 
@@ -52,8 +58,10 @@ def delete_app_operation(app: str) -> list[str]:
     return [*OPERATION, "delete-app", "--app", app]
 
 
-def release_operation(app: str, image: str) -> list[str]:
-    return [*OPERATION, "release", "--app", app, "--image", image]
+def release_operation(app: str, image: str, pull_from: tuple[str, str] | None = None) -> list[str]:
+    """`pull_from` (registry server, user name): a private image, pulled where this runs."""
+    pull = ["--pull-from", pull_from[0], "--pull-user", pull_from[1]] if pull_from else []
+    return [*OPERATION, "release", "--app", app, "--image", image, *pull]
 
 
 # flyctl reads stdin with a bufio.Scanner: a longer line (and every line after it) is silently lost.

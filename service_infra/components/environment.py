@@ -82,7 +82,14 @@ class ServiceEnvironment(pulumi.ComponentResource):
             assert service.fly is not None
             app = FlyApp(
                 service.fly.app,
-                FlyAppArgs(service, service_name, secrets, secrets[service.fly.api_token_secret]),
+                FlyAppArgs(
+                    service,
+                    service_name,
+                    secrets,
+                    secrets[service.fly.api_token_secret],
+                    config.registry,
+                    registry_password,
+                ),
                 opts=child,
             )
             HealthGate(

@@ -12,7 +12,7 @@ from pulumi_command import local
 
 from service_infra.commands import fly as flyctl
 from service_infra.contract import FLY_APP_SUFFIX, FLY_APP_TYPE, FLY_RELEASE_SUFFIX, FLY_VOLUME_SUFFIX
-from service_infra.settings import Service
+from service_infra.settings import RegistrySettings, Service
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class FlyAppArgs:
     # Every stack secret by name; the app's own (fly.secrets, secret_env) are picked from it.
     secret_values: Mapping[str, pulumi.Output[str]]
     api_token: pulumi.Output[str]
+    # The registry a private image (fly.private_image) is pulled from, and its password.
+    registry: RegistrySettings | None = None
+    registry_password: pulumi.Output[str] | None = None
 
 
 def _digest(values: list[str]) -> str:
@@ -96,6 +99,8 @@ class FlyApp(pulumi.ComponentResource):
                         fly.app, volume.name, fly.region, volume.size_gb, fly.vm_size, fly.memory_mb
                     )
                 ),
+                # A changed size grows the volume; a shrink or a region change is refused, naming why.
+                update=shlex.join(flyctl.resize_volume_operation(fly.app, volume.name, fly.region, volume.size_gb)),
                 delete=shlex.join(flyctl.delete_volume_operation(fly.app)),
                 environment=token_env,
                 opts=pulumi.ResourceOptions.merge(after_app, was(f"{FLY_VOLUME_SUFFIX}{volume.name}")),
@@ -136,9 +141,16 @@ class FlyApp(pulumi.ComponentResource):
         release_env = pulumi.Output.all(token_env, values).apply(
             lambda args: {**args[0], "SECRETS_DIGEST": _digest([*secret_names, *args[1]])}
         )
+        pull_from = None
+        if fly.private_image:  # pulled where this runs, pushed to Fly's registry by flyctl
+            assert args.registry is not None and args.registry_password is not None, "settings require registry"
+            pull_from = (args.registry.server, args.registry.username)
+            release_env = pulumi.Output.all(release_env, args.registry_password).apply(
+                lambda env_password: {**env_password[0], flyctl.REGISTRY_PASSWORD_ENV: env_password[1]}
+            )
         self.release = local.Command(
             f"{name}{FLY_RELEASE_SUFFIX}",
-            create=shlex.join(flyctl.release_operation(fly.app, service.image_ref)),
+            create=shlex.join(flyctl.release_operation(fly.app, service.image_ref, pull_from)),
             stdin=toml,
             environment=pulumi.Output.secret(release_env),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app, *volumes, *staged]).merge(

@@ -68,6 +68,10 @@ class FlyTarget(Model):
     stdin, never in argv."""
     api_token_secret: SecretRef = Field(default="FLY_API_TOKEN", validate_default=True)
     """The secret holding the token flyctl uses."""
+    private_image: bool = False
+    """The image is private (Fly's builders cannot pull it): pulled where `pulumi up` runs, with
+    the `registry` credentials, and pushed to Fly's registry by `fly deploy --local-only`. Needs
+    a Docker engine there, and the image on `registry.server`."""
     protect: bool | None = None
     """Protect the app and its volumes from deletion; unset: true in prod, false elsewhere."""
     health_url: str | None = None

@@ -216,6 +216,18 @@ def _cross_checks(settings: Settings) -> list[str]:
                 f"{PROJECT}:services.{name}.fly.app: app {service.fly.app} is already used by service {fly_apps[service.fly.app]}"
             )
         fly_apps[service.fly.app] = name
+        if service.fly.private_image:
+            key = f"{PROJECT}:services.{name}.fly.private_image"
+            if settings.registry is None:
+                problems.append(
+                    f"{key}: pulling {service.image_ref} here needs its credentials: set registry "
+                    "(server, username, password_secret)"
+                )
+            elif not service.image.startswith(f"{settings.registry.server}/"):
+                problems.append(
+                    f"{key}: {service.image} is not on registry {settings.registry.server}, whose credentials pull it; "
+                    "change registry.server or the image"
+                )
         if env is Tier.LOCAL:
             problems.append(f"{PROJECT}:services.{name}.fly: the local stack runs on Docker only; remove `fly`")
     if settings.github is not None:

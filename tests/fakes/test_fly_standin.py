@@ -418,6 +418,55 @@ def test_deploy_refuses_a_second_mount(fly: Fly) -> None:
     assert fly.state_json()["releases"] == {}
 
 
+NO_MOUNT = TOML.replace('[[mounts]]\n  source = "data"\n  destination = "/data"\n', "")
+
+
+def test_deploy_cannot_swap_or_detach_an_attached_volume(fly: Fly) -> None:
+    """machines.go validateVolumeConfig (flyctl v0.4.87): no swap; detaching asks, and --yes does not answer."""
+    vid = fly.app_with_volume()
+    assert fly.deploy("web").returncode == 0
+    (machine,) = fly.json("status", "-a", "web", "-j")["Machines"]
+    fly.ok("volumes", "create", "other", "--app", "web", "--region", "ams", "--size", "1", "--yes")
+    swapped = fly.toml("web", text=TOML.replace('source = "data"', 'source = "other"'))
+    assert fly.fail("deploy", "-a", "web", "-c", str(swapped), "-i", "img:2", "-y") == (
+        f"Error: machine {machine['id']} [app] can't update the attached volume other with name '{vid}' by 'data'\n"
+    )
+    dropped = fly.toml("web", text=NO_MOUNT)
+    err = fly.fail("deploy", "-a", "web", "-c", str(dropped), "-i", "img:2", "-y")
+    assert err == (
+        f"Warning! machine {machine['id']} [app] has a volume mounted but app config does not specify a volume.\n"
+        "This usually indicates a misconfiguration.\n"
+        "Error: yes flag must be specified when not running interactively\n"
+    )
+    assert [r["Version"] for r in fly.json("releases", "-a", "web", "-j")] == [1]  # no release was made
+    assert fly.json("status", "-a", "web", "-j")["Machines"][0]["config"]["mounts"][0]["volume"] == vid
+
+
+def test_volumes_extend_only_grows(fly: Fly) -> None:
+    vid = fly.app_with_volume()
+    assert fly.json("volumes", "extend", vid, "-a", "web", "-s", "3", "--yes", "--json")["size_gb"] == 3
+    assert fly.json("volumes", "extend", vid, "-a", "web", "--size", "+2", "--json")["size_gb"] == 5
+    assert "can only grow" in fly.fail("volumes", "extend", vid, "-a", "web", "-s", "2")
+    assert fly.fail("volumes", "extend", vid, "-a", "web") == "Error: Volume size must be specified\n"
+    assert fly.json("volumes", "show", vid, "-a", "web", "-j")["size_gb"] == 5
+
+
+def test_a_private_image_is_not_found_by_fly_nor_without_a_local_engine(fly: Fly) -> None:
+    """Fly's API cannot see a private registry; --local-only needs the local engine
+    (tests/integration/test_fly_lifecycle.py pushes one from a real engine)."""
+    fly.app_with_volume()
+    fly.write_state({**fly.state_json(), "private_registries": ["ghcr.io"]})
+    private = "ghcr.io/acme/private:sha-1234567"
+    done = fly.deploy("web", private)
+    assert done.returncode == 1
+    assert f"Searching for image '{private}' remotely..." in done.stdout
+    assert done.stderr == f'Error: could not find image "{private}"\n'
+    no_engine = fly.deploy("web", private, "--local-only", DOCKER_HOST=f"unix://{fly.tmp}/no-docker.sock")
+    assert no_engine.returncode == 1 and no_engine.stderr == "Error: no docker daemon available\n"
+    assert fly.deploy("web", "ghcr.io-less/public:1").returncode == 0  # not a registry host: Docker Hub
+    assert fly.state_json()["releases"]["web"][-1]["image"] == "ghcr.io-less/public:1"
+
+
 def test_deploy_validation_errors(fly: Fly) -> None:
     fly.app_with_volume()
     done = fly.deploy("web", "img:1", "--strategy", "sideways")

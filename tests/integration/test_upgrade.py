@@ -14,20 +14,14 @@ load (the old version is retired through its old command line), and previews no 
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.support import ROOT
 from tests.support.harness import ExampleImage, Registry, SshHost, free_port, wait_http
 from tests.support.harness.load import Load
+from tests.support.programs import program_at, use_program
 from tests.support.pulumi_project import Project, Stack
 from tests.support.stacks import API_KEY, FLY_SECRETS, fly_config, ssh_stack_config
 
@@ -46,30 +40,7 @@ OLD_TO_NEW = {
 
 def old_program() -> bytes:
     """The program's files at BEFORE_THE_MOVE, as a tar stream from git."""
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", "--format=tar", BEFORE_THE_MOVE, "__main__.py", "components"],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(
-            f"this test deploys the program as of {BEFORE_THE_MOVE} from git history, which this clone lacks "
-            f"({done.stderr.decode().strip()}); fetch the full history (git fetch --unshallow)"
-        )
-    return done.stdout
-
-
-def use_program(project: Project, old: bytes | None) -> None:
-    """Put the old program (from git) or the current one in the project folder."""
-    for name in ("components", "service_infra"):
-        shutil.rmtree(project.dir / name, ignore_errors=True)
-    if old is None:
-        shutil.copy(ROOT / "__main__.py", project.dir / "__main__.py")
-        for package in ("service_infra", "components"):  # components/: entry points of the old command lines
-            shutil.copytree(ROOT / package, project.dir / package, ignore=shutil.ignore_patterns("__pycache__"))
-    else:
-        with tarfile.open(fileobj=io.BytesIO(old)) as archive:
-            archive.extractall(project.dir, filter="data")
+    return program_at(BEFORE_THE_MOVE, "__main__.py", "components")
 
 
 def assert_only_moved(urn: str, key: str, old: str, new: str) -> None:

@@ -89,6 +89,20 @@ def test_an_env_name_cannot_open_a_table_in_fly_toml(name: str) -> None:
     assert set(parsed) == {"app", "primary_region", "env", "http_service", "vm"}
 
 
+def test_a_private_image_is_pulled_here_and_deployed_local_only() -> None:
+    assert fly_commands.release_operation("web", "ghcr.io/acme/x:sha-1234567", ("ghcr.io", "bot")) == [
+        "python3", "-m", "service_infra.ops.fly", "release", "--app", "web", "--image", "ghcr.io/acme/x:sha-1234567",
+        "--pull-from", "ghcr.io", "--pull-user", "bot",
+    ]  # fmt: skip
+    assert flyctl.deploy("web", "/t/fly.toml", "127.0.0.1:5000/acme/x:sha-1234567", local_image=True) == [
+        "fly", "deploy", "--app", "web", "--config", "/t/fly.toml", "--image", "127.0.0.1:5000/acme/x:sha-1234567",
+        "--local-only", "--image-label", "sha-1234567", "--strategy", "rolling", "--wait-timeout", "5m", "--yes",
+    ]  # fmt: skip
+    assert flyctl.docker_login("/t/docker", "ghcr.io", "bot") == [
+        "docker", "--config", "/t/docker", "login", "ghcr.io", "--username", "bot", "--password-stdin",
+    ]  # fmt: skip
+
+
 class FakeFly:
     """Answers flyctl argv lists from canned JSON, recording each call."""
 

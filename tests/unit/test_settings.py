@@ -76,6 +76,11 @@ def port_clash(config: Config) -> None:
     services(config)["llm-worker"] = clone
 
 
+def private_image_elsewhere(config: Config) -> None:
+    fly(config)["private_image"] = True
+    config[f"{P}registry"]["server"] = "registry.example"
+
+
 def seven_reviewers(config: Config) -> None:
     production(config)["reviewers"] = {"users": [f"user{i}" for i in range(5)], "teams": ["a", "b"]}
 
@@ -157,6 +162,9 @@ BAD_PROD_CONFIGS: list[tuple[str, Callable[[Config], None], str]] = [
     ("origins_env injecting a table", set_(llm, "origins_env", 'X = "1"\n[deploy]\nrelease_command = "sh"\n#'),
      f"{P}services.llm-server.origins_env: 'X = \"1\"\\n[deploy]\\nrelease_command = \"sh\"\\n#' is not an "
      "environment variable name: use letters, digits and '_', not starting with a digit"),
+    ("private image on another registry", private_image_elsewhere,
+     f"{P}services.image-descriptor.fly.private_image: ghcr.io/acme/image-descriptor is not on registry "
+     "registry.example, whose credentials pull it; change registry.server or the image"),
     ("no reviewers in production", delete(production, "reviewers"),
      f"{P}github.environments.production.reviewers: production needs 1 to 6 reviewers (users or teams)"),
     ("seven reviewers", seven_reviewers,
@@ -201,6 +209,23 @@ def test_memory_within_the_vm_size_rules_is_accepted(vm_size: str, memory_mb: in
     fly(config).update(vm_size=vm_size, memory_mb=memory_mb)
     target = load_settings(config, secret_keys=set()).services["image-descriptor"].fly
     assert target is not None and (target.vm_size, target.memory_mb) == (vm_size, memory_mb)
+
+
+def test_a_private_fly_image_needs_the_registry_it_is_pulled_from() -> None:
+    config = load_stack_config("prod")
+    fly(config)["private_image"] = True
+    target = load_settings(config, secret_keys=set()).services["image-descriptor"].fly
+    assert target is not None and target.private_image
+    staging = load_stack_config("staging")
+    fly(staging)["private_image"] = True
+    staging.pop(f"{P}registry", None)
+    services(staging).pop("llm-server")  # a Fly-only stack needs no registry, unless its image is private
+    with pytest.raises(SettingsError) as raised:
+        load_settings(staging, secret_keys=set())
+    assert raised.value.problems == [
+        f"{P}services.image-descriptor.fly.private_image: pulling ghcr.io/acme/image-descriptor:sha-5e0a7c9 here "
+        "needs its credentials: set registry (server, username, password_secret)"
+    ]
 
 
 def test_latest_is_refused_in_staging_but_allowed_locally() -> None:

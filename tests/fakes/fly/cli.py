@@ -24,6 +24,7 @@ from .session import Ctx, load_config, load_state, my_orgs, save_state
 from .volumes import (
     cmd_volumes_create,
     cmd_volumes_destroy,
+    cmd_volumes_extend,
     cmd_volumes_list,
     cmd_volumes_show,
 )
@@ -87,6 +88,7 @@ LEAF = {  # the command path, after aliases
         True,
     ),
     "volumes destroy": Command(cmd_volumes_destroy, f"{YES} {APP}", ANY, True),
+    "volumes extend": Command(cmd_volumes_extend, f"{APP} size/s:s {YES} {JSONF}", Arity("max", 1), True),
     "volumes show": Command(cmd_volumes_show, f"{JSONF} {APP}", Arity("max", 1), True),
     "secrets list": Command(cmd_secrets_list, f"{APP} {JSONF}", ANY, True),
     "secrets import": Command(cmd_secrets_import, SECRETS, ANY, True),
