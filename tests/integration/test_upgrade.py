@@ -123,6 +123,11 @@ def test_a_stack_deployed_before_the_move_sees_only_its_operations_move(
             assert name.endswith("-probe"), f"{op} of {urn}: only a health probe may be replaced"
             if op == "replace":
                 assert "triggers" in changed <= {"create", "triggers"}, f"{urn} replaced for {sorted(changed)}"
+                if name.startswith(FLY_SERVICE):
+                    # Its triggers hold the Fly release's fly.toml, written by a TOML library since
+                    # (issue 12), and its release's id: the same id, kept through the alias.
+                    assert new["triggers"][0] == old["triggers"][0], f"{urn}: another release"
+                    continue
                 for key in changed:
                     assert_only_moved(urn, key, json.dumps(old[key]), json.dumps(new[key]))
             continue
