@@ -35,7 +35,7 @@ COMPONENT_TYPES = (
 # A Docker host's provider is named `<host><suffix>`: recover finds a resource's host by it.
 DOCKER_PROVIDER_SUFFIX = "-engine"
 
-# Fly app children, named `<service><suffix>`: the pack finds the app, its volumes and its release by these.
+# Fly app children, named `<FlyApp name><suffix>` (the FlyApp is named after its Fly app): the pack finds the app, its volumes and its release by these.
 FLY_APP_SUFFIX = "-app"
 FLY_VOLUME_SUFFIX = "-volume-"
 FLY_RELEASE_SUFFIX = "-release"
@@ -131,19 +131,16 @@ FLY_REGIONS = frozenset(
         "yyz",
     ]
 )
-FLY_VM_SIZES = frozenset(
-    [
-        "shared-cpu-1x",
-        "shared-cpu-2x",
-        "shared-cpu-4x",
-        "shared-cpu-8x",
-        "performance-1x",
-        "performance-2x",
-        "performance-4x",
-        "performance-8x",
-        "performance-16x",
-    ]
-)
+# Fly's CPU VM sizes and their CPU count, as superfly/fly-go v0.9.5 MachinePresets (the one flyctl
+# v0.4.87 builds with) names them; memory per CPU and its step follow the kind (FLY_MEMORY_RULES).
+FLY_VM_CPUS = {
+    **{f"shared-cpu-{n}x": n for n in (1, 2, 4, 6, 8)},
+    **{f"performance-{n}x": n for n in (1, 2, 4, 6, 8, 10, 12, 14, 16)},
+}
+FLY_VM_SIZES = frozenset(FLY_VM_CPUS)
+# kind -> (step, min per CPU, max per CPU) in MB: fly-go MIN/MAX_MEMORY_MB_PER_(SHARED_)CPU and
+# flyctl internal/machine/update.go's step check (shared: 256, performance: 1024).
+FLY_MEMORY_RULES = {"shared": (256, 256, 2048), "performance": (1024, 2048, 8192)}
 # GitHub's limit for required reviewers on a deployment environment.
 MAX_REVIEWERS = 6
 # The passphrase the committed example stacks are encrypted with. It is published, so staging

@@ -1,7 +1,7 @@
 """The Fly app's command resources, found by their place in the program; and their protection.
 
 The FlyApp component declares its app, volumes and release as `command:local:Command` children
-named after itself (`<service>-app`, `<service>-volume-<volume>`, `<service>-release`). The
+named after itself, that is after the Fly app (`<app>-app`, `<app>-volume-<volume>`, `<app>-release`). The
 engine gives every resource a URN whose type chain names its parents' types, and the URN of its
 parent, so a command is the Fly app's when its parent is a FlyApp and its name is the FlyApp's
 name with the contract's suffix. No command line is parsed to find them.

@@ -6,13 +6,15 @@ this module composes what each command resource runs.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from service_infra.ops.fly import apps_destroy, secrets_import, secrets_unset
+import tomli_w
+
+from service_infra.ops.fly import REGISTRY_PASSWORD_ENV, apps_destroy, secrets_import, secrets_unset
 
 __all__ = [
+    "REGISTRY_PASSWORD_ENV",
     "FlyMount",
     "UnsafeSecretError",
     "apps_destroy",
@@ -22,6 +24,7 @@ __all__ = [
     "ensure_volume_operation",
     "fly_toml",
     "release_operation",
+    "resize_volume_operation",
     "secret_line",
     "secrets_import",
     "secrets_stdin",
@@ -43,6 +46,10 @@ def ensure_volume_operation(app: str, name: str, region: str, size_gb: int, vm_s
     ]  # fmt: skip
 
 
+def resize_volume_operation(app: str, name: str, region: str, size_gb: int) -> list[str]:
+    return [*OPERATION, "resize-volume", "--app", app, "--name", name, "--region", region, "--size", str(size_gb)]
+
+
 def delete_volume_operation(app: str) -> list[str]:
     return [*OPERATION, "delete-volume", "--app", app]
 
@@ -51,8 +58,10 @@ def delete_app_operation(app: str) -> list[str]:
     return [*OPERATION, "delete-app", "--app", app]
 
 
-def release_operation(app: str, image: str) -> list[str]:
-    return [*OPERATION, "release", "--app", app, "--image", image]
+def release_operation(app: str, image: str, pull_from: tuple[str, str] | None = None) -> list[str]:
+    """`pull_from` (registry server, user name): a private image, pulled where this runs."""
+    pull = ["--pull-from", pull_from[0], "--pull-user", pull_from[1]] if pull_from else []
+    return [*OPERATION, "release", "--app", app, "--image", image, *pull]
 
 
 # flyctl reads stdin with a bufio.Scanner: a longer line (and every line after it) is silently lost.
@@ -149,36 +158,26 @@ def fly_toml(
     internal_port: int,
     health_path: str,
     env: dict[str, str],
-    mounts: Sequence[FlyMount],
+    mount: FlyMount | None,
 ) -> str:
-    """The app's fly.toml: one place for its region, VM, mounts, env and health check."""
+    """The app's fly.toml: one place for its region, VM, mount, env and health check.
 
-    def q(value: str) -> str:
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-
-    lines = [f"app = {q(app)}", f"primary_region = {q(region)}", ""]
+    Written by a TOML library, which quotes and escapes every key and value as TOML wants: an env
+    name cannot open a table and any value reads back as itself. One mount: a Fly Machine mounts
+    one volume.
+    """
+    config: dict[str, Any] = {"app": app, "primary_region": region}
     if env:
-        lines.append("[env]")
-        lines += [f"  {name} = {q(value)}" for name, value in sorted(env.items())]
-        lines.append("")
-    for mount in mounts:
-        lines += ["[[mounts]]", f"  source = {q(mount.source)}", f"  destination = {q(mount.destination)}", ""]
-    lines += [
-        "[http_service]",
-        f"  internal_port = {internal_port}",
-        "  force_https = true",
-        "  auto_stop_machines = 'off'",
-        "  min_machines_running = 1",
-        "",
-        "[[http_service.checks]]",
-        "  grace_period = '10s'",
-        "  interval = '15s'",
-        "  method = 'GET'",
-        "  timeout = '5s'",
-        f"  path = {q(health_path)}",
-        "",
-        "[[vm]]",
-        f"  size = {q(vm_size)}",
-        f"  memory = '{memory_mb}mb'",
-    ]
-    return "\n".join(lines) + "\n"
+        config["env"] = dict(sorted(env.items()))
+    if mount is not None:
+        config["mounts"] = [{"source": mount.source, "destination": mount.destination}]
+    check = {"grace_period": "10s", "interval": "15s", "method": "GET", "timeout": "5s", "path": health_path}
+    config["http_service"] = {
+        "internal_port": internal_port,
+        "force_https": True,
+        "auto_stop_machines": "off",
+        "min_machines_running": 1,
+        "checks": [check],
+    }
+    config["vm"] = [{"size": vm_size, "memory": f"{memory_mb}mb"}]
+    return tomli_w.dumps(config)

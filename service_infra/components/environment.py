@@ -100,7 +100,18 @@ class ServiceEnvironment(pulumi.ComponentResource):
 
         for service_name, service in config.fly_services().items():
             assert service.fly is not None
-            app = FlyApp(service_name, FlyAppArgs(service, secrets, secrets[service.fly.api_token_secret]), opts=child)
+            app = FlyApp(
+                service.fly.app,
+                FlyAppArgs(
+                    service,
+                    service_name,
+                    secrets,
+                    secrets[service.fly.api_token_secret],
+                    config.registry,
+                    registry_password,
+                ),
+                opts=child,
+            )
             HealthGate(
                 f"{service_name}-health",
                 HealthGateArgs(

@@ -12,15 +12,21 @@ from pulumi_command import local
 
 from service_infra.commands import fly as flyctl
 from service_infra.contract import FLY_APP_SUFFIX, FLY_APP_TYPE, FLY_RELEASE_SUFFIX, FLY_VOLUME_SUFFIX
-from service_infra.settings import Service
+from service_infra.settings import RegistrySettings, Service
 
 
 @dataclass(frozen=True)
 class FlyAppArgs:
     service: Service
+    # The service's key in the stack: before resources were named after the Fly app they were
+    # named after it, and aliases keep those stacks' resources (and their live app).
+    service_key: str
     # Every stack secret by name; the app's own (fly.secrets, secret_env) are picked from it.
     secret_values: Mapping[str, pulumi.Output[str]]
     api_token: pulumi.Output[str]
+    # The registry a private image (fly.private_image) is pulled from, and its password.
+    registry: RegistrySettings | None = None
+    registry_password: pulumi.Output[str] | None = None
 
 
 def _digest(values: list[str]) -> str:
@@ -29,6 +35,9 @@ def _digest(values: list[str]) -> str:
 
 class FlyApp(pulumi.ComponentResource):
     """The app (adopted if it is already ours), its volumes, staged secrets and pinned release.
+
+    Named after the Fly app, which is what it is: renaming the service's key in the stack keeps
+    every resource, where new resources would adopt the app and the old ones' delete destroy it.
 
     The release re-runs only when the image, the fly.toml or a secret value changes. Secret
     values travel on stdin only; the token reaches flyctl through its environment.
@@ -40,7 +49,21 @@ class FlyApp(pulumi.ComponentResource):
         args: FlyAppArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__(FLY_APP_TYPE, name, None, opts)
+        # Stacks deployed before: the component and each child had the service key for a name.
+        legacy = args.service_key if args.service_key != name else None
+        before = [pulumi.Alias(name=legacy)] if legacy else []
+        super().__init__(
+            FLY_APP_TYPE, name, None, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=before))
+        )
+        legacy_parent = (
+            pulumi.create_urn(legacy, FLY_APP_TYPE, parent=(opts.parent if opts else None)) if legacy else None
+        )
+
+        def was(suffix: str) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(
+                aliases=[pulumi.Alias(name=f"{legacy}{suffix}", parent=legacy_parent)] if legacy else None
+            )
+
         service, secrets, api_token = args.service, args.secret_values, args.api_token
         fly = service.fly
         assert fly is not None, "a FlyApp needs service.fly"
@@ -65,7 +88,7 @@ class FlyApp(pulumi.ComponentResource):
             create=shlex.join(flyctl.ensure_app_operation(fly.app, fly.org)),
             delete=shlex.join(flyctl.delete_app_operation(fly.app)),
             environment=token_env,
-            opts=keep,
+            opts=pulumi.ResourceOptions.merge(keep, was(FLY_APP_SUFFIX)),
         )
         after_app = pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=[self.app]))
         volumes = [
@@ -76,9 +99,11 @@ class FlyApp(pulumi.ComponentResource):
                         fly.app, volume.name, fly.region, volume.size_gb, fly.vm_size, fly.memory_mb
                     )
                 ),
+                # A changed size grows the volume; a shrink or a region change is refused, naming why.
+                update=shlex.join(flyctl.resize_volume_operation(fly.app, volume.name, fly.region, volume.size_gb)),
                 delete=shlex.join(flyctl.delete_volume_operation(fly.app)),
                 environment=token_env,
-                opts=after_app,
+                opts=pulumi.ResourceOptions.merge(after_app, was(f"{FLY_VOLUME_SUFFIX}{volume.name}")),
             )
             for volume in fly.volumes
         ]
@@ -98,7 +123,7 @@ class FlyApp(pulumi.ComponentResource):
                     pulumi.ResourceOptions(
                         additional_secret_outputs=["stdout", "stderr"], delete_before_replace=True
                     ),
-                ),
+                ).merge(was("-secrets")),
             )
         ] if secret_names else []  # fmt: skip
 
@@ -110,18 +135,27 @@ class FlyApp(pulumi.ComponentResource):
             internal_port=fly.internal_port,
             health_path=service.health_path,
             env=service.plain_env,
-            mounts=[flyctl.FlyMount(v.name, v.mount) for v in fly.volumes],
+            mount=next((flyctl.FlyMount(v.name, v.mount) for v in fly.volumes), None),
         )
         # A changed secret value changes this digest, which re-runs the release.
         release_env = pulumi.Output.all(token_env, values).apply(
             lambda args: {**args[0], "SECRETS_DIGEST": _digest([*secret_names, *args[1]])}
         )
+        pull_from = None
+        if fly.private_image:  # pulled where this runs, pushed to Fly's registry by flyctl
+            assert args.registry is not None and args.registry_password is not None, "settings require registry"
+            pull_from = (args.registry.server, args.registry.username)
+            release_env = pulumi.Output.all(release_env, args.registry_password).apply(
+                lambda env_password: {**env_password[0], flyctl.REGISTRY_PASSWORD_ENV: env_password[1]}
+            )
         self.release = local.Command(
             f"{name}{FLY_RELEASE_SUFFIX}",
-            create=shlex.join(flyctl.release_operation(fly.app, service.image_ref)),
+            create=shlex.join(flyctl.release_operation(fly.app, service.image_ref, pull_from)),
             stdin=toml,
             environment=pulumi.Output.secret(release_env),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app, *volumes, *staged]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app, *volumes, *staged]).merge(
+                was(FLY_RELEASE_SUFFIX)
+            ),
         )
         self.hostname = f"{fly.app}.fly.dev"
         self.url = f"https://{self.hostname}"

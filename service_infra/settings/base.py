@@ -15,6 +15,8 @@ IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._:/-][a-z0-9]+)*$")
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 DOCKER_LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 PROD_TAG = re.compile(r"^sha-[0-9a-f]{7,40}$")
+# POSIX environment variable names (portable character set): a letter or '_', then letters, digits, '_'.
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FLY_APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")
 FLY_VOLUME_NAME = re.compile(r"^[a-z0-9_]{1,30}$")
 HOST_KEY = re.compile(
@@ -61,6 +63,15 @@ def check_secret_reference(name: str, info: ValidationInfo) -> str:
         raise ValueError(f"secret name {name!r} must be UPPER_SNAKE_CASE")
     if name not in secrets:
         raise ValueError(f"secret {name} is not set: run `pulumi config set --secret --path 'secrets.{name}' <value>`")
+    return name
+
+
+def check_env_name(name: str) -> str:
+    """An environment variable name a shell, Docker and fly.toml all read as one flat name."""
+    if not ENV_NAME.match(name):
+        raise ValueError(
+            f"{name!r} is not an environment variable name: use letters, digits and '_', not starting with a digit"
+        )
     return name
 
 

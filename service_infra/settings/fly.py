@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from service_infra.contract import FLY_REGIONS, FLY_VM_SIZES
+from service_infra.contract import FLY_MEMORY_RULES, FLY_REGIONS, FLY_VM_CPUS, FLY_VM_SIZES
 from service_infra.settings.base import (
     FLY_APP_NAME,
     FLY_VOLUME_NAME,
@@ -54,17 +54,24 @@ class FlyTarget(Model):
     """The app's Fly region (`iad`, `fra`, …: `FLY_REGIONS` in `service_infra/contract.py`)."""
     vm_size: str = "shared-cpu-1x"
     """Fly VM size (`FLY_VM_SIZES` in `service_infra/contract.py`)."""
-    memory_mb: int = Field(default=512, ge=256, le=65536)
-    """Memory of each machine, in MB."""
+    memory_mb: int = Field(default=512, ge=256, le=131072)
+    """Memory of each machine, in MB: shared CPUs take 256 MB steps, 256 to 2048 MB per CPU;
+    performance CPUs 1024 MB steps, 2048 to 8192 MB per CPU (as Fly sizes machines)."""
     internal_port: Port = 8080
     """Port the service listens on inside its machine."""
     volumes: tuple[FlyVolume, ...] = ()
-    """The app's volumes."""
+    """The app's volume: at most one, as a Fly Machine mounts one volume. It is created for the
+    app's VM size and memory. Its name, mount and size are fixed once deployed: see
+    docs/operations.md (Fly volumes) for how to change them."""
     secrets: tuple[SecretRef, ...] = ()
     """Secrets (names under `secrets`) staged into the app with `fly secrets import --stage`, on
     stdin, never in argv."""
     api_token_secret: SecretRef = Field(default="FLY_API_TOKEN", validate_default=True)
     """The secret holding the token flyctl uses."""
+    private_image: bool = False
+    """The image is private (Fly's builders cannot pull it): pulled where `pulumi up` runs, with
+    the `registry` credentials, and pushed to Fly's registry by `fly deploy --local-only`. Needs
+    a Docker engine there, and the image on `registry.server`."""
     protect: bool | None = None
     """Protect the app and its volumes from deletion; unset: true in prod, false elsewhere."""
     health_url: str | None = None
@@ -107,7 +114,25 @@ class FlyTarget(Model):
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
             raise ValueError(f"volume names must be unique, {', '.join(duplicated)} repeated")
+        if len(volumes) > 1:
+            raise ValueError(
+                f"a Fly Machine mounts one volume (flyctl: fly.toml only supports one mount per machine), got "
+                f"{len(volumes)}; keep one and remove the others"
+            )
         return volumes
+
+    @model_validator(mode="after")
+    def _memory_fits_vm(self) -> FlyTarget:
+        if self.vm_size not in FLY_VM_CPUS:
+            return self  # the vm_size check names it
+        cpus, kind = FLY_VM_CPUS[self.vm_size], self.vm_size.split("-")[0]
+        step, low, high = FLY_MEMORY_RULES[kind]
+        if self.memory_mb % step or not low * cpus <= self.memory_mb <= high * cpus:
+            raise ValueError(
+                f"memory_mb: {self.vm_size} takes {low * cpus} to {high * cpus} MB in steps of {step}, got "
+                f"{self.memory_mb}; change memory_mb or vm_size"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_protect(self, info: ValidationInfo) -> FlyTarget:

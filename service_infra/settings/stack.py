@@ -26,6 +26,7 @@ from service_infra.settings.base import (
     ParseContext,
     SecretRef,
     Tier,
+    check_env_name,
     check_image_repository,
     check_secret_reference,
     parse_context,
@@ -47,7 +48,8 @@ class Service(Model):
     health_path: str = "/health"
     """Path the health checks and the health gate probe; starts with `/`."""
     env: dict[str, str] = Field(default_factory=dict)
-    """Plain environment variables (no secrets: those go in `secret_env`)."""
+    """Plain environment variables (no secrets: those go in `secret_env`); names are POSIX
+    environment variable names (letters, digits, `_`, not starting with a digit)."""
     secret_env: tuple[SecretRef, ...] = ()
     """Secrets (names under `secrets`) the service gets as environment variables of the same
     name."""
@@ -59,7 +61,8 @@ class Service(Model):
     allowed_origins: tuple[str, ...] = ()
     """CORS origins, a list or one comma-separated string, each `http(s)://host[:port]`."""
     origins_env: str = "ALLOWED_ORIGINS"
-    """Environment variable the allowed origins are passed in, comma-separated."""
+    """Environment variable the allowed origins are passed in, comma-separated (a POSIX
+    environment variable name)."""
     docker: DockerTarget | None = None
     """Run the service as containers on a Docker host (set exactly one of `docker`, `fly`)."""
     fly: FlyTarget | None = None
@@ -67,6 +70,14 @@ class Service(Model):
     stack."""
 
     _check_image = field_validator("image")(check_image_repository)
+    _check_origins_env = field_validator("origins_env")(check_env_name)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            check_env_name(name)
+        return env
 
     @field_validator("tag")
     @classmethod
@@ -237,6 +248,18 @@ def _cross_checks(settings: Settings) -> list[str]:
                 f"{PROJECT}:services.{name}.fly.app: app {service.fly.app} is already used by service {fly_apps[service.fly.app]}"
             )
         fly_apps[service.fly.app] = name
+        if service.fly.private_image:
+            key = f"{PROJECT}:services.{name}.fly.private_image"
+            if settings.registry is None:
+                problems.append(
+                    f"{key}: pulling {service.image_ref} here needs its credentials: set registry "
+                    "(server, username, password_secret)"
+                )
+            elif not service.image.startswith(f"{settings.registry.server}/"):
+                problems.append(
+                    f"{key}: {service.image} is not on registry {settings.registry.server}, whose credentials pull it; "
+                    "change registry.server or the image"
+                )
         if env is Tier.LOCAL:
             problems.append(f"{PROJECT}:services.{name}.fly: the local stack runs on Docker only; remove `fly`")
     if settings.github is not None:

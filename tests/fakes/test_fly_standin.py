@@ -7,6 +7,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -177,9 +178,7 @@ def test_apps_list_create_json_and_idempotent_adoption(fly: Fly) -> None:
         assert key in listed[0]
     assert {"Slug", "Name"} <= set(listed[0]["Organization"])
     # flyctl errors on create for an existing name: the program must list first and adopt.
-    assert fly.fail("apps", "create", "web", "--org", "personal") == (
-        "Error: Validation failed: Name has already been taken\n"
-    )
+    assert_name_taken(fly.fail("apps", "create", "web", "--org", "personal"))
     for _ in range(2):  # list-then-create is idempotent
         if "web" not in [a["Name"] for a in fly.json("apps", "list", "--json")]:
             fly.ok("apps", "create", "web", "--org", "personal")
@@ -189,6 +188,17 @@ def test_apps_list_create_json_and_idempotent_adoption(fly: Fly) -> None:
     assert fly.fail("apps", "create") == (
         "Error: name argument or flag must be specified when not running interactively\n"
     )
+
+
+def assert_name_taken(stderr: str) -> None:
+    """flyctl v0.4.87's printError for flaps' 422 {"status": "name_taken"}: the error with its request id,
+    then fly-go v0.9.5's suggestion for that status code and a blank line."""
+    assert re.fullmatch(
+        r"Error: Validation failed: Name has already been taken \(Request ID: [0-9A-Z]{26}-iad\)\n"
+        r"App names are unique across all of Fly\.io, not just your organization, so this name may be held by an "
+        r"app you cannot see\. Try a different name\.\n\n",
+        stderr,
+    ), stderr
 
 
 def test_orgs_and_tokens(fly: Fly) -> None:
@@ -201,8 +211,7 @@ def test_orgs_and_tokens(fly: Fly) -> None:
     )
     acme = {"FLY_API_TOKEN": "tok-acme"}
     assert [a["Name"] for a in fly.json("apps", "list", "--json", **acme)] == ["mine"]
-    err = fly.fail("apps", "create", "taken", "--org", "acme", **acme)
-    assert err == "Error: Validation failed: Name has already been taken\n"
+    assert_name_taken(fly.fail("apps", "create", "taken", "--org", "acme", **acme))
     assert fly.fail("apps", "create", "x", "--org", "rival", **acme) == "Error: organization rival not found\n"
     assert (
         fly.fail("status", "--app", "taken", "--json", **acme)
@@ -218,7 +227,7 @@ def test_orgs_and_tokens(fly: Fly) -> None:
 def test_orgs_without_tokens_map(fly: Fly) -> None:
     fly.write_state({"orgs": {"rival": {"name": "Rival", "member": False}}, "apps": {"taken": {"org": "rival"}}})
     assert fly.json("apps", "list", "--json") == []
-    assert fly.fail("apps", "create", "taken", "--org", "acme").endswith("Name has already been taken\n")
+    assert_name_taken(fly.fail("apps", "create", "taken", "--org", "acme"))
     fly.ok("apps", "create", "web", "--org", "acme")  # any org named on create becomes yours
     assert [a["Organization"]["Slug"] for a in fly.json("apps", "list", "--json")] == ["acme"]
     assert fly.fail("apps", "create", "z", "--org", "rival") == "Error: organization rival not found\n"
@@ -398,6 +407,64 @@ def test_deploy_mount_rules(fly: Fly) -> None:
     assert "Creating a 1 GB volume named 'data' for process group 'app'" in out
     (vol,) = [v for v in fly.state_json()["volumes"].values() if v["app"] == "fresh"]
     assert vol["auto_created"] is True and vol["region"] == "ams"
+
+
+def test_deploy_refuses_a_second_mount(fly: Fly) -> None:
+    fly.app_with_volume()
+    two = TOML.replace("[http_service]", '[[mounts]]\n  source = "logs"\n  destination = "/logs"\n\n[http_service]')
+    done = fly("deploy", "-a", "web", "-c", str(fly.toml("web", text=two)), "-i", "img:1", "-y")
+    assert done.returncode == 1 and done.stderr.endswith("Error: App configuration is not valid\n")
+    assert "group 'app' has more than one [[mounts]] section defined" in done.stdout
+    assert fly.state_json()["releases"] == {}
+
+
+NO_MOUNT = TOML.replace('[[mounts]]\n  source = "data"\n  destination = "/data"\n', "")
+
+
+def test_deploy_cannot_swap_or_detach_an_attached_volume(fly: Fly) -> None:
+    """machines.go validateVolumeConfig (flyctl v0.4.87): no swap; detaching asks, and --yes does not answer."""
+    vid = fly.app_with_volume()
+    assert fly.deploy("web").returncode == 0
+    (machine,) = fly.json("status", "-a", "web", "-j")["Machines"]
+    fly.ok("volumes", "create", "other", "--app", "web", "--region", "ams", "--size", "1", "--yes")
+    swapped = fly.toml("web", text=TOML.replace('source = "data"', 'source = "other"'))
+    assert fly.fail("deploy", "-a", "web", "-c", str(swapped), "-i", "img:2", "-y") == (
+        f"Error: machine {machine['id']} [app] can't update the attached volume other with name '{vid}' by 'data'\n"
+    )
+    dropped = fly.toml("web", text=NO_MOUNT)
+    err = fly.fail("deploy", "-a", "web", "-c", str(dropped), "-i", "img:2", "-y")
+    assert err == (
+        f"Warning! machine {machine['id']} [app] has a volume mounted but app config does not specify a volume.\n"
+        "This usually indicates a misconfiguration.\n"
+        "Error: yes flag must be specified when not running interactively\n"
+    )
+    assert [r["Version"] for r in fly.json("releases", "-a", "web", "-j")] == [1]  # no release was made
+    assert fly.json("status", "-a", "web", "-j")["Machines"][0]["config"]["mounts"][0]["volume"] == vid
+
+
+def test_volumes_extend_only_grows(fly: Fly) -> None:
+    vid = fly.app_with_volume()
+    assert fly.json("volumes", "extend", vid, "-a", "web", "-s", "3", "--yes", "--json")["size_gb"] == 3
+    assert fly.json("volumes", "extend", vid, "-a", "web", "--size", "+2", "--json")["size_gb"] == 5
+    assert "can only grow" in fly.fail("volumes", "extend", vid, "-a", "web", "-s", "2")
+    assert fly.fail("volumes", "extend", vid, "-a", "web") == "Error: Volume size must be specified\n"
+    assert fly.json("volumes", "show", vid, "-a", "web", "-j")["size_gb"] == 5
+
+
+def test_a_private_image_is_not_found_by_fly_nor_without_a_local_engine(fly: Fly) -> None:
+    """Fly's API cannot see a private registry; --local-only needs the local engine
+    (tests/integration/test_fly_lifecycle.py pushes one from a real engine)."""
+    fly.app_with_volume()
+    fly.write_state({**fly.state_json(), "private_registries": ["ghcr.io"]})
+    private = "ghcr.io/acme/private:sha-1234567"
+    done = fly.deploy("web", private)
+    assert done.returncode == 1
+    assert f"Searching for image '{private}' remotely..." in done.stdout
+    assert done.stderr == f'Error: could not find image "{private}"\n'
+    no_engine = fly.deploy("web", private, "--local-only", DOCKER_HOST=f"unix://{fly.tmp}/no-docker.sock")
+    assert no_engine.returncode == 1 and no_engine.stderr == "Error: no docker daemon available\n"
+    assert fly.deploy("web", "ghcr.io-less/public:1").returncode == 0  # not a registry host: Docker Hub
+    assert fly.state_json()["releases"]["web"][-1]["image"] == "ghcr.io-less/public:1"
 
 
 def test_deploy_validation_errors(fly: Fly) -> None:

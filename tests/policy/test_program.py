@@ -113,7 +113,7 @@ def test_prod_exercises_every_guarded_resource_type(capture: list[Registration])
         DOCKER_VOLUME,
     } <= types_of(capture)
     protected = {r.request.name for r in capture if r.request.protect}
-    assert {"image-descriptor-app", "image-descriptor-volume-cache_data", "production"} <= protected
+    assert {"acme-image-descriptor-app", "acme-image-descriptor-volume-cache_data", "production"} <= protected
     volumes = {r.request.name for r in capture if r.request.type == DOCKER_VOLUME}
     assert volumes and volumes <= protected
 
@@ -128,10 +128,10 @@ def test_the_programs_fly_commands_are_found_by_their_place(capture: list[Regist
         for r in under_fly_app
     }
     assert roles == {
-        "image-descriptor-app": "app",
-        "image-descriptor-volume-cache_data": "volume",
-        "image-descriptor-secrets": None,
-        "image-descriptor-release": "release",
+        "acme-image-descriptor-app": "app",
+        "acme-image-descriptor-volume-cache_data": "volume",
+        "acme-image-descriptor-secrets": None,
+        "acme-image-descriptor-release": "release",
     }
 
 
@@ -142,8 +142,8 @@ def test_prod_with_unprotected_fly_data_is_refused(capture: list[Registration]) 
     found = [(d.policyName, d.enforcementLevel) for d in diagnostics]
     assert found == [("fly-volumes-protected", proto.MANDATORY)] * 2
     messages = sorted(d.message for d in diagnostics)
-    assert "Command 'image-descriptor-app': the Fly app is not protected" in messages[0]
-    assert "Command 'image-descriptor-volume-cache_data': the Fly volume is not protected" in messages[1]
+    assert "Command 'acme-image-descriptor-app': the Fly app is not protected" in messages[0]
+    assert "Command 'acme-image-descriptor-volume-cache_data': the Fly volume is not protected" in messages[1]
 
 
 def test_staging_with_unprotected_fly_data_is_allowed(capture: list[Registration]) -> None:

@@ -137,7 +137,7 @@ def test_plaintext_secret_in_stdin_is_a_violation() -> None:
         internal_port=8080,
         health_path="/api/health",
         env={"APP_ENV": "prod", "GOOGLE_AI_API_KEY": "AIza" + "x" * 35},
-        mounts=[],
+        mount=None,
     )
     messages = command(create=shlex.join(flyctl.release_operation("a", "r:sha-1234567")), stdin=toml)
     assert any("GOOGLE_AI_API_KEY is set to a literal value" in m for m in messages)

@@ -47,7 +47,7 @@ def test_fly_toml_is_valid_toml_with_mounts_and_check() -> None:
     text = fly_commands.fly_toml(
         app="web", region="iad", vm_size="shared-cpu-1x", memory_mb=512, internal_port=8080,
         health_path="/api/health", env={"CORS_ORIGINS": 'https://a.example,"quoted"'},
-        mounts=[fly_commands.FlyMount("cache_data", "/data")],
+        mount=fly_commands.FlyMount("cache_data", "/data"),
     )  # fmt: skip
     parsed = tomllib.loads(text)
     assert parsed["primary_region"] == "iad"
@@ -56,6 +56,51 @@ def test_fly_toml_is_valid_toml_with_mounts_and_check() -> None:
     assert parsed["http_service"]["internal_port"] == 8080
     assert parsed["http_service"]["checks"][0]["path"] == "/api/health"
     assert parsed["vm"] == [{"size": "shared-cpu-1x", "memory": "512mb"}]
+
+
+ODD_VALUES = [
+    "🦆 outside the BMP", 'say "hi"', "it's", "C:\\path\\to\\file", "\\u0041 stays six characters",
+    "line one\nline two\r\n", "\ttab", '"""', "'''", "#not a comment", "[deploy]", "a = b", "",
+    "\x7f and \x1f controls", "ü é 中文", " leading and trailing ", "\\", '"',
+]  # fmt: skip
+
+
+def toml_with_env(env: dict[str, str]) -> str:
+    return fly_commands.fly_toml(
+        app="web", region="iad", vm_size="shared-cpu-1x", memory_mb=512, internal_port=8080,
+        health_path="/api/health", env=env, mount=None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("value", ODD_VALUES)
+def test_any_env_value_round_trips_through_fly_toml(value: str) -> None:
+    env = {"VALUE": value, "OTHER": value[::-1]}
+    assert tomllib.loads(toml_with_env(env))["env"] == env
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["a.b", 'X = "1"\n[deploy]\nrelease_command = "sh"\n#', "[deploy]", 'A"]\n[deploy', "x y", "ALLOWED_ORIGINS"],
+)
+def test_an_env_name_cannot_open_a_table_in_fly_toml(name: str) -> None:
+    """The settings refuse such names; fly.toml would hold each as one flat key even if they did not."""
+    parsed = tomllib.loads(toml_with_env({name: "https://a.example"}))
+    assert parsed["env"] == {name: "https://a.example"}
+    assert set(parsed) == {"app", "primary_region", "env", "http_service", "vm"}
+
+
+def test_a_private_image_is_pulled_here_and_deployed_local_only() -> None:
+    assert fly_commands.release_operation("web", "ghcr.io/acme/x:sha-1234567", ("ghcr.io", "bot")) == [
+        "python3", "-m", "service_infra.ops.fly", "release", "--app", "web", "--image", "ghcr.io/acme/x:sha-1234567",
+        "--pull-from", "ghcr.io", "--pull-user", "bot",
+    ]  # fmt: skip
+    assert flyctl.deploy("web", "/t/fly.toml", "127.0.0.1:5000/acme/x:sha-1234567", local_image=True) == [
+        "fly", "deploy", "--app", "web", "--config", "/t/fly.toml", "--image", "127.0.0.1:5000/acme/x:sha-1234567",
+        "--local-only", "--image-label", "sha-1234567", "--strategy", "rolling", "--wait-timeout", "5m", "--yes",
+    ]  # fmt: skip
+    assert flyctl.docker_login("/t/docker", "ghcr.io", "bot") == [
+        "docker", "--config", "/t/docker", "login", "ghcr.io", "--username", "bot", "--password-stdin",
+    ]  # fmt: skip
 
 
 class FakeFly:
@@ -71,7 +116,7 @@ class FakeFly:
             return json.dumps(self.apps)
         if argv[1:3] == ["apps", "create"]:
             if self.create_error:
-                raise flyctl.FlyError(self.create_error)
+                raise flyctl.FlyError("`fly apps create web` failed", self.create_error)
             return json.dumps({"name": argv[3]})
         if argv[1:3] == ["volumes", "list"]:
             return json.dumps(self.volumes)
@@ -94,10 +139,45 @@ def test_a_new_app_is_created(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fake.calls[-1] == flyctl.apps_create("web", "acme")
 
 
-def test_an_app_name_taken_by_someone_else_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(flyctl, "_run", FakeFly(apps=[], create_error="Validation failed: Name has already been taken"))
+TAKEN_WITH_CODE = (  # flaps 422 {"status": "name_taken"}, as flyctl v0.4.87 prints it
+    "Error: Validation failed: Name has already been taken (Request ID: 01JABCDEFGHJKMNPQRSTVWXYZ01-iad)\n"
+    f"{flyctl.NAME_TAKEN_SUGGESTION}\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        TAKEN_WITH_CODE,
+        # no status code (an API from before it): fly-go falls back on the message itself
+        "Error: Validation failed: Name has already been taken\n",
+        "Error: Validation failed: Name has already been taken (Request ID: 01J-iad) (Trace ID: 4bf92f35)\n",
+        # the code says name_taken, whatever the message
+        f"Error: uniqueness constraint violated (Request ID: 01J-iad)\n{flyctl.NAME_TAKEN_SUGGESTION}\n\n",
+    ],
+)
+def test_an_app_name_taken_by_someone_else_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, stderr: str) -> None:
+    monkeypatch.setattr(flyctl, "_run", FakeFly(apps=[], create_error=stderr))
     with pytest.raises(flyctl.FlyError, match=r"Fly app name web belongs to someone else .*choose another `fly\.app`"):
         flyctl.ensure_app("web", "acme")
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        # fly-go's own counter-examples (flaps_error_test.go): a message that only quotes it, another validation
+        "Error: retry gave up after: Validation failed: Name has already been taken (Request ID: 01J-iad)\n"
+        "Try choosing a different region for machine creation\n\n",
+        "Error: uniqueness constraint violated\n",
+        "Error: Validation failed: Name under 63 chars using numbers, lowercase letters and dashes\n",
+        "Error: the app name is taken care of\n",  # the word alone means nothing
+    ],
+)
+def test_other_create_failures_are_not_read_as_name_taken(monkeypatch: pytest.MonkeyPatch, stderr: str) -> None:
+    monkeypatch.setattr(flyctl, "_run", FakeFly(apps=[], create_error=stderr))
+    with pytest.raises(flyctl.FlyError) as raised:
+        flyctl.ensure_app("web", "acme")
+    assert "belongs to someone else" not in str(raised.value)
 
 
 def test_an_existing_volume_is_adopted_never_duplicated(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -76,6 +76,11 @@ def port_clash(config: Config) -> None:
     services(config)["llm-worker"] = clone
 
 
+def private_image_elsewhere(config: Config) -> None:
+    fly(config)["private_image"] = True
+    config[f"{P}registry"]["server"] = "registry.example"
+
+
 def seven_reviewers(config: Config) -> None:
     production(config)["reviewers"] = {"users": [f"user{i}" for i in range(5)], "teams": ["a", "b"]}
 
@@ -133,6 +138,33 @@ BAD_PROD_CONFIGS: list[tuple[str, Callable[[Config], None], str]] = [
      f"{P}services.image-descriptor.fly.volumes.0.name: Fly volume names use lowercase letters, digits and '_' (at most 30), got 'cache-data'"),
     ("fly volume size", lambda c: fly(c)["volumes"][0].__setitem__("size_gb", 0),
      f"{P}services.image-descriptor.fly.volumes.0.size_gb: input should be greater than or equal to 1, got 0"),
+    ("two fly volumes", lambda c: fly(c)["volumes"].append({"name": "logs", "size_gb": 1, "mount": "/logs"}),
+     f"{P}services.image-descriptor.fly.volumes: a Fly Machine mounts one volume (flyctl: fly.toml only supports "
+     "one mount per machine), got 2; keep one and remove the others"),
+    ("shared memory step", set_(fly, "memory_mb", 300),
+     f"{P}services.image-descriptor.fly.memory_mb: shared-cpu-1x takes 256 to 2048 MB in steps of 256, got 300; "
+     "change memory_mb or vm_size"),
+    ("shared memory above the per-CPU cap", set_(fly, "memory_mb", 4096),
+     f"{P}services.image-descriptor.fly.memory_mb: shared-cpu-1x takes 256 to 2048 MB in steps of 256, got 4096; "
+     "change memory_mb or vm_size"),
+    ("performance memory below its floor", lambda c: fly(c).update(vm_size="performance-2x", memory_mb=2048),
+     f"{P}services.image-descriptor.fly.memory_mb: performance-2x takes 4096 to 16384 MB in steps of 1024, got 2048; "
+     "change memory_mb or vm_size"),
+    ("performance memory step", lambda c: fly(c).update(vm_size="performance-1x", memory_mb=2560),
+     f"{P}services.image-descriptor.fly.memory_mb: performance-1x takes 2048 to 8192 MB in steps of 1024, got 2560; "
+     "change memory_mb or vm_size"),
+    ("env name with a dot", lambda c: services(c)["image-descriptor"].setdefault("env", {}).__setitem__("a.b", "x"),
+     f"{P}services.image-descriptor.env: 'a.b' is not an environment variable name: use letters, digits and '_', "
+     "not starting with a digit"),
+    ("env name starting with a digit", lambda c: llm(c).setdefault("env", {}).__setitem__("1X", "x"),
+     f"{P}services.llm-server.env: '1X' is not an environment variable name: use letters, digits and '_', "
+     "not starting with a digit"),
+    ("origins_env injecting a table", set_(llm, "origins_env", 'X = "1"\n[deploy]\nrelease_command = "sh"\n#'),
+     f"{P}services.llm-server.origins_env: 'X = \"1\"\\n[deploy]\\nrelease_command = \"sh\"\\n#' is not an "
+     "environment variable name: use letters, digits and '_', not starting with a digit"),
+    ("private image on another registry", private_image_elsewhere,
+     f"{P}services.image-descriptor.fly.private_image: ghcr.io/acme/image-descriptor is not on registry "
+     "registry.example, whose credentials pull it; change registry.server or the image"),
     ("no reviewers in production", delete(production, "reviewers"),
      f"{P}github.environments.production.reviewers: production needs 1 to 6 reviewers (users or teams)"),
     ("seven reviewers", seven_reviewers,
@@ -165,6 +197,35 @@ def test_bad_config_gets_its_error_line(change: Callable[[Config], None], expect
     with pytest.raises(SettingsError) as raised:
         load_settings(config, secret_keys=set())
     assert raised.value.problems == [expected]
+
+
+@pytest.mark.parametrize(
+    ("vm_size", "memory_mb"),
+    [("shared-cpu-1x", 256), ("shared-cpu-1x", 2048), ("shared-cpu-4x", 1024), ("shared-cpu-8x", 16384),
+     ("performance-1x", 2048), ("performance-1x", 8192), ("performance-16x", 131072)],
+)  # fmt: skip
+def test_memory_within_the_vm_size_rules_is_accepted(vm_size: str, memory_mb: int) -> None:
+    config = load_stack_config("prod")
+    fly(config).update(vm_size=vm_size, memory_mb=memory_mb)
+    target = load_settings(config, secret_keys=set()).services["image-descriptor"].fly
+    assert target is not None and (target.vm_size, target.memory_mb) == (vm_size, memory_mb)
+
+
+def test_a_private_fly_image_needs_the_registry_it_is_pulled_from() -> None:
+    config = load_stack_config("prod")
+    fly(config)["private_image"] = True
+    target = load_settings(config, secret_keys=set()).services["image-descriptor"].fly
+    assert target is not None and target.private_image
+    staging = load_stack_config("staging")
+    fly(staging)["private_image"] = True
+    staging.pop(f"{P}registry", None)
+    services(staging).pop("llm-server")  # a Fly-only stack needs no registry, unless its image is private
+    with pytest.raises(SettingsError) as raised:
+        load_settings(staging, secret_keys=set())
+    assert raised.value.problems == [
+        f"{P}services.image-descriptor.fly.private_image: pulling ghcr.io/acme/image-descriptor:sha-5e0a7c9 here "
+        "needs its credentials: set registry (server, username, password_secret)"
+    ]
 
 
 def test_latest_is_refused_in_staging_but_allowed_locally() -> None:

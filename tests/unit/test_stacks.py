@@ -219,18 +219,24 @@ def test_staging_github_environment_has_branch_policy_and_no_reviewers(stacks: d
     assert policy.inputs["branchPattern"] == "staging"
 
 
-def fly_commands(recorder: Recorder) -> dict[str, dict]:
-    return {r.name: r.inputs for r in recorder.of_type(COMMAND) if r.name.startswith("image-descriptor-")}
+FLY_APPS = {"staging": "acme-image-descriptor-staging", "prod": "acme-image-descriptor"}
+
+
+def fly_commands(recorder: Recorder, stack: str) -> dict[str, dict]:
+    """The Fly service's commands, named after its Fly app (its health probe after the service)."""
+    app = FLY_APPS[stack]
+    return {r.name: r.inputs for r in recorder.of_type(COMMAND) if r.name.startswith((f"{app}-", "image-descriptor-"))}
 
 
 def test_fly_commands_carry_no_secret_values(stacks: dict[str, Recorder]) -> None:
     for stack in ("staging", "prod"):
-        commands = fly_commands(stacks[stack])
+        commands = fly_commands(stacks[stack], stack)
+        app = FLY_APPS[stack]
         assert set(commands) == {
-            "image-descriptor-app",
-            "image-descriptor-volume-cache_data",
-            "image-descriptor-secrets",
-            "image-descriptor-release",
+            f"{app}-app",
+            f"{app}-volume-cache_data",
+            f"{app}-secrets",
+            f"{app}-release",
             "image-descriptor-health-probe",
         }
         for name, inputs in commands.items():
@@ -239,7 +245,7 @@ def test_fly_commands_carry_no_secret_values(stacks: dict[str, Recorder]) -> Non
                 assert "test-secret-value-of" not in text, f"{name}.{field} holds a secret value"
             if "environment" in inputs:
                 assert is_secret(inputs["environment"]), f"{name}.environment must be secret"
-        secrets = commands["image-descriptor-secrets"]
+        secrets = commands[f"{app}-secrets"]
         assert is_secret(secrets["stdin"])
         lines = reveal(secrets["stdin"]).splitlines()
         assert lines == [f"{n}=\"{secret_value_for(n)}\"" for n in sorted(
@@ -255,14 +261,14 @@ def test_fly_commands_carry_no_secret_values(stacks: dict[str, Recorder]) -> Non
 def test_fly_release_pins_image_and_mounts_volume(stacks: dict[str, Recorder]) -> None:
     import tomllib
 
-    release = fly_commands(stacks["prod"])["image-descriptor-release"]
+    release = fly_commands(stacks["prod"], "prod")["acme-image-descriptor-release"]
     assert "--image ghcr.io/acme/image-descriptor:sha-8b1d4e7" in release["create"]
     toml = tomllib.loads(release["stdin"])
     assert toml["app"] == "acme-image-descriptor"
     assert toml["mounts"] == [{"source": "cache_data", "destination": "/data"}]
     assert toml["http_service"]["checks"][0]["path"] == "/api/health"
     assert toml["env"]["CORS_ORIGINS"] == "https://app.acme.example"
-    volume = fly_commands(stacks["prod"])["image-descriptor-volume-cache_data"]
+    volume = fly_commands(stacks["prod"], "prod")["acme-image-descriptor-volume-cache_data"]
     assert "--name cache_data --region iad --size 1" in volume["create"]
 
 

@@ -18,7 +18,10 @@ State: orgs {slug: {name, type, member}}; tokens {token: [slug]} (optional: with
        belongs to every org whose member flag is not false); apps {name: {org, status, deployed, network,
        machines, current_release}}; volumes {id: {...}}; secrets {app: {NAME: {digest, deployed}}};
        releases {app: [{version, image, strategy, status, config, fly_toml, mounts, http_checks}]};
-       regions (optional: replaces the region list, service_infra.contract.FLY_REGIONS).
+       regions (optional: replaces the region list, service_infra.contract.FLY_REGIONS);
+       private_registries (optional: registry hosts Fly's API cannot pull from, e.g. a private GHCR);
+       registry {registry.fly.io/<app>:<label>: {source, id}}: images `deploy --local-only` pushed.
+`deploy --local-only` looks images up in the local Docker engine (the `docker` CLI, DOCKER_HOST).
 Secret values are never stored: only sha256 digests (16 hex chars), as `fly secrets list` shows.
 An image ref containing "unhealthy" fails its health checks.
 """

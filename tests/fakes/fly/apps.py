@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from .core import FlyError, Json, dump, err, now, out, rid, table
+from .core import NAME_TAKEN, NAME_TAKEN_SUGGESTION, FlyError, Json, dump, err, now, out, rid, table
 from .session import Ctx, confirm, get_app, my_orgs, require_app
 from .shapes import app_json, current_release, machine_json, org_json, release_json
 
@@ -51,8 +51,8 @@ def cmd_apps_create(x: Ctx) -> None:
     if slug not in orgs and (x.st.get("tokens") is not None or (known and known.get("member") is False)):
         raise FlyError(f"organization {slug} not found")
     x.st["orgs"].setdefault(slug, {"name": slug, "type": "SHARED"})
-    if name in x.st["apps"]:  # app names are global: taken in any org, yours included
-        raise FlyError("Validation failed: Name has already been taken")
+    if name in x.st["apps"]:  # app names are global: taken in any org, yours included (flaps CreateApp: 422)
+        raise FlyError(NAME_TAKEN, suggestion=NAME_TAKEN_SUGGESTION, request_id=True)
     x.st["apps"][name] = {
         "name": name,
         "org": slug,

@@ -17,13 +17,14 @@ from .apps import (
     cmd_releases,
     cmd_status,
 )
-from .core import VERSION, FlyError, PanicError, err, now, out
+from .core import VERSION, FlyError, PanicError, err, now, out, rid
 from .deploy import cmd_deploy
 from .flags import APP, DEPLOY, GLOBAL, JSONF, SECRETS, VM, YES, flags, parse_args
 from .session import Ctx, load_config, load_state, my_orgs, save_state
 from .volumes import (
     cmd_volumes_create,
     cmd_volumes_destroy,
+    cmd_volumes_extend,
     cmd_volumes_list,
     cmd_volumes_show,
 )
@@ -87,6 +88,7 @@ LEAF = {  # the command path, after aliases
         True,
     ),
     "volumes destroy": Command(cmd_volumes_destroy, f"{YES} {APP}", ANY, True),
+    "volumes extend": Command(cmd_volumes_extend, f"{APP} size/s:s {YES} {JSONF}", Arity("max", 1), True),
     "volumes show": Command(cmd_volumes_show, f"{JSONF} {APP}", Arity("max", 1), True),
     "secrets list": Command(cmd_secrets_list, f"{APP} {JSONF}", ANY, True),
     "secrets import": Command(cmd_secrets_import, SECRETS, ANY, True),
@@ -193,7 +195,10 @@ def main() -> int:
         if e.usage:  # cobra prints usage (stdout) for flag and argument errors
             print(usage_text(x))
         sys.stdout.flush()
-        err(f"Error: {e}")
+        request = f" (Request ID: {rid(26, '0123456789ABCDEFGHJKMNPQRSTVWXYZ')}-iad)" if e.request_id else ""
+        err(f"Error: {e}{request}")
+        if e.suggestion:
+            sys.stderr.write(f"{e.suggestion}\n\n")
         if e.hint:
             print(e.hint)
     except PanicError as panic:

@@ -18,11 +18,26 @@ Json = dict[str, Any]
 
 
 class FlyError(Exception):
-    """A failed command: main prints ``Error: <message>`` (and the usage text when ``usage``)."""
+    """A failed command: main prints ``Error: <message>`` (and the usage text when ``usage``).
 
-    def __init__(self, msg: str, usage: bool = False, hint: str = "") -> None:
+    ``request_id``: an answer of the Machines API (flaps), whose request id cli.printError appends;
+    ``suggestion``: what flyerr.GetErrorSuggestion finds (fly-go's FlapsError.Suggestion, from the
+    API's status code), printed on stderr after the error, then a blank line.
+    """
+
+    def __init__(
+        self, msg: str, usage: bool = False, hint: str = "", suggestion: str = "", request_id: bool = False
+    ) -> None:
         super().__init__(msg)
-        self.usage, self.hint = usage, hint
+        self.usage, self.hint, self.suggestion, self.request_id = usage, hint, suggestion, request_id
+
+
+# fly-go v0.9.5 flaps_error.go: the API's `name_taken` status code, and the prose beside it.
+NAME_TAKEN = "Validation failed: Name has already been taken"
+NAME_TAKEN_SUGGESTION = (
+    "App names are unique across all of Fly.io, not just your organization, so this name may be held by an app "
+    "you cannot see. Try a different name."
+)
 
 
 class PanicError(Exception):

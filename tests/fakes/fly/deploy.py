@@ -7,11 +7,12 @@ import copy
 import os
 import random
 import re
+import subprocess
 import sys
 from typing import Any
 
 from .apps import add_release
-from .core import FlyError, Json, err, now, out, rid
+from .core import NEED_YES, FlyError, Json, err, now, out, rid
 from .session import Ctx, get_app, require_app
 from .shapes import current_release
 from .volumes import live_volumes, new_volume
@@ -70,6 +71,8 @@ def validate(c: Json, path: str | None) -> tuple[bool, str]:  # appconfig.Config
     for svc in as_list(c.get("http_service")):
         if not isinstance(svc.get("internal_port"), int) or svc["internal_port"] <= 0:
             problems.append("[stand-in] http_service.internal_port must be a positive integer\n")
+    if len(mounts) > 1:  # validation.go validateMounts, on the config flattened for the group
+        problems.append("group 'app' has more than one [[mounts]] section defined\n")
     if any(not m.get("source") or not m.get("destination") for m in mounts):
         problems.append("[stand-in] every [[mounts]] needs a source and a destination\n")
     for ch in http_checks(c):
@@ -202,6 +205,59 @@ class Rollout:
         return todo
 
 
+def validate_volume_config(app: Json, mounts: list[Json]) -> None:
+    """machines.go validateVolumeConfig (NewMachineDeployment, before any release): what an existing
+    machine's volume allows. A machine's volume cannot be detached without a prompt (that --yes does
+    not answer) nor swapped for another."""
+    src = mounts[0]["source"] if mounts else ""
+    for m in app["machines"]:
+        if not src and m["mounts"]:
+            err(
+                f"Warning! machine {m['id']} [app] has a volume mounted but app config does not specify a volume.\n"
+                "This usually indicates a misconfiguration."
+            )
+            raise FlyError(NEED_YES)  # prompt.Confirm: non-interactive, whatever --yes says
+        if m["mounts"] and src and m["mounts"][0]["name"] and m["mounts"][0]["name"] != src:
+            old = m["mounts"][0]
+            # flyctl's own argument order: the new source, then the attached volume's id and name
+            raise FlyError(
+                f"machine {m['id']} [app] can't update the attached volume {src} with name '{old['volume']}' "
+                f"by '{old['name']}'"
+            )
+
+
+def resolve_image(x: Ctx, app: str, image: str) -> str:
+    """imgsrc.Resolver.ResolveReference: the local engine first (only with --local-only: by default
+    flyctl takes a remote builder and skips it), then Fly's API, which cannot see a private registry
+    (the state's "private_registries"). Found locally, the image is pushed to Fly's registry as
+    registry.fly.io/<app>:<--image-label or deployment-ULID>, and that is what machines run."""
+    if x.f("local-only"):
+        try:
+            found = subprocess.run(
+                ["docker", "image", "inspect", "--format", "{{.Id}}", image],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise FlyError("no docker daemon available") from None
+        if found.returncode != 0 and "No such image" not in found.stderr:
+            raise FlyError("no docker daemon available")  # the local factory found no engine to talk to
+        out(f"Searching for image '{image}' locally...")  # flyctl: stderr (the stand-in keeps stdout)
+        if found.returncode == 0:
+            tag = f"registry.fly.io/{app}:{x.f('image-label') or 'deployment-' + rid(26).upper()}"
+            out(f"image found: {found.stdout.strip()}", "==> Pushing image to fly", "--> Pushing image done")
+            x.st.setdefault("registry", {})[tag] = {"source": image, "id": found.stdout.strip()}  # [stand-in]
+            return tag
+    out(f"Searching for image '{image}' remotely...")
+    head = image.split("/", 1)[0]
+    host = head if "/" in image and ("." in head or ":" in head) else ""  # docker's rule for a registry host
+    if host in x.st.get("private_registries", []):
+        raise FlyError(f'could not find image "{image}"')
+    out(f"image found: img_{rid(16)}")
+    return image
+
+
 def default_region() -> str:
     return os.environ.get("FLY_STANDIN_DEFAULT_REGION", "iad")
 
@@ -236,10 +292,9 @@ def cmd_deploy(x: Ctx) -> None:
     image = x.f("image") or (c.get("build") or {}).get("image", "")
     if not image:
         raise FlyError("[stand-in] building from source is not supported; pass --image or set [build] image")
+    out("==> Building image")
+    image = resolve_image(x, name, image)
     out(
-        "==> Building image",
-        f"Searching for image '{image}' remotely...",
-        f"image found: img_{rid(16)}",
         "",
         f"Watch your deployment at https://fly.io/apps/{name}/monitoring",
         "",
@@ -272,6 +327,7 @@ def cmd_deploy(x: Ctx) -> None:
         for ch in checks
     ]
     services = bool(c.get("http_service") or c.get("services"))
+    validate_volume_config(app, mounts)
     rel = add_release(x, name, image, strategy, snap, "failed" if failing else "complete", "Release")
     first, roll = not app["machines"], Rollout(x, app, rel, mounts, status, failing)
     try:
