@@ -17,7 +17,8 @@
    clears pending updates and deletes. When the stack is locked, the CLI names each holder
    (user@host, pid, since when); a lock is cleared (`pulumi cancel`) only when its holder is
    gone: on this host, its pid is dead; elsewhere, it is older than the grace period; or with
-   --force. Then the removals of step 2.
+   --force. Since `cancel` clears every lock of the stack, the locks are read again right before
+   it, and an update that took the lock meanwhile keeps it. Then the removals of step 2.
 4. Ends with `pulumi preview`: what the next `up` will do.
 
 Works with any backend the CLI does (file://, s3://, ...): it reads locks from the CLI's own
@@ -212,7 +213,8 @@ class Recovery:
         self.say(f"state backed up to {path} (restore: pulumi stack import --stack {self.stack} --file {path})")
         return path, json.loads(path.read_text())
 
-    def clear_stale_locks(self, message: str) -> None:
+    def stale_locks(self, message: str) -> set[str]:
+        """The locks MESSAGE names, when every holder is gone (or --force); else RecoverError."""
         holders = lock_holders(message)
         if not holders:
             raise RecoverError(message.strip())
@@ -222,15 +224,28 @@ class Recovery:
         if still and not self.force:
             lines = "; ".join(f"{holder.user}@{holder.host} pid {holder.pid}: {why}" for holder, why in still)
             raise RecoverError(f"the lock of {self.stack} is still held, so it stays: {lines}")
-        self.say("the holder is gone: clearing the lock (pulumi cancel)" if not still else "--force: clearing the lock")
-        self.checked("cancel", "--yes")
+        self.say("the holder is gone" if not still else "--force: the lock will be cleared")
+        return {holder.url for holder in holders}
 
     def refresh(self) -> None:
         args = ("refresh", "--yes", "--non-interactive", "--skip-preview", "--clear-pending-creates")
         done = self.pulumi(*args)
-        if done.returncode != 0 and _LOCKED in (done.stderr + done.stdout):
-            self.clear_stale_locks(done.stderr + done.stdout)
+        if _locked(done):
+            stale = self.stale_locks(done.stderr + done.stdout)
+            # `pulumi cancel` clears every lock of the stack: an update that started since the
+            # holders were judged must not lose its own. So look again right before clearing.
             done = self.pulumi(*args)
+            if _locked(done):
+                now = {holder.url for holder in lock_holders(done.stderr + done.stdout)}
+                if now != stale:
+                    new = ", ".join(str(h) for h in lock_holders(done.stderr + done.stdout) if h.url not in stale)
+                    raise RecoverError(
+                        f"another update took the lock of {self.stack} meanwhile ({new}): the lock stays; "
+                        "run recover again once it is over"
+                    )
+                self.say("clearing the lock (pulumi cancel)")
+                self.checked("cancel", "--yes")
+                done = self.pulumi(*args)
         if done.returncode != 0:
             raise RecoverError(f"`pulumi refresh` failed: {(done.stderr or done.stdout).strip()}")
         self.say("state refreshed from what runs")
@@ -257,6 +272,10 @@ class Recovery:
         preview = self.checked("preview", "--non-interactive", "--diff")
         self.say(preview.rstrip())
         return preview
+
+
+def _locked(done: subprocess.CompletedProcess[str]) -> bool:
+    return done.returncode != 0 and _LOCKED in (done.stderr + done.stdout)
 
 
 def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:

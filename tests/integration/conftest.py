@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import DockerEngine, ExampleImage, ObjectStore, Registry, SshHost
+from tests.support.harness import DockerEngine, ExampleImage, ObjectStore, Registry, SshHost, runs
 from tests.support.leftovers import remove_leftovers
 from tests.support.pulumi_project import Engine, Project, ensure_pulumi
 from tests.support.stacks import FLY_STANDIN, ci_state_policy, public_health_endpoint
@@ -36,6 +36,8 @@ def pulumi_engine() -> Engine:
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[DockerEngine]:
+    # The daemons and temp dirs of an earlier, killed run (they outlive it, in sessions of their own).
+    runs.stop_orphans()
     with DockerEngine() as docker_engine:
         # What an earlier run of the suite left when it was killed (its fixed names would clash).
         for thing in remove_leftovers(docker_engine):
@@ -84,6 +86,8 @@ def _project(
     base = Path(tempfile.mkdtemp(prefix="si-it-"))
     base.chmod(0o755)
     backend = dict(backend or {})
+    marker = runs.mark("project")
+    marker.write(dir=str(base))
     env = {
         **pulumi_engine.env(str(FLY_STANDIN)),
         "DOCKER_HOST": engine.host,
@@ -97,6 +101,7 @@ def _project(
     finally:
         project.tear_down()
         shutil.rmtree(base, ignore_errors=True)
+        marker.remove()
 
 
 @pytest.fixture

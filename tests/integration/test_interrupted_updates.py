@@ -1,19 +1,36 @@
 """Updates that meet each other, and an update killed half-way: what a team sharing stacks and one
-CI meets on the day a deploy dies. A staging stack on the harness's SSH host, rolled out under load."""
+CI meets on the day a deploy dies. A staging stack on the harness's SSH host, rolled out under load.
+
+`pulumi up` is SIGKILLed (its whole process group, as a CI runner that times out does) at each
+point of a rollout: while the new image is pulled, right after the new container is made, during
+its activation, and while the old version drains. Each point is seen from outside, never waited
+for with a sleep: the registry's access log, Docker's containers and events, and the engine's
+event log (`--event-log`: the steps begun and finished), which also tells afterwards that the kill
+came before that part was over.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import signal
 import socket
+import subprocess
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost
+import pytest
+
+from service_infra.contract import LABEL_IMAGE_TAG
+from tests.support.harness import DockerEngine, ExampleImage, HarnessError, Registry, SshHost, wait_for
 from tests.support.harness.load import Load
 from tests.support.leftovers import RUN_LABEL, THIS_RUN
-from tests.support.pulumi_project import Project
-from tests.support.stacks import assert_converged, deployed, two_updates_at_once, wait_for_new_container
+from tests.support.pulumi_project import EventLog, Project, Step
+from tests.support.stacks import app_containers, assert_converged, deployed, two_updates_at_once
 
 
 def lock_files(project: Project) -> list[str]:
@@ -31,29 +48,152 @@ def test_a_second_update_fails_fast_naming_the_first_and_the_state_stays_whole(
     holder = f"created by {getpass.getuser()}@{socket.gethostname()} (pid {first.pid}) at "
     assert "the stack is currently locked by 1 lock(s)" in second.stderr, second.stderr
     assert holder in second.stderr, second.stderr
-    assert seconds < 30, f"the second up took {seconds:.0f}s to refuse"
+    print(f"the second up was refused after {seconds:.1f}s")  # a figure, not a threshold
     assert first.returncode == 0, output
     assert not lock_files(project)
     assert_converged(stack, engine, port, example_image.v2.app_version)
 
 
-def test_an_update_killed_after_the_new_container_is_made_is_recovered(
-    project: Project, engine: DockerEngine, ssh_host: SshHost, registry: Registry, example_image: ExampleImage
+class Watch:
+    """What the update under test has done so far, seen from outside: the engine's event log, the
+    registry's access log, and Docker's events for the running version's container."""
+
+    def __init__(self, engine: DockerEngine, registry: Registry, example_image: ExampleImage, old: str, log: Path):
+        self.engine, self.image, self.old = engine, example_image, old
+        self.events = EventLog(log)
+        self.registry_log = registry.log_path
+        assert self.registry_log is not None
+        self.registry_offset = self.registry_log.stat().st_size
+        self.stop_signalled = threading.Event()
+        # `docker stop` signals the container first (event "kill"), then waits up to its --time.
+        self._docker_events = subprocess.Popen(
+            ["docker", "events", "--filter", f"container={old}", "--filter", "event=kill", "--format", "{{.Action}}"],
+            env=engine.env(),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        threading.Thread(target=self._read_docker_events, daemon=True).start()
+
+    def _read_docker_events(self) -> None:
+        assert self._docker_events.stdout is not None
+        for _ in self._docker_events.stdout:
+            self.stop_signalled.set()
+
+    def close(self) -> None:
+        self._docker_events.kill()
+        self._docker_events.wait(timeout=10)
+
+    def pulling(self) -> bool:
+        """The Docker engine has asked the registry for the new version's manifest."""
+        assert self.registry_log is not None
+        with self.registry_log.open("rb") as log:
+            log.seek(self.registry_offset)
+            return f"/v2/{self.image.repo}/manifests/{self.image.v2.tag}".encode() in log.read()
+
+    def new_container_made(self) -> bool:
+        listing = ["ps", "-aq", "--filter", f"label={RUN_LABEL}={THIS_RUN}"]
+        listing += ["--filter", f"label={LABEL_IMAGE_TAG}={self.image.v2.tag}"]
+        return bool(self.engine.run(*listing).stdout.strip())
+
+    def activating(self) -> list[Step]:
+        return [s for s in self.events.began() if s.op == "create" and s.name.endswith(LIVE_SUFFIX)]
+
+    def retiring(self) -> list[Step]:
+        return [s for s in self.events.began() if s.op == "delete" and s.name.endswith(LIVE_SUFFIX)]
+
+    def describe(self) -> str:
+        """What was seen, for a failure's message."""
+        assert self.registry_log is not None
+        with self.registry_log.open("rb") as log:
+            log.seek(self.registry_offset)
+            requests = "\n".join(log.read().decode(errors="replace").splitlines()[-15:])
+        began = [f"{s.op} {s.name}" for s in self.events.began()]
+        finished = [f"{s.op} {s.name}" for s in self.events.finished()]
+        return f"registry log:\n{requests}\nsteps begun: {began}\nsteps finished: {finished}"
+
+    def unfinished(self, steps: list[Step]) -> list[Step]:
+        done = {step.urn for step in self.events.finished()}
+        return [step for step in steps if step.urn not in done]
+
+
+# The command resource that puts a version live (create) and retires it (delete).
+LIVE_SUFFIX = "-live"
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """Where in the update the SIGKILL lands: how to see it was reached, and how to tell afterwards
+    that the kill came before that part was over (else the test did not test that point)."""
+
+    reached: Callable[[Watch], bool]
+    cut_short: Callable[[Watch], bool]
+
+
+KILL_POINTS = {
+    # The new version's image is on its way from the registry; no container of it yet.
+    "while-the-image-is-pulled": KillPoint(Watch.pulling, lambda w: not w.new_container_made()),
+    "after-the-new-container-is-made": KillPoint(Watch.new_container_made, lambda w: w.new_container_made()),
+    # The new container exists; the step that waits for its health and puts it live has begun.
+    "during-activation": KillPoint(
+        lambda w: w.new_container_made() and bool(w.activating()), lambda w: bool(w.unfinished(w.activating()))
+    ),
+    # The old version was signalled by the retire step's `docker stop --time N`.
+    "while-the-old-version-drains": KillPoint(
+        lambda w: bool(w.retiring()) and w.stop_signalled.is_set(), lambda w: bool(w.unfinished(w.retiring()))
+    ),
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_an_update_killed_half_way_is_recovered(
+    point: str,
+    project: Project,
+    engine: DockerEngine,
+    ssh_host: SshHost,
+    registry: Registry,
+    example_image: ExampleImage,
+    tmp_path: Path,
 ) -> None:
+    kill = KILL_POINTS[point]
     stack, port = deployed(project, ssh_host, registry, example_image)
     # Everything the stack made carries this run's label (tests/support/leftovers.py).
     run_label = f"label={RUN_LABEL}={THIS_RUN}"
     for kind in ("ps", "network ls", "volume ls"):
         assert engine.run(*kind.split(), "-q", "--filter", run_label).stdout.split(), f"{kind}: nothing labelled"
+    [old] = app_containers(engine)
+    data = f"written before the kill at {point}"
+    engine.run("exec", old, "sh", "-c", f"echo '{data}' > /data/kill-test")
+    # The new version is only in the registry, so the update pulls it.
+    engine.run("image", "rm", example_image.v2.ref)
 
-    with Load(f"http://127.0.0.1:{port}/health") as load:
-        update = stack.start_up()
-        try:
-            wait_for_new_container(engine, update, example_image.v2.tag)
-        finally:
-            os.killpg(update.pid, signal.SIGKILL)  # the CLI, its language host, providers and ssh
-            update.communicate(timeout=30)
-        time.sleep(3)  # the old version keeps serving after the kill
+    watch = Watch(engine, registry, example_image, old, tmp_path / "events.jsonl")
+    try:
+        with Load(f"http://127.0.0.1:{port}/health") as load:
+            update = stack.start_up(event_log=watch.events.path)
+            try:
+                try:
+                    wait_for(
+                        lambda: kill.reached(watch), 300, point, interval=0.05, alive=lambda: update.poll() is None
+                    )
+                except HarnessError as error:
+                    output = update.communicate(timeout=60)[0] if update.poll() is not None else ""
+                    raise AssertionError(f"{error}\n{watch.describe()}\n{output}") from None
+                # The holder of the lock is alive (stopped, not gone) when recover starts: it
+                # must leave the lock, and everything else, as it is.
+                os.killpg(update.pid, signal.SIGSTOP)
+                locks = lock_files(project)
+                refused = project.recover("staging")
+                assert refused.returncode != 0, refused.stdout + refused.stderr
+                assert f"its process {update.pid} is still running on this host" in refused.stderr, refused.stderr
+                assert lock_files(project) == locks
+            finally:
+                with contextlib.suppress(ProcessLookupError):  # the CLI, its language host, providers and ssh
+                    os.killpg(update.pid, signal.SIGKILL)
+                update.communicate(timeout=30)
+            time.sleep(3)  # the old version keeps serving after the kill
+        assert kill.cut_short(watch), f"the update got past {point} before the kill"
+    finally:
+        watch.close()
     assert load.result.failed == 0, load.result.summary()
     assert lock_files(project), "a killed update leaves its lock"
 
@@ -62,9 +202,12 @@ def test_an_update_killed_after_the_new_container_is_made_is_recovered(
     assert recovered.returncode == 0, recovered.stdout + recovered.stderr
     assert f"(pid {update.pid})" in recovered.stdout and "the holder is gone" in recovered.stdout, recovered.stdout
     assert "state backed up to state-backups/staging-" in recovered.stdout
+    assert "\npending " in recovered.stdout, recovered.stdout
     assert not lock_files(project)
 
     with Load(f"http://127.0.0.1:{port}/health") as load:
         stack.up()
     assert load.result.failed == 0, load.result.summary()
     assert_converged(stack, engine, port, example_image.v2.app_version)
+    [new] = app_containers(engine)
+    assert engine.run("exec", new, "cat", "/data/kill-test").stdout.strip() == data

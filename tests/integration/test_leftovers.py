@@ -1,17 +1,23 @@
-"""A run of the suite removes what an earlier, killed run left on the engine, and nothing else."""
+"""A run of the suite removes what an earlier, killed run left (on the engine, and the harness's daemons
+and temp dirs on this machine), and nothing else."""
 
 from __future__ import annotations
 
 import io
+import json
+import os
 import secrets
 import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from service_infra.contract import LABEL_ENVIRONMENT
-from tests.support.harness import DockerEngine
+from tests.support import ROOT
+from tests.support.harness import DockerEngine, runs
 from tests.support.leftovers import RUN_LABEL, THIS_RUN, SuiteRun, remove_leftovers
 
 
@@ -69,3 +75,67 @@ def test_what_a_killed_run_left_is_removed_and_nothing_else(engine: DockerEngine
         engine.run("rm", "-f", mine, ours, f"{network}-sha-1", check=False)
         engine.run("network", "rm", network, check=False)
         engine.run("volume", "rm", volume, check=False)
+
+
+# A session that starts the harness's daemons (a private dockerd, sshd, the registry), then waits
+# to be killed.
+KILLED_SESSION = """
+import time
+from tests.support.harness import DockerEngine, Registry, SshHost
+engine = DockerEngine(use_existing=False).start()
+SshHost(engine).start()
+Registry(engine).start()
+print("started", flush=True)
+time.sleep(3600)
+"""
+
+
+def test_what_a_killed_session_started_is_stopped_and_removed_and_nothing_else(
+    engine: DockerEngine, tmp_path: Path
+) -> None:
+    root = tmp_path / "runs"
+    # A process nobody recorded: it must outlive the clean-up.
+    stranger = subprocess.Popen(["sleep", "600"], start_new_session=True)
+    session = subprocess.Popen(
+        [sys.executable, "-c", KILLED_SESSION],
+        cwd=ROOT,
+        env={**os.environ, "SERVICE_INFRA_TEST_RUNS": str(root)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert session.stdout is not None
+        assert session.stdout.readline().strip() == "started", "the session could not start its daemons"
+        session.kill()  # as a CI timeout does: no tear-down runs
+        session.wait(timeout=30)
+        records = [json.loads(path.read_text()) for path in root.glob("*/*.json")]
+        assert len(records) == 3, records
+        daemons = {record["pid"]: record["pid_ticks"] for record in records}
+        dirs = [Path(record["dir"]) for record in records]
+        [bridge] = [record["bridge"] for record in records if record.get("bridge")]
+        # What the killed session started outlives it.
+        assert all(runs.start_ticks(pid) == ticks for pid, ticks in daemons.items())
+        assert all(path.is_dir() for path in dirs) and bridge_exists(bridge)
+        # A session that is alive: this one's own record.
+        mine = tmp_path / "mine"
+        mine.mkdir()
+        runs.mark("project", root).write(dir=str(mine))
+
+        cleaned = runs.stop_orphans(root)
+
+        assert sorted(record["pid"] for record in cleaned) == sorted(daemons)
+        assert not any(runs.start_ticks(pid) == ticks for pid, ticks in daemons.items())
+        assert not any(path.exists() for path in dirs) and not bridge_exists(bridge)
+        assert mine.is_dir() and len(list(root.glob("*/*.json"))) == 1
+        assert stranger.poll() is None
+        assert engine.run("info", "--format", "{{.ServerVersion}}").stdout.strip()  # this session's engine
+    finally:
+        session.kill()
+        session.wait(timeout=30)
+        runs.stop_orphans(root)
+        stranger.kill()
+        stranger.wait()
+
+
+def bridge_exists(name: str) -> bool:
+    return subprocess.run(["ip", "link", "show", name], capture_output=True, check=False).returncode == 0

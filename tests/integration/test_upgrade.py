@@ -23,8 +23,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.harness import ExampleImage, Registry, SshHost, free_port, wait_http
+from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_http
 from tests.support.harness.load import Load
+from tests.support.leftovers import RUN_LABEL, THIS_RUN
 from tests.support.programs import program_at, use_program
 from tests.support.pulumi_project import Project, Stack
 from tests.support.stacks import API_KEY, FLY_SECRETS, fly_config, ssh_stack_config
@@ -51,6 +52,28 @@ def old_program() -> bytes:
     return program_at(BEFORE_THE_MOVE, "__main__.py", "components")
 
 
+# The old program has no `labels` setting, so what it makes would carry no run label and a killed
+# run's containers could not be found (tests/support/leftovers.py). These edits give its objects
+# the run label as the current program's `labels` setting does: on the network and containers,
+# on the volume, and in the version key (the new program's digest takes extra labels in).
+RUN_LABELLED = {
+    'labels = {"service-infra.environment"': f'labels = {{{RUN_LABEL!r}: {str(THIS_RUN)!r}, "service-infra.environment"',
+    'name=f"{base_name}-{volume_name}",': (
+        'name=f"{base_name}-{volume_name}", '
+        f"labels=[docker.VolumeLabelArgs(label={RUN_LABEL!r}, value={str(THIS_RUN)!r})],"
+    ),
+    "    digest = hashlib": f"    spec['labels'] = {{{RUN_LABEL!r}: {str(THIS_RUN)!r}}}\n    digest = hashlib",
+}
+
+
+def label_old_program(module: Path) -> None:
+    text = module.read_text()
+    for before, after in RUN_LABELLED.items():
+        assert text.count(before) == 1, f"{module} at {BEFORE_THE_MOVE} has no single {before!r}"
+        text = text.replace(before, after)
+    module.write_text(text)
+
+
 def assert_only_moved(urn: str, key: str, old: str, new: str) -> None:
     moved = old
     for before, after in OLD_TO_NEW.items():
@@ -71,6 +94,7 @@ def preview_steps(stack: Stack) -> list[dict[str, Any]]:
 
 def test_a_stack_deployed_before_the_move_sees_only_its_operations_move(
     project: Project,
+    engine: DockerEngine,
     ssh_host: SshHost,
     registry: Registry,
     example_image: ExampleImage,
@@ -82,7 +106,9 @@ def test_a_stack_deployed_before_the_move_sees_only_its_operations_move(
     config = ssh_stack_config(ssh_host, registry, example_image, example_image.with_curl(example_image.v1).tag, port)
     config["services"].update(fly_config(FLY_APP, public_health_url)["services"])
     use_program(project, old_program())
-    # The old program knows no `labels` key, so this stack's objects carry no run label.
+    label_old_program(project.dir / "components" / "docker_service.py")
+    # The old program refuses the `labels` key it does not know: its objects are labelled by
+    # label_old_program, and the setting comes with the new program.
     stack = project.stack(
         "staging",
         config,
@@ -91,8 +117,12 @@ def test_a_stack_deployed_before_the_move_sees_only_its_operations_move(
     )
     stack.up()
     wait_http(f"http://127.0.0.1:{port}/health", timeout=30)
+    label = f"label={RUN_LABEL}={THIS_RUN}"
+    for kind in ("ps", "network ls", "volume ls"):
+        assert engine.run(*kind.split(), "-q", "--filter", label).stdout.split(), f"{kind}: nothing labelled"
 
     use_program(project, None)
+    stack.set(f'labels["{RUN_LABEL}"]', str(THIS_RUN))
     steps = preview_steps(stack)
     assert steps, "the command lines of the operations must move to service_infra.ops"
     rollout: dict[str, set[str]] = {}

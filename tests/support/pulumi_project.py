@@ -9,6 +9,7 @@ files or state; its stacks are written from config dicts, their secrets set with
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -158,6 +159,48 @@ class Project:
         return "\n".join(p.read_text(errors="replace") for p in self.state_dir.rglob("*") if p.is_file())
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step of an update, from the engine's event log: its operation and resource."""
+
+    op: str
+    urn: str
+
+    @property
+    def name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
+
+
+class EventLog:
+    """What `pulumi up --event-log PATH` has written so far (one JSON event a line): the steps the
+    engine began, and those it finished."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _events(self, kind: str) -> list[Step]:
+        try:
+            lines = self.path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        steps = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:  # the line being written
+                continue
+            metadata = (event.get(kind) or {}).get("metadata")
+            if metadata:
+                steps.append(Step(str(metadata.get("op", "")), str(metadata.get("urn", ""))))
+        return steps
+
+    def began(self) -> list[Step]:
+        return self._events("resourcePreEvent")
+
+    def finished(self) -> list[Step]:
+        return self._events("resOutputsEvent")
+
+
 class Stack:
     def __init__(self, stack: auto.Stack, project: Project) -> None:
         self.stack = stack
@@ -172,13 +215,16 @@ class Stack:
         result = self.stack.up(on_output=lines.append, show_secrets=False, color="never", **kwargs)
         return Run("\n".join(lines), result.summary, {k: v.value for k, v in result.outputs.items()})
 
-    def start_up(self) -> subprocess.Popen[str]:
+    def start_up(self, event_log: Path | None = None) -> subprocess.Popen[str]:
         """`pulumi up` as a process of its own session (a test may SIGKILL its process group, as a
-        CI runner that times out does), its output in a pipe."""
+        CI runner that times out does), its output in a pipe; the engine's events to EVENT_LOG."""
+        events = ["--event-log", str(event_log)] if event_log else []
+        # The CLI offers --event-log only with its debug commands on (as the Automation API has them).
+        debug = {"PULUMI_DEBUG_COMMANDS": "true"} if event_log else {}
         return subprocess.Popen(
-            ["pulumi", "up", "--yes", "--non-interactive", "--skip-preview", "--stack", self.stack.name],
+            ["pulumi", "up", "--yes", "--non-interactive", "--skip-preview", "--stack", self.stack.name, *events],
             cwd=self.project.dir,
-            env={**os.environ, **self.project.env},
+            env={**os.environ, **self.project.env, **debug},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -130,7 +130,7 @@ def test_a_stale_lock_is_cleared_and_pending_operations_resolved(tmp_path: Path,
     runner = Scripted(
         deployment,
         [
-            ("pulumi refresh", answers((255, "", locked), (0, "", ""))),
+            ("pulumi refresh", answers((255, "", locked), (255, "", locked), (0, "", ""))),
             ("pulumi preview", answers((0, "~ 1 to update, + 1 to create", ""))),
             ("container inspect", answers((0, "staging\t\n", ""))),
             ("network inspect", answers((0, "staging\t2\n", ""))),  # the proxy is attached
@@ -138,8 +138,9 @@ def test_a_stale_lock_is_cleared_and_pending_operations_resolved(tmp_path: Path,
     )
     preview = recovery(runner, tmp_path)(settings)
     assert preview == "~ 1 to update, + 1 to create"
-    # The backup first, then a refresh that meets the lock, the cancel, the refresh again, the preview.
-    assert runner.pulumi_calls() == ["stack", "refresh", "cancel", "refresh", "preview"]
+    # The backup first, then a refresh that meets the lock, another that sees the same lock, the
+    # cancel, the refresh again, the preview.
+    assert runner.pulumi_calls() == ["stack", "refresh", "refresh", "cancel", "refresh", "preview"]
     (backup,) = (tmp_path / "backups").iterdir()
     assert backup.name == "staging-20260302T120000Z.json"
     assert json.loads(backup.read_text())["deployment"] == deployment
@@ -198,9 +199,27 @@ def test_a_recent_lock_from_another_host_needs_force(tmp_path: Path, settings: S
     runner = Scripted({}, [("pulumi refresh", answers((255, "", locked), (0, "", "")))])
     with pytest.raises(RecoverError, match=r"another host, laptop\.local.*10 min ago.*--force"):
         recovery(runner, tmp_path)(settings)
-    runner = Scripted({}, [("pulumi refresh", answers((255, "", locked), (0, "", "")))])
+    runner = Scripted({}, [("pulumi refresh", answers((255, "", locked), (255, "", locked), (0, "", "")))])
     recovery(runner, tmp_path, force=True)(settings)
-    assert runner.pulumi_calls() == ["stack", "refresh", "cancel", "refresh", "preview"]
+    assert runner.pulumi_calls() == ["stack", "refresh", "refresh", "cancel", "refresh", "preview"]
+
+
+def test_an_update_that_takes_the_lock_after_its_dead_holder_keeps_it(tmp_path: Path, settings: Settings) -> None:
+    dead = LOCKED.format(host=HERE, pid=4242, at="2026-03-02T11:59:00Z")
+    # The dead holder's lock is gone and a new update's is there (its own lock file) by the time
+    # recover would clear it.
+    taken = LOCKED.format(host="laptop.local", pid=977, at="2026-03-02T11:59:59Z").replace("5d8e.json", "7a1b.json")
+    runner = Scripted({}, [("pulumi refresh", answers((255, "", dead), (255, "", taken)))])
+    with pytest.raises(RecoverError, match=r"another update took the lock.*deploy@laptop\.local \(pid 977\)"):
+        recovery(runner, tmp_path)(settings)
+    assert "cancel" not in runner.pulumi_calls()
+
+
+def test_a_holder_that_ended_meanwhile_needs_no_cancel(tmp_path: Path, settings: Settings) -> None:
+    dead = LOCKED.format(host=HERE, pid=4242, at="2026-03-02T11:59:00Z")
+    runner = Scripted({}, [("pulumi refresh", answers((255, "", dead), (0, "", "")))])
+    recovery(runner, tmp_path)(settings)
+    assert runner.pulumi_calls() == ["stack", "refresh", "refresh", "preview"]
 
 
 def test_a_failed_refresh_for_another_reason_is_reported(tmp_path: Path, settings: Settings) -> None:

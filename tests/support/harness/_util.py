@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from .runs import Marker, mark
+
 LOOPBACK = "127.0.0.1"
 
 # Loopback URLs must never go through a proxy from the environment.
@@ -200,6 +202,8 @@ class Daemon:
     stop_timeout: float = 15.0
     _proc: subprocess.Popen[bytes] | None = None
     _log_file: IO[bytes] | None = None
+    # Its record under runs.ROOT, from when it has a temp dir until all of it is gone.
+    _marker: Marker | None = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -218,6 +222,7 @@ class Daemon:
     def _start_in_tempdir(self, prefix: str, mode: int) -> None:
         """Run :meth:`_start` in a fresh temp dir; a failed start leaves nothing behind."""
         self.dir = make_tempdir(prefix, self.base_dir, mode=mode)
+        self._record()
         try:
             self._start()
         except BaseException:
@@ -241,9 +246,29 @@ class Daemon:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        self._record()
         return self._proc
 
+    def _record(self) -> None:
+        """Record what a later session must stop and remove if this one is killed (runs.py)."""
+        if self._marker is None:
+            self._marker = mark(type(self).__name__)
+        pid = self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+        self._marker.write(pid=pid, dir=str(self.dir) if self.dir else None, **self._record_extra())
+
+    def _record_extra(self) -> dict[str, str]:
+        return {}
+
+    def _forget(self) -> None:
+        if self._marker is not None:
+            self._marker.remove()
+            self._marker = None
+
     def stop(self) -> None:
+        self._stop_process_and_dir()
+        self._forget()
+
+    def _stop_process_and_dir(self) -> None:
         stop_process(self._proc, timeout=self.stop_timeout)
         self._proc = None
         if self._log_file is not None:

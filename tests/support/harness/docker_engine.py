@@ -124,9 +124,10 @@ class DockerEngine(Daemon):
             return
         # dockerd leaves the bridges of networks still defined when it stops: remove them too.
         leftovers = [self.bridge, *self._network_bridges()] if self.bridge else []
-        super().stop()
+        self._stop_process_and_dir()
         for bridge in leftovers:
             subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
+        self._forget()
         self.bridge = None
         self.host = ""
         self.private = False
@@ -199,6 +200,7 @@ class DockerEngine(Daemon):
             second = self._pick_subnet()
             self.bridge = "sidk" + secrets.token_hex(4)
             self.bridge_ip = f"10.{second}.0.1"
+            self._record()  # before the bridge exists: a kill from here on leaves it to the next run
             for cmd in (
                 ["ip", "link", "add", "name", self.bridge, "type", "bridge"],
                 ["ip", "addr", "add", f"{self.bridge_ip}/24", "dev", self.bridge],
@@ -223,6 +225,13 @@ class DockerEngine(Daemon):
         except BaseException:
             self.stop()
             raise
+
+    def _record_extra(self) -> dict[str, str]:
+        if not self.bridge or not self.bridge_ip:
+            return {}
+        # Its networks' bridges (br-<id>) take addresses from the same /16.
+        subnet = str(ipaddress.ip_network(f"{self.bridge_ip}/16", strict=False))
+        return {"bridge": self.bridge, "subnet": subnet}
 
     def _spawn_dockerd(self, args: list[str] | None = None) -> None:
         proc = self._spawn(args or self._dockerd_args, self.log_path or Path(os.devnull))
