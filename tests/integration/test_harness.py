@@ -116,9 +116,12 @@ def test_engine_runs_example_image_and_volume_survives_rollout(
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        out = engine.run(
-            "exec", name1, "curl", "-fsS", "--max-time", "10", f"http://host.docker.internal:{server.server_port}/"
+        # The app image has Python, not curl.
+        url = f"http://host.docker.internal:{server.server_port}/"
+        fetch = (
+            f"import sys, urllib.request; sys.stdout.write(urllib.request.urlopen({url!r}, timeout=10).read().decode())"
         )
+        out = engine.run("exec", name1, "python3", "-c", fetch)
         assert out.stdout == "hello from the host"
     finally:
         server.shutdown()
