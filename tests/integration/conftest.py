@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import DockerEngine, ExampleImage, ObjectStore, Registry, SshHost, runs
-from tests.support.leftovers import remove_leftovers
+from tests.support.leftovers import remove_leftovers, remove_stack_objects
 from tests.support.pulumi_project import Engine, Project, ensure_pulumi
 from tests.support.stacks import FLY_STANDIN, ci_state_policy, public_health_endpoint
 
@@ -99,7 +99,9 @@ def _project(
     try:
         yield project
     finally:
-        project.tear_down()
+        if not project.tear_down():
+            for thing in remove_stack_objects(engine):
+                print(f"removed {thing.kind} {thing.name}, left by a failed tear-down")
         shutil.rmtree(base, ignore_errors=True)
         marker.remove()
 

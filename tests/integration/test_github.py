@@ -18,7 +18,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from service_infra.contract import PROJECT
+from service_infra.contract import FLY_APP_SUFFIX, PROJECT
 from tests.fakes.github_api import GithubApi
 from tests.fakes.github_api.openapi import SpecChecker, install_spec
 from tests.support import ROOT
@@ -56,6 +56,13 @@ def github_api() -> Iterator[GithubApi]:
         api.set_variable(SEEDED_ENVIRONMENT, "QA_URL", "https://qa.acme.example")
         api.set_secret(*SEEDED_REPO_SECRET)
         yield api
+
+
+@pytest.fixture
+def project(github_api: GithubApi, project: Project) -> Project:
+    """The conftest's project, made after the GitHub stand-in: its stacks are destroyed while the
+    stand-in still answers (fixtures are torn down in reverse)."""
+    return project
 
 
 def committed_config(stack: str) -> tuple[dict[str, Any], list[str]]:
@@ -193,7 +200,8 @@ def test_prod_stack(
         assert_environment_matches(api, "production-preview", config, secrets)
         # Prod's gate and data cannot be deleted by an update: the production environment, the
         # Docker volume and the Fly app and volume are protected in the state.
-        assert {"production", "llm-server-llm-cache", "image-descriptor-app"} <= stack.protected()
+        fly_app = config["services"]["image-descriptor"]["fly"]["app"]
+        assert {"production", "llm-server-llm-cache", f"{fly_app}{FLY_APP_SUFFIX}"} <= stack.protected()
         # The committed prod config, spelled out: reviewers resolved from names to ids.
         assert reviewer_ids(api, "production") == {("User", 4101), ("User", 4102), ("Team", 5101)}
         assert api.environments["production"]["prevent_self_review"] is True

@@ -111,12 +111,20 @@ def labelled_objects(engine: DockerEngine) -> list[Labelled]:
 
 def remove_leftovers(engine: DockerEngine) -> list[Labelled]:
     """Remove what runs that are over left on the engine; returns what was removed."""
-    removed = []
-    for thing in leftovers(labelled_objects(engine)):
-        remove = {"container": ["rm", "-f", "-v"], "network": ["network", "rm"], "volume": ["volume", "rm", "-f"]}
-        if engine.run(*remove[thing.kind], thing.name, check=False).returncode == 0:
-            removed.append(thing)
-    return removed
+    return _remove(engine, leftovers(labelled_objects(engine)))
+
+
+def remove_stack_objects(engine: DockerEngine) -> list[Labelled]:
+    """Remove what this run's stacks made (the harness's own daemons carry no RUN_LABEL): after a
+    tear-down whose destroy failed, so the next test's stacks do not meet its fixed names. Tests
+    use an engine one at a time."""
+    mine = [thing for thing in labelled_objects(engine) if thing.run_label == str(THIS_RUN)]
+    return _remove(engine, sorted(mine, key=lambda thing: (KINDS.index(thing.kind), thing.name)))
+
+
+def _remove(engine: DockerEngine, things: list[Labelled]) -> list[Labelled]:
+    remove = {"container": ["rm", "-f", "-v"], "network": ["network", "rm"], "volume": ["volume", "rm", "-f"]}
+    return [thing for thing in things if engine.run(*remove[thing.kind], thing.name, check=False).returncode == 0]
 
 
 def label_args() -> list[str]:

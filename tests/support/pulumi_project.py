@@ -137,9 +137,10 @@ class Project:
             check=False,
         )
 
-    def tear_down(self) -> None:
+    def tear_down(self) -> bool:
         """Destroy what a test left up (a failed test must not leave containers behind), prod's
-        protected resources included."""
+        protected resources included. False when a destroy failed."""
+        destroyed = True
         for stack in reversed(self.stacks):
             # A test that killed an update left its lock; nobody else uses this project's stacks.
             with contextlib.suppress(auto.CommandError):
@@ -153,6 +154,8 @@ class Project:
                 stack.stack.destroy(color="never")
             except auto.CommandError as error:
                 print(f"tear-down of {stack.stack.name} failed: {error}")
+                destroyed = False
+        return destroyed
 
     def state_text(self) -> str:
         """Every file of the backend, as text: what must never hold a plaintext secret."""
