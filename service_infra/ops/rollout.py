@@ -236,13 +236,14 @@ def activate(
     check: HealthCheck,
     timeout: float,
 ) -> dict[str, object]:
-    """Give the container the live alias once it is healthy. On failure the container is stopped
-    (no restart loop beside the running version) and nothing else is touched."""
+    """Give the container the live alias once it is healthy. On failure the container is killed
+    (it serves nothing, so there is nothing to drain; a kill also ends its restart policy, so no
+    restart loop beside the running version) and nothing else is touched."""
     try:
         document = wait_healthy(docker, container, check, timeout)
     except RolloutError as error:
         details = diagnose(docker, container, check)
-        docker.run("container", "stop", "--time", "5", container)
+        docker.run("container", "kill", container)
         raise RolloutError(
             f"service {service}, tag {tag}: the new container {container} is not healthy, so it was not put "
             f"live: {error}. The running version keeps serving. Fix services.{service}.tag (or the image) and "

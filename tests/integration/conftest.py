@@ -15,7 +15,7 @@ import pytest
 from tests.support.harness import DockerEngine, ExampleImage, ObjectStore, Registry, SshHost, runs
 from tests.support.leftovers import remove_leftovers, remove_stack_objects
 from tests.support.pulumi_project import Engine, Project, ensure_pulumi
-from tests.support.stacks import FLY_STANDIN, ci_state_policy, public_health_endpoint
+from tests.support.stacks import FLY_STANDIN, public_health_endpoint, state_policies
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -70,10 +70,11 @@ def fly_state(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.fixture
 def object_store() -> Iterator[ObjectStore]:
-    """An S3 store (moto_server) with a versioned bucket, and a CI key holding only the policy
-    docs/team.md gives. One per test: each test's stacks and state versions are its own."""
+    """An S3 store (moto_server) with a versioned bucket, and the keys of the CI identities holding
+    only the policies docs/team.md gives: `deploy` (for the staging stack) and `preview`. One per
+    test: each test's stacks and state versions are its own."""
     bucket = f"si-state-{secrets.token_hex(3)}"
-    with ObjectStore(ci_state_policy(bucket), bucket=bucket) as store:
+    with ObjectStore(state_policies(bucket, "staging"), bucket=bucket) as store:
         yield store
 
 
@@ -116,10 +117,17 @@ def project(pulumi_engine: Engine, engine: DockerEngine, fly_state: dict[str, Pa
 def shared_project(
     pulumi_engine: Engine, engine: DockerEngine, fly_state: dict[str, Path], object_store: ObjectStore
 ) -> Iterator[Project]:
-    """A project whose state is in the object store's bucket, reached with the CI key."""
-    assert object_store.ci is not None
-    backend = {"PULUMI_BACKEND_URL": object_store.backend_url, **object_store.ci.env()}
+    """A project whose state is in the object store's bucket, reached with staging's deploy key."""
+    backend = {"PULUMI_BACKEND_URL": object_store.backend_url, **object_store.user("deploy").env()}
     with _project(pulumi_engine, engine, fly_state, backend) as made:
+        # The bucket's admin uses it first (docs/delivery.md's bootstrap: `pulumi login`), which
+        # writes the backend's meta.yaml; no CI key may.
+        assert object_store.admin is not None
+        made.command.run(
+            ["stack", "ls", "--non-interactive"],
+            cwd=str(made.dir),
+            additional_env={**made.env, **object_store.admin.env()},
+        )
         yield made
 
 

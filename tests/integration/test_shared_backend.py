@@ -1,5 +1,5 @@
 """The stacks on a shared state backend: an S3 store (moto_server) that checks every request's
-signature and the CI key's policy, which is exactly the least-privilege policy docs/team.md gives.
+signature and the CI keys' policies, which are exactly the least-privilege ones docs/team.md gives.
 A staging stack on the harness's SSH host, through PULUMI_BACKEND_URL=s3://…?endpoint=…"""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import socket
 
 import pytest
 from botocore.exceptions import ClientError
+from pulumi import automation as auto
 
 from service_infra.contract import PROJECT
 from tests.support.harness import Credentials, DockerEngine, ExampleImage, ObjectStore, Registry, SshHost
@@ -67,12 +68,12 @@ def test_up_preview_and_rollback_keep_the_stack_in_the_bucket(
     assert_converged(stack, engine, port, example_image.v1.app_version)
 
     # The store checks credentials: a wrong secret, or the CI key beyond its policy, is refused.
-    assert object_store.ci is not None
-    forged = Credentials(object_store.ci.access_key_id, "not-the-secret")
+    deploy_key = object_store.user("deploy")
+    forged = Credentials(deploy_key.access_key_id, "not-the-secret")
     with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
         object_store.client(forged).list_objects_v2(Bucket=object_store.bucket)
     with pytest.raises(ClientError, match="AccessDenied"):
-        object_store.client(object_store.ci).list_object_versions(Bucket=object_store.bucket)
+        object_store.client(deploy_key).list_object_versions(Bucket=object_store.bucket)
 
 
 def test_a_second_update_is_refused_by_the_buckets_lock_naming_the_first(
@@ -165,3 +166,60 @@ def test_a_previous_state_version_is_restored_as_docs_team_says(
     assert json.loads(restored) == json.loads(good_state)
     stack.preview(expect_no_changes=True)
     assert_converged(stack, engine, port, example_image.v1.app_version)
+
+
+def test_each_ci_key_reaches_one_stack_and_the_key_any_branch_reads_writes_nothing(
+    shared_project: Project,
+    object_store: ObjectStore,
+    ssh_host: SshHost,
+    registry: Registry,
+    example_image: ExampleImage,
+) -> None:
+    """docs/team.md's two policies, as the workflows hold them: staging's deploy key (the
+    `staging` environment) and the preview key (a repository secret, so any branch's)."""
+    stack, port = deployed(shared_project, ssh_host, registry, example_image)  # with the deploy key
+    admin, deploy, preview = object_store.admin, object_store.user("deploy"), object_store.user("preview")
+    assert admin is not None
+
+    def pulumi(credentials: Credentials, *args: str) -> tuple[bool, str]:
+        env = {**shared_project.env, **credentials.env()}
+        try:
+            done = shared_project.command.run(
+                [*args, "--non-interactive"], cwd=str(shared_project.dir), additional_env=env
+            )
+        except auto.CommandError as error:
+            return False, str(error)
+        return True, done.stdout + done.stderr
+
+    def bucket() -> dict[str, list[str]]:
+        return {key: object_store.versions(key) for key in object_store.keys(".pulumi/")}
+
+    # The pull-request preview and the staging drift check, with the preview key: they work, and
+    # leave the bucket as it was (a preview takes no lock on this backend).
+    before = bucket()
+    ok, output = pulumi(preview, "preview", "--stack", "staging", "--diff")
+    assert ok, output[-3000:]
+    assert example_image.v2.tag in output, output[-3000:]
+    ok, output = pulumi(preview, "preview", "--stack", "staging", "--refresh")
+    assert ok, output[-3000:]
+    assert bucket() == before
+
+    # A branch's code cannot change staging with it: the update cannot even take its lock.
+    ok, output = pulumi(preview, "up", "--stack", "staging", "--yes", "--skip-preview")
+    assert not ok and "AccessDenied" in output, output[-3000:]
+    assert bucket() == before
+    assert health(port)["version"] == example_image.v1.app_version
+
+    # Prod's state (made by the bucket's admin) is out of reach of both CI keys of staging.
+    ok, output = pulumi(admin, "stack", "init", "prod", "--secrets-provider", "passphrase")
+    assert ok, output[-3000:]
+    for key in (deploy, preview):
+        ok, output = pulumi(key, "stack", "export", "--stack", "prod")
+        assert not ok and "AccessDenied" in output, output[-3000:]
+    ok, output = pulumi(deploy, "stack", "rm", "prod", "--yes", "--force")
+    assert not ok and "AccessDenied" in output, output[-3000:]
+    assert object_store.keys(f".pulumi/stacks/{PROJECT}/prod.json")
+
+    # The deploy key still does its job.
+    stack.up()
+    assert health(port)["version"] == example_image.v2.app_version

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from service_infra.cli.recover import pid_alive
 from tests.support.harness import DockerEngine
 
 RUN_LABEL = "service-infra.test-run"
@@ -47,16 +48,6 @@ class SuiteRun:
 
 # This process's run: what it labels, and what it never removes.
 THIS_RUN = SuiteRun(socket.gethostname(), os.getpid(), int(time.time()))
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
 
 
 def run_is_over(

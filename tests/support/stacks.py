@@ -129,17 +129,21 @@ def app_containers(engine: DockerEngine, environment: str = "staging", *, all: b
     return sorted(engine.run(*args).stdout.split())
 
 
-# The bucket docs/team.md names in its examples and in the CI identity's policy.
+# The bucket docs/team.md names in its examples and in the CI identities' policies.
 TEAM_DOC_BUCKET = "acme-service-infra-state"
 
 
-def ci_state_policy(bucket: str) -> dict[str, Any]:
-    """The CI identity's IAM policy exactly as docs/team.md gives it, for BUCKET instead."""
+def state_policies(bucket: str, stack: str) -> dict[str, dict[str, Any]]:
+    """The CI identities' IAM policies exactly as docs/team.md gives them (`deploy`, with STACK
+    for STACK, and `preview`), for BUCKET instead."""
     text = (ROOT / "docs" / "team.md").read_text()
-    blocks = re.findall(r"```json\n(.*?)```", text, re.S)
-    if len(blocks) != 1:
-        raise ValueError(f"docs/team.md: expected one ```json block (the CI policy), found {len(blocks)}")
-    return json.loads(blocks[0].replace(TEAM_DOC_BUCKET, bucket))
+    blocks = dict(re.findall(r"<!-- policy: (\w+) -->\n```json\n(.*?)```", text, re.S))
+    if set(blocks) != {"deploy", "preview"}:
+        raise ValueError(f"docs/team.md: expected the policies deploy and preview, found {sorted(blocks)}")
+    return {
+        name: json.loads(block.replace(TEAM_DOC_BUCKET, bucket).replace("/STACK", f"/{stack}"))
+        for name, block in blocks.items()
+    }
 
 
 def health(port: int) -> dict[str, Any]:

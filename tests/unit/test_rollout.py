@@ -126,7 +126,7 @@ def test_failed_checks_after_the_start_period_fail_at_once_with_logs_and_a_probe
     assert secret not in message
     assert "one more probe: GET http://llm-server-prod-v2:8000/health: HTTP 503" in message
     assert len([c for c in docker.calls if c[0] == "exec"]) == 4  # three checks, then the one in the error
-    assert docker.commands()[-1] == ("container", "stop", "--time", "5", "llm-server-prod-v2")
+    assert docker.commands()[-1] == ("container", "kill", "llm-server-prod-v2")
 
 
 def test_failures_while_it_starts_do_not_count() -> None:

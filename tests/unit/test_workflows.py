@@ -21,7 +21,14 @@ from tests.support import ROOT
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 # Unprefixed names are the stack's own credentials, which live only in environments; staging's
 # copies for pull-request previews carry a STAGING_ prefix at repository level.
-STACK_CREDENTIALS = ("PULUMI_CONFIG_PASSPHRASE", "SSH_PRIVATE_KEY", "FLY_API_TOKEN", "GITHUB_TOKEN")
+STACK_CREDENTIALS = (
+    "PULUMI_CONFIG_PASSPHRASE",
+    "SSH_PRIVATE_KEY",
+    "FLY_API_TOKEN",
+    "GITHUB_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+)
 SECRET_REFERENCE = re.compile(r"secrets\.([A-Z0-9_]+)")
 
 

@@ -117,16 +117,16 @@ app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0)`` (context manager)
     as uid 10001, ``/data`` owned by 10001; GET /health -> {"status":"ok","env":...,"version":
     app_version}.
 
-``ObjectStore(ci_policy, *, bucket=None, start_timeout=30.0, base_dir=None)`` (context manager)
+``ObjectStore(policies, *, bucket=None, start_timeout=30.0, base_dir=None)`` (context manager)
     moto's S3 server (``moto_server``, moto[server] pinned in requirements-dev.txt) on
     127.0.0.1:<free port>, one bucket with versioning on, and IAM enforced: every request must be
     SigV4-signed by a key it issued, within that key's policy. Users ``admin`` (everything) and
-    ``ci`` (``ci_policy``). Moto's recorder logs every request, so ``.halt()`` (the process
+    one per entry of ``policies`` (name -> IAM policy document). Moto's recorder logs every request, so ``.halt()`` (the process
     stops) and ``.resume()`` (it starts on the same port and replays the log) keep the data, as a
     real store's restart does; ``.restart()`` does both.
 
     - ``.bucket``, ``.endpoint`` ("127.0.0.1:PORT"), ``.url``, ``.backend_url`` (PULUMI_BACKEND_URL)
-    - ``.admin`` / ``.ci: Credentials`` with ``.env()`` -> AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_REGION
+    - ``.admin`` / ``.user(name) -> Credentials`` with ``.env()`` -> AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_REGION
     - ``.client(credentials=None)``  a boto3 S3 client (admin by default)
     - ``.keys(prefix="") -> list[str]``, ``.versions(key) -> list[str]`` (version ids, newest first)
 

@@ -36,9 +36,9 @@ class Credentials:
 
 
 class ObjectStore(Daemon):
-    """``moto_server`` on 127.0.0.1:<free port> holding one bucket, versioning on, and two IAM
-    users: ``admin`` (everything) and ``ci``, whose policy is ``ci_policy`` (an IAM policy document,
-    e.g. the least privileges docs/team.md gives the CI identity).
+    """``moto_server`` on 127.0.0.1:<free port> holding one bucket, versioning on, and IAM users:
+    ``admin`` (everything) and one per entry of ``policies`` (user name -> IAM policy document,
+    e.g. the least privileges docs/team.md gives each identity), in ``users``.
 
     Moto keeps its data in memory; its recorder logs each request to ``requests.jsonl`` in the
     store's temp dir, and :meth:`resume` replays that log into the new process: a restart keeps
@@ -49,19 +49,19 @@ class ObjectStore(Daemon):
 
     def __init__(
         self,
-        ci_policy: Mapping[str, Any],
+        policies: Mapping[str, Mapping[str, Any]],
         *,
         bucket: str | None = None,
         start_timeout: float = 30.0,
         base_dir: Path | str | None = None,
     ) -> None:
-        self.ci_policy = ci_policy
+        self.policies = dict(policies)
         self.bucket = bucket or f"si-state-{secrets.token_hex(3)}"
         self.start_timeout = start_timeout
         self.base_dir = base_dir
         self.port = 0
         self.admin: Credentials | None = None
-        self.ci: Credentials | None = None
+        self.users: dict[str, Credentials] = {}
         self._seed = secrets.randbelow(2**31)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -91,6 +91,11 @@ class ObjectStore(Daemon):
         self.resume()
 
     # -- use ---------------------------------------------------------------------------------
+    def user(self, name: str) -> Credentials:
+        if name not in self.users:
+            raise HarnessError(f"the object store has no user {name!r} (started? users: {sorted(self.users)})")
+        return self.users[name]
+
     @property
     def endpoint(self) -> str:
         return f"{LOOPBACK}:{self.port}"
@@ -138,7 +143,7 @@ class ObjectStore(Daemon):
         self._moto_api(f"seed?a={self._seed}")
         iam = self._unsigned_client("iam")
         self.admin = self._user(iam, "admin", ADMIN_POLICY)
-        self.ci = self._user(iam, "ci", self.ci_policy)
+        self.users = {name: self._user(iam, name, policy) for name, policy in self.policies.items()}
         s3 = self._unsigned_client("s3")
         s3.create_bucket(Bucket=self.bucket)
         s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
