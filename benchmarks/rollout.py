@@ -7,7 +7,12 @@ Measures, in one run (real Pulumi engine, real dockerd reached over real SSH, re
      over SSH (pull, run, wait healthy, switch the alias, drain and remove the old), as a ratio;
   3. the time from the start of `up` to its error for a never-healthy version (it never listens)
      and a crashing one (it exits at once), with the load's count of failed requests and the
-     versions that answered meanwhile.
+     versions that answered meanwhile;
+  4. where a rollout's `up` spends its time: until the engine's first step (CLI, plugins, the
+     program: settings, preflight, digests), each resource step as the engine timed it, and after
+     the last one;
+  5. a no-op `up` of the same stack next to the `up` of an empty Python program (same engine,
+     same backend kind, same virtualenv), as a ratio.
 Each rollout pulls its image (it is removed from the engine first).
 
 Run: .venv/bin/python benchmarks/rollout.py [--rounds N] [--workers N]
@@ -16,11 +21,13 @@ Run: .venv/bin/python benchmarks/rollout.py [--rounds N] [--workers N]
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +41,6 @@ from service_infra.contract import RESTART_POLICY  # noqa: E402
 from service_infra.ops import rollout as rollout_ops  # noqa: E402
 from tests.support.harness import (  # noqa: E402
     DockerEngine,
-    ExampleImage,
     Registry,
     SshHost,
     free_port,
@@ -42,14 +48,81 @@ from tests.support.harness import (  # noqa: E402
 )
 from tests.support.harness.example_image import ImageVersion  # noqa: E402
 from tests.support.harness.load import Load, LoadResult  # noqa: E402
-from tests.support.pulumi_project import Project, ensure_pulumi  # noqa: E402
+from tests.support.pulumi_project import Engine, Project  # noqa: E402
 from tests.support.stacks import API_KEY, ssh_stack_config  # noqa: E402
+from tests.support.world import world  # noqa: E402
 
 
 def timed(action: Callable[[], object]) -> float:
     start = time.perf_counter()
     action()
     return time.perf_counter() - start
+
+
+STEP_DONE = re.compile(
+    r"^\s*(?P<sign>[-+~]+)?\s*(?P<type>\S+:\S+:\S+) (?P<name>\S+) (?P<op>created|updated|deleted|replaced|read)"
+    r"(?:[^(]*)\((?P<seconds>[0-9.]+)s\)"
+)
+
+
+@dataclass
+class TimedUp:
+    """One `up`, each output line stamped as it arrived: where its time went."""
+
+    seconds: float = 0.0
+    first_step: float = 0.0  # until the engine started its first resource step
+    last_step: float = 0.0  # until the last step ended
+    steps: list[tuple[str, str, float]] = field(default_factory=list)  # (resource, op, seconds)
+
+    @classmethod
+    def run(cls, stack: Any) -> TimedUp:
+        stamped: list[tuple[float, str]] = []
+        start = time.perf_counter()
+        stack.stack.up(on_output=lambda line: stamped.append((time.perf_counter() - start, line)), color="never")
+        timed = cls(seconds=time.perf_counter() - start)
+        step_lines = [
+            (t, line) for t, line in stamped if re.search(r"\b(creating|updating|deleting|replacing|reading) \(", line)
+        ]
+        timed.first_step = step_lines[0][0] if step_lines else timed.seconds
+        for t, line in stamped:
+            match = STEP_DONE.match(line)
+            if match:
+                timed.steps.append(
+                    (f"{match['type'].rsplit(':', 1)[-1]} {match['name']}", match["op"], float(match["seconds"]))
+                )
+                timed.last_step = t
+        return timed
+
+    def report(self) -> str:
+        rows = [f"  until the first step (CLI, plugins, program)  {self.first_step:6.2f}s"]
+        rows += [f"  {name:<44} {op:<8} {seconds:6.2f}s" for name, op, seconds in self.steps]
+        rows.append(f"  after the last step (state, exit)             {self.seconds - self.last_step:6.2f}s")
+        rows.append(f"  total                                         {self.seconds:6.2f}s")
+        return "\n".join(rows)
+
+
+def empty_program_ups(pulumi_engine: Engine, workdir: Path, rounds: int) -> list[float]:
+    """`up` of a Python program that declares nothing, with the same engine, virtualenv and kind
+    of backend: the floor any no-op `up` stands on."""
+    directory = workdir / "empty"
+    directory.mkdir()
+    (directory / "Pulumi.yaml").write_text(
+        "name: empty\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
+    )
+    (directory / "__main__.py").write_text("import pulumi  # noqa: F401\n")
+    (directory / ".venv").symlink_to(ROOT / ".venv")
+    state = workdir / "empty-state"
+    state.mkdir()
+    env = {**pulumi_engine.env(), "PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": "bench",
+           "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}  # fmt: skip
+    command = auto.PulumiCommand(root=str(Path(pulumi_engine.bin_dir).parent))
+    stack = auto.create_or_select_stack(
+        stack_name="bench",
+        work_dir=str(directory),
+        opts=auto.LocalWorkspaceOptions(env_vars=env, secrets_provider="passphrase", pulumi_command=command),
+    )
+    stack.up(color="never")  # the first one writes the stack's state
+    return [timed(lambda: stack.up(color="never")) for _ in range(rounds)]
 
 
 def rounds_under_load(
@@ -160,23 +233,36 @@ def naive_replace(
 
 def through_pulumi(
     project: Project, ctx: dict[str, Any], versions: list[ImageVersion], rounds: int, workers: int
-) -> tuple[list[tuple[float, LoadResult]], list[tuple[str, float, LoadResult, str]]]:
+) -> Through:
     port = free_port()
     config = ssh_stack_config(ctx["ssh_host"], ctx["registry"], ctx["example_image"], versions[0].tag, port)
     stack = project.stack("staging", config, secrets={"GHCR_TOKEN": ctx["registry"].password, "API_KEY": API_KEY})
     stack.up()
 
+    breakdowns: list[TimedUp] = []
+
     def rollout(_n: int, version: ImageVersion) -> None:
         stack.set("services.llm-server.tag", version.tag)
-        stack.up()
+        breakdowns.append(TimedUp.run(stack))
 
     results = rounds_under_load(ctx["engine"], versions, rounds, workers, port, rollout)
+    noops = [TimedUp.run(stack) for _ in range(rounds)]
 
     failures = [
         fail_to(stack, port, workers, version)
         for version in (ctx["example_image"].broken, ctx["example_image"].crashing)
     ]
-    return results, failures
+    return Through(results, failures, breakdowns, noops)
+
+
+@dataclass
+class Through:
+    """What the Pulumi side of the benchmark measured."""
+
+    runs: list[tuple[float, LoadResult]]
+    failures: list[tuple[str, float, LoadResult, str]]
+    breakdowns: list[TimedUp]
+    noops: list[TimedUp]
 
 
 def fail_to(stack: Any, port: int, workers: int, version: ImageVersion) -> tuple[str, float, LoadResult, str]:
@@ -212,36 +298,36 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="load client threads")
     args = parser.parse_args()
 
-    pulumi_engine = ensure_pulumi()
-    with (
-        DockerEngine() as engine,
-        SshHost(engine) as ssh_host,
-        Registry(engine) as registry,
-        ExampleImage(engine, registry, owner="acme") as image,
-        tempfile.TemporaryDirectory(prefix="si-bench-") as tmp,
-    ):
-        ctx = {"engine": engine, "ssh_host": ssh_host, "registry": registry, "example_image": image}
-        versions = [image.v1, image.v2]
-        Path(tmp).chmod(0o755)
-        env = {**pulumi_engine.env(), "DOCKER_HOST": engine.host}
-        project = Project(Path(tmp) / "project", env, pulumi_engine)
-        by_hand = ByHand(ssh_host, registry, Path(tmp))
-        try:
-            pulumi_runs, failures = through_pulumi(project, ctx, versions, args.rounds, args.workers)
-        finally:
-            project.tear_down()
-        hand_runs = proxied_by_hand(by_hand, engine, versions, image.proxy_ref, args.rounds, args.workers)
-        naive_runs = naive_replace(by_hand, engine, versions, args.rounds, args.workers)
+    with world("si-bench-") as w:
+        ctx = {"engine": w.engine, "ssh_host": w.ssh_host, "registry": w.registry, "example_image": w.image}
+        versions = [w.image.v1, w.image.v2]
+        by_hand = ByHand(w.ssh_host, w.registry, w.workdir)
+        through = through_pulumi(w.project, ctx, versions, args.rounds, args.workers)
+        w.project.tear_down()
+        empty_ups = empty_program_ups(w.pulumi_engine, w.workdir, args.rounds)
+        hand_runs = proxied_by_hand(by_hand, w.engine, versions, w.image.proxy_ref, args.rounds, args.workers)
+        naive_runs = naive_replace(by_hand, w.engine, versions, args.rounds, args.workers)
 
     print(
         f"\nrollouts of a tag over SSH, {args.rounds} per method, {args.workers} load clients, each pulling its image"
     )
-    print(line("pulumi up (proxy + live alias)", pulumi_runs))
+    print(line("pulumi up (proxy + live alias)", through.runs))
     print(line("by hand, same design (docker CLI)", hand_runs))
     print(line("naive stop-then-start replace", naive_runs))
-    ratio = statistics.median(s for s, _ in pulumi_runs) / statistics.median(s for s, _ in hand_runs)
+    ratio = statistics.median(s for s, _ in through.runs) / statistics.median(s for s, _ in hand_runs)
     print(f"pulumi up / by hand (median wall time): {ratio:.2f}")
-    for what, seconds, load, error in failures:
+    median_rollout = sorted(through.breakdowns, key=lambda up: up.seconds)[len(through.breakdowns) // 2]
+    print(f"where the median rollout's up spent its time:\n{median_rollout.report()}")
+    noop = statistics.median(up.seconds for up in through.noops)
+    empty = statistics.median(empty_ups)
+    print(
+        f"no-op up of the stack: median {noop:.2f}s (runs: {', '.join(f'{up.seconds:.2f}' for up in through.noops)});"
+        f" empty program's up: median {empty:.2f}s (runs: {', '.join(f'{t:.2f}' for t in empty_ups)});"
+        f" ratio {noop / empty:.2f}"
+    )
+    median_noop = sorted(through.noops, key=lambda up: up.seconds)[len(through.noops) // 2]
+    print(f"where the median no-op up spent its time:\n{median_noop.report()}")
+    for what, seconds, load, error in through.failures:
         print(
             f"{what} version: up failed {seconds:.1f}s after it started; meanwhile {load.summary()}\n"
             f"  error: {error or '(not found in the output)'}"

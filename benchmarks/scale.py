@@ -24,7 +24,6 @@ import pstats
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,17 +34,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from service_infra.contract import PROJECT  # noqa: E402
-from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port  # noqa: E402
+from tests.support.harness import free_port  # noqa: E402
 from tests.support.mocks import Recorder, load_stack_config, run_stack  # noqa: E402
-from tests.support.pulumi_project import Project, Stack, ensure_pulumi  # noqa: E402
+from tests.support.pulumi_project import Stack  # noqa: E402
 from tests.support.stacks import (  # noqa: E402
     API_KEY,
     FLY_SECRETS,
-    FLY_STANDIN,
     fly_config,
-    public_health_endpoint,
     ssh_stack_config,
 )
+from tests.support.world import world  # noqa: E402
 
 DOCKER_TEMPLATE, FLY_TEMPLATE = "llm-server", "image-descriptor"
 DOCKER_PROVIDER = "pulumi:providers:docker"
@@ -196,42 +194,23 @@ def logins(log: Path | None) -> int:
 
 
 def engine_points(docker: Sequence[int], fly: Sequence[int], repeat: int) -> list[Point]:
-    pulumi_engine = ensure_pulumi()
     points: list[Point] = []
-    with (
-        DockerEngine() as engine,
-        SshHost(engine) as ssh_host,
-        Registry(engine) as registry,
-        ExampleImage(engine, registry, owner="acme") as image,
-        tempfile.TemporaryDirectory(prefix="si-bench-scale-") as tmp,
-        public_health_endpoint() as health_url,
-    ):
-        Path(tmp).chmod(0o755)  # as the suite's projects: readable by the containers' non-root user
-        env = {
-            **pulumi_engine.env(str(FLY_STANDIN)),
-            "DOCKER_HOST": engine.host,
-            "FLY_STANDIN_STATE": str(Path(tmp) / "fly-state.json"),
-            "FLY_STANDIN_LOG": str(Path(tmp) / "fly-argv.jsonl"),
-        }
-        project = Project(Path(tmp) / "project", env, pulumi_engine)
-        try:
-            ports: list[int] = []
-            while len(set(ports)) < max(docker):
-                ports.append(free_port())
-            ports = list(dict.fromkeys(ports))
-            base = ssh_stack_config(ssh_host, registry, image, image.v1.tag, ports[0])
-            secrets = {"GHCR_TOKEN": registry.password, "API_KEY": API_KEY}
-            for count in docker:
-                stack = project.stack("staging", with_copies(base, DOCKER_TEMPLATE, count, ports), secrets)
-                points.append(Point("first up, docker (grown in place)", count, timed(stack.up, 1)))
-                points += no_op_points("docker", count, stack, repeat, lambda: logins(ssh_host.log_path))
-            fly_base = fly_config("bench-image-descriptor", health_url)
-            for count in fly:
-                stack = project.stack("staging-fly", with_copies(fly_base, FLY_TEMPLATE, count), FLY_SECRETS)
-                points.append(Point("first up, fly (grown in place)", count, timed(stack.up, 1)))
-                points += no_op_points("fly", count, stack, repeat, lambda: 0)
-        finally:
-            project.tear_down()
+    with world("si-bench-scale-") as w:
+        ports: list[int] = []
+        while len(set(ports)) < max(docker):
+            ports.append(free_port())
+        ports = list(dict.fromkeys(ports))
+        base = ssh_stack_config(w.ssh_host, w.registry, w.image, w.image.v1.tag, ports[0])
+        secrets = {"GHCR_TOKEN": w.registry.password, "API_KEY": API_KEY}
+        for count in docker:
+            stack = w.project.stack("staging", with_copies(base, DOCKER_TEMPLATE, count, ports), secrets)
+            points.append(Point("first up, docker (grown in place)", count, timed(stack.up, 1)))
+            points += no_op_points("docker", count, stack, repeat, lambda: logins(w.ssh_host.log_path))
+        fly_base = fly_config("bench-image-descriptor", w.health_url)
+        for count in fly:
+            stack = w.project.stack("staging-fly", with_copies(fly_base, FLY_TEMPLATE, count), FLY_SECRETS)
+            points.append(Point("first up, fly (grown in place)", count, timed(stack.up, 1)))
+            points += no_op_points("fly", count, stack, repeat, lambda: 0)
     return points
 
 

@@ -22,8 +22,10 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +44,8 @@ LOG_LINES = 20
 # After joining the alias, until the proxy has certainly seen it: only then may the old version
 # stop (without this wait, a switch done at once failed 774 of 9223 requests in the benchmark).
 SETTLE_SECONDS = PROXY_DNS_VALID_SECONDS + 1.0
+# How long the shared SSH connection may take to come up before commands go on without it.
+MASTER_START_SECONDS = 15.0
 
 
 class RolloutError(Exception):
@@ -57,6 +61,46 @@ class Docker:
             raise RolloutError(f"{DOCKER_CLI_ENV} is empty: it must hold the docker command as a JSON list")
         self.prefix = list(prefix)
         self.remote = self.prefix[0] == "ssh"
+        self._master: subprocess.Popen[bytes] | None = None
+        self._control_dir: str | None = None
+
+    def __enter__(self) -> Docker:
+        if self.remote and "--" in self.prefix:
+            self._share_one_connection()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._master is not None:
+            self._master.terminate()
+            try:
+                self._master.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._master.kill()
+            self._master = None
+        if self._control_dir is not None:
+            shutil.rmtree(self._control_dir, ignore_errors=True)
+            self._control_dir = None
+
+    def _share_one_connection(self) -> None:
+        """Every docker command of this run over one SSH connection (a master this process owns,
+        its socket in a private temp dir): one handshake instead of one per command. If the master
+        cannot start, each command falls back to a connection of its own."""
+        cut = self.prefix.index("--")
+        options, destination = self.prefix[1:cut], self.prefix[cut + 1 : cut + 2]
+        # A short path: a Unix socket's path has ~100 bytes (macOS), and ssh adds 17 while binding.
+        self._control_dir = tempfile.mkdtemp(prefix="si-ssh-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        socket_path = os.path.join(self._control_dir, "master")
+        control = ["-o", f"ControlPath={socket_path}"]
+        self._master = subprocess.Popen(
+            ["ssh", *control, "-o", "ControlMaster=yes", *options, "-N", "--", *destination],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + MASTER_START_SECONDS
+        while not os.path.exists(socket_path) and self._master.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.prefix = ["ssh", *control, "-o", "ControlMaster=no", *self.prefix[1:]]
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | os._Environ[str]) -> Docker:
@@ -292,20 +336,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     op.add_argument("--drain-seconds", type=int, default=30)
     args = parser.parse_args(argv)
     try:
-        docker = Docker.from_environ(os.environ)
-        if args.op == "activate":
-            check = HealthCheck(
-                args.proxy, args.port, args.health_path, args.start_period, secret_env=tuple(args.secret_env)
-            )
-            result = activate(
-                docker, args.service, args.tag, args.container, args.network, args.alias, check, args.timeout
-            )
-            print(json.dumps(result, sort_keys=True))
-        else:
-            print(retire(docker, args.container, args.drain_seconds))
+        with Docker.from_environ(os.environ) as docker:
+            return _run(args, docker)
     except RolloutError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _run(args: argparse.Namespace, docker: Docker) -> int:
+    if args.op == "activate":
+        check = HealthCheck(
+            args.proxy, args.port, args.health_path, args.start_period, secret_env=tuple(args.secret_env)
+        )
+        result = activate(docker, args.service, args.tag, args.container, args.network, args.alias, check, args.timeout)
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print(retire(docker, args.container, args.drain_seconds))
     return 0
 
 

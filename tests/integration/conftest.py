@@ -15,7 +15,8 @@ import pytest
 from tests.support.harness import DockerEngine, ExampleImage, ObjectStore, Registry, SshHost, runs
 from tests.support.leftovers import remove_leftovers, remove_stack_objects
 from tests.support.pulumi_project import Engine, Project, ensure_pulumi
-from tests.support.stacks import FLY_STANDIN, public_health_endpoint, state_policies
+from tests.support.stacks import public_health_endpoint, state_policies
+from tests.support.world import project_env
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -89,13 +90,7 @@ def _project(
     backend = dict(backend or {})
     marker = runs.mark("project")
     marker.write(dir=str(base))
-    env = {
-        **pulumi_engine.env(str(FLY_STANDIN)),
-        "DOCKER_HOST": engine.host,
-        "FLY_STANDIN_STATE": str(fly_state["state"]),
-        "FLY_STANDIN_LOG": str(fly_state["log"]),
-        **backend,
-    }
+    env = {**project_env(pulumi_engine, engine, fly_state["state"].parent), **backend}
     project = Project(base / "project", env, pulumi_engine, backend.get("PULUMI_BACKEND_URL"))
     try:
         yield project

@@ -155,6 +155,7 @@ class Project:
             except auto.CommandError as error:
                 print(f"tear-down of {stack.stack.name} failed: {error}")
                 destroyed = False
+        self.stacks.clear()
         return destroyed
 
     def state_text(self) -> str:

@@ -206,3 +206,53 @@ def test_main_reports_failure_on_stderr(monkeypatch: pytest.MonkeyPatch, capsys:
     monkeypatch.setenv("SERVICE_INFRA_DOCKER_CLI", "not json")
     assert rollout.main(["retire", "--container", "x"]) == 1
     assert "SERVICE_INFRA_DOCKER_CLI must hold" in capsys.readouterr().err
+
+
+FAKE_SSH = """#!/bin/sh
+# Records its argv; as a master (ControlMaster=yes) it makes its socket and waits to be stopped.
+printf '%s\\n' "$*" >> "$SSH_LOG"
+case "$*" in
+*ControlMaster=yes*)
+  [ -n "$MASTER_FAILS" ] && exit 255
+  socket=$(printf '%s\\n' "$@" | sed -n 's/^ControlPath=//p')
+  : > "$socket"
+  trap 'echo stopped >> "$SSH_LOG"; exit 0' TERM
+  while :; do sleep 0.05; done ;;
+esac
+echo '[]'
+"""
+
+
+@pytest.mark.parametrize("master_fails", [False, True], ids=["shared", "master-fails"])
+def test_one_ssh_connection_carries_every_command_of_a_run(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, master_fails: bool
+) -> None:
+    ssh = tmp_path / "ssh"
+    ssh.write_text(FAKE_SSH)
+    ssh.chmod(0o755)
+    log = tmp_path / "ssh.log"
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    monkeypatch.setenv("SSH_LOG", str(log))
+    if master_fails:
+        monkeypatch.setenv("MASTER_FAILS", "1")
+    config = settings.load_settings(load_stack_config("prod"), set())
+    with rollout.Docker(docker_cli(config.docker_hosts["mac-mini"])) as docker:
+        docker.run("ps")
+        docker.run("ps")
+        control_dir = docker._control_dir
+    assert control_dir is not None
+    lines = log.read_text().splitlines()
+    master, clients = lines[0], [line for line in lines if line.endswith(" docker ps")]
+    assert "ControlMaster=yes" in master and " -N -- " in master and "docker" not in master.split(" -- ")[1]
+    assert "StrictHostKeyChecking=yes" in master  # the master trusts only the pinned key too
+    assert len(clients) == 2 and all(
+        f"ControlPath={control_dir}/master" in c and "ControlMaster=no" in c for c in clients
+    )
+    # The master is stopped and its private dir removed when the run ends.
+    assert ("stopped" in lines) is not master_fails
+    assert not (tmp_path / control_dir).exists()
+
+
+def test_a_local_engine_needs_no_shared_connection() -> None:
+    with rollout.Docker(["docker", "-H", "unix:///var/run/docker.sock"]) as docker:
+        assert docker._master is None and docker.prefix[0] == "docker"
