@@ -225,7 +225,8 @@ def free_disk_finding(name: str, done: subprocess.CompletedProcess[str], min_fre
         "disk",
         Status.WARN,
         f"{free_gib:.1f} GiB free, under {min_free_gib} GiB: pulls and logs will fail when it runs out; fix on "
-        "the Mac: docker image prune --all --force --filter until=720h (unused images older than 30 days)",
+        "the Mac: docker image prune --force (dangling layers only; never --all, which removes the images of "
+        "earlier releases that a rollback runs)",
     )
 
 

@@ -20,11 +20,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from service_infra.contract import IMAGE_DIGEST, PROJECT, VERSION_KEY_SECRET
 from service_infra.settings import Settings, SettingsError
 
 # What a tag may name; the digest Docker records for a pull is the one of what the tag names.
+# Registry lookups in flight at once (each is a HEAD, or a HEAD, a token and a HEAD).
+PARALLEL_REQUESTS = 8
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -118,27 +121,40 @@ def _token(url: str, username: str, password: str, timeout: float) -> str:
 
 def image_digests(settings: Settings, secrets: Mapping[str, str]) -> dict[str, str | None]:
     """Each Docker service's image digest: pinned by rollback for its tag, else resolved on the
-    stack's registry. None for images not on that registry (the local stack's own builds)."""
+    stack's registry. None for images not on that registry (the local stack's own builds). The
+    registry is asked for every service at once (a few round trips each, on every preview and up)."""
     registry = settings.registry
     found: dict[str, str | None] = {}
-    problems = []
+    to_ask: dict[str, tuple[str, str]] = {}
     for name, service in settings.docker_services().items():
-        pinned = service.pinned_digest
-        if pinned is not None:
-            found[name] = pinned
-            continue
-        if registry is None or not service.image.startswith(f"{registry.server}/"):
+        if service.pinned_digest is not None:
+            found[name] = service.pinned_digest
+        elif registry is None or not service.image.startswith(f"{registry.server}/"):
             found[name] = None
-            continue
-        repository = service.image.removeprefix(f"{registry.server}/")
+        else:
+            to_ask[name] = (service.image.removeprefix(f"{registry.server}/"), service.tag)
+    if not to_ask or registry is None:
+        return found
+
+    def ask(repository_and_tag: tuple[str, str]) -> str | RegistryError:
+        repository, tag = repository_and_tag
         try:
-            found[name] = resolve_digest(
-                registry.server, repository, service.tag, registry.username, secrets[registry.password_secret]
+            return resolve_digest(
+                registry.server, repository, tag, registry.username, secrets[registry.password_secret]
             )
         except RegistryError as error:
-            problems.append(f"{PROJECT}:services.{name}.tag: {error}")
+            return error
+
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_REQUESTS, len(to_ask))) as pool:
+        answers = dict(zip(to_ask, pool.map(ask, to_ask.values()), strict=True))
+    problems = [
+        f"{PROJECT}:services.{name}.tag: {answer}"
+        for name, answer in answers.items()
+        if isinstance(answer, RegistryError)
+    ]
     if problems:
         raise SettingsError(problems)
+    found.update({name: answer for name, answer in answers.items() if isinstance(answer, str)})
     return found
 
 
