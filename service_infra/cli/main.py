@@ -4,6 +4,7 @@ check Pulumi.<stack>.yaml [...]                 the settings rules, offline (exi
 doctor Pulumi.<stack>.yaml                      the stack's Docker hosts, checked (read-only)
 rollback --stack S --service N [--dry-run]      back to the service's previous known-good tag
 recover --stack S [--force]                     after an interrupted update: backup, lock, pending operations, preview
+prune-images --stack S [--keep N] [--yes]       remove host images no kept release and no container needs
 config-reference                                print docs/configuration.md, from the settings models
 """
 
@@ -13,7 +14,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from service_infra.cli import config_reference, doctor, recover, rollback
+from service_infra.cli import config_reference, doctor, prune_images, recover, rollback
 from service_infra.cli.check import check
 
 
@@ -25,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("doctor", help="check the stack's Docker hosts (read-only)", add_help=False)
     commands.add_parser("rollback", help="roll a service back to its previous known-good tag", add_help=False)
     commands.add_parser("recover", help="recover a stack after an interrupted update", add_help=False)
+    commands.add_parser("prune-images", help="remove host images no kept release needs", add_help=False)
     commands.add_parser("config-reference", help="print the config reference (docs/configuration.md)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "rollback":
@@ -33,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return doctor.main(rest)
     if args.command == "recover":
         return recover.main(rest)
+    if args.command == "prune-images":
+        return prune_images.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "config-reference":

@@ -107,3 +107,48 @@ def test_a_secret_rotation_rolls_out_beside_the_old_container_and_fails_no_reque
         assert hashlib.sha256(value.encode()).hexdigest()[:8] not in state
     stack.preview(expect_no_changes=True)
     stack.destroy()
+
+
+def test_prune_images_frees_the_host_of_what_no_kept_release_needs_and_nothing_else(
+    project: Project, engine: DockerEngine, ssh_host: SshHost, registry: Registry, example_image: ExampleImage
+) -> None:
+    """`prune-images` over real SSH: the program's digest pulls of a repository of its own (so
+    the suite's tagged builds are out of the picture), two releases and a stray pull."""
+    repo, tags = "acme/prune-check", {"v1": example_image.v1, "v2": example_image.v2}
+    repository = f"{registry.address}/{repo}"
+    digests = {}
+    for name, local_ref in [*((n, v.local_ref) for n, v in tags.items()), ("stray", example_image.proxy_ref)]:
+        ref = registry.push(local_ref, repo, name)
+        found = engine.run("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout
+        digests[name] = next(d.split("@")[1] for d in json.loads(found) if d.startswith(f"{repository}@"))
+        engine.run("rmi", ref)  # no tag of the repository on the host: only what is pulled by digest
+    port = free_port()
+    config = ssh_stack_config(ssh_host, registry, example_image, "v1", port)
+    config["services"]["llm-server"]["image"] = repository
+    stack = project.stack("staging", config, secrets={"GHCR_TOKEN": registry.password, "API_KEY": API_KEY})
+    stack.up()
+    stack.set("services.llm-server.tag", "v2")
+    stack.up()
+    env = {"DOCKER_CONFIG": str(registry.docker_config_dir)}
+    engine.run("pull", f"{repository}@{digests['stray']}", env=env)  # someone's pull: no release
+
+    def on_host(name: str) -> bool:
+        return engine.run("image", "inspect", f"{repository}@{digests[name]}", check=False).returncode == 0
+
+    def prune(*args: str) -> str:
+        done = project.operator_command("prune-images", "--stack", "staging", *args)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    listing = prune()
+    assert f"would remove {repository}@{digests['stray']}" in listing, listing
+    assert digests["v1"] not in listing and digests["v2"] not in listing, listing
+    assert all(on_host(name) for name in digests)  # a listing removes nothing
+
+    prune("--yes")
+    assert not on_host("stray") and on_host("v1") and on_host("v2")
+
+    prune("--keep", "1", "--yes")
+    assert not on_host("v1") and on_host("v2")  # v2 is live: its container uses it
+    assert health(port)["version"] == example_image.v2.app_version
+    stack.preview(expect_no_changes=True)
