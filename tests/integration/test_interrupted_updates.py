@@ -84,11 +84,12 @@ class Watch:
         self._docker_events.wait(timeout=10)
 
     def pulling(self) -> bool:
-        """The Docker engine has asked the registry for the new version's manifest."""
+        """The Docker engine has asked the registry for the new version's manifest, by the digest
+        it pulls (the program's own lookup of that digest asks by tag, before any step)."""
         assert self.registry_log is not None
         with self.registry_log.open("rb") as log:
             log.seek(self.registry_offset)
-            return f"/v2/{self.image.repo}/manifests/{self.image.v2.tag}".encode() in log.read()
+            return f"/v2/{self.image.repo}/manifests/{self.image.v2.digest}".encode() in log.read()
 
     def new_container_made(self) -> bool:
         listing = ["ps", "-aq", "--filter", f"label={RUN_LABEL}={THIS_RUN}"]
