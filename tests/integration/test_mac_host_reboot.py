@@ -110,5 +110,11 @@ def test_the_service_comes_back_by_itself_after_a_daemon_restart_a_proxy_restart
             f"app docker-killed: answered {seconds_until_answers(port, v1.app_version, since):.1f}s after `docker start`"
         )
         stack.preview(refresh=True, expect_no_changes=True)
+        mine = bridges(engine)
         stack.destroy()
-    assert links() == machine, "the private engine left the machine's interfaces changed"
+    # Compared with what the machine had, and with this engine's bridges: another engine on the
+    # machine (a developer's, a parallel run) may add and remove interfaces of its own meanwhile.
+    after = links()
+    assert machine <= after, f"the private engine took down or removed {sorted(machine - after)}"
+    left = sorted(name for name, _ in after - machine if name in mine)
+    assert not left, f"the private engine left its bridges behind: {left}"
