@@ -164,8 +164,10 @@ def test_an_update_killed_half_way_is_recovered(
     [old] = app_containers(engine)
     data = f"written before the kill at {point}"
     engine.run("exec", old, "sh", "-c", f"echo '{data}' > /data/kill-test")
-    # The new version is only in the registry, so the update pulls it.
-    engine.run("image", "rm", example_image.v2.ref)
+    # The new version is only in the registry, so the update pulls it: neither its tag nor the
+    # reference by digest an earlier pull (of another test) left is on the engine.
+    for ref in (example_image.v2.ref, example_image.v2.digest_ref):
+        engine.run("image", "rm", ref, check=False)
 
     watch = Watch(engine, registry, example_image, old, tmp_path / "events.jsonl")
     try:
