@@ -149,11 +149,16 @@ def rounds_under_load(
     port: int,
     rollout: Callable[[int, ImageVersion], object],
 ) -> list[tuple[float, LoadResult]]:
-    """Roll out v2, v1, v2, ... (each pulled afresh), timing each under load on the port."""
+    """Roll out v2, v1, v2, ... (each pulled afresh: neither its tag nor its digest reference is
+    left on the engine), timing each under load on the port; with no WORKERS, on a quiet host."""
     results = []
     for n in range(1, rounds + 1):
         version = versions[n % 2]
-        engine.run("rmi", version.ref, check=False)
+        for ref in (version.ref, version.digest_ref):
+            engine.run("rmi", ref, check=False)
+        if not workers:
+            results.append((timed(lambda n=n, version=version: rollout(n, version)), LoadResult()))
+            continue
         with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
             seconds = timed(lambda n=n, version=version: rollout(n, version))
         results.append((seconds, load.result))
@@ -186,8 +191,9 @@ class ByHand:
 
 def proxied_by_hand(
     by_hand: ByHand, engine: DockerEngine, versions: list[ImageVersion], proxy_ref: str, rounds: int, workers: int
-) -> list[tuple[float, LoadResult]]:
-    """The same design (proxy, alias switch, drain) done by hand: returns [(seconds, LoadResult)]."""
+) -> tuple[list[tuple[float, LoadResult]], list[tuple[float, LoadResult]]]:
+    """The same design (proxy, alias switch, drain) done by hand: [(seconds, LoadResult)] under
+    load, then on a quiet host."""
     port, network, proxy_name = free_port(), "bench-hand", "bench-hand-proxy"
     conf = Path(tempfile.mkdtemp()) / "nginx.conf"
     conf.write_text(proxy.nginx_conf("bench", "live", 8000))
@@ -219,7 +225,8 @@ def proxied_by_hand(
         live[0] = new
 
     try:
-        return rounds_under_load(engine, versions, rounds, workers, port, rollout)
+        loaded = rounds_under_load(engine, versions, rounds, workers, port, rollout)
+        return loaded, rounds_under_load(engine, versions, rounds, 0, port, rollout)
     finally:
         by_hand.remove(live[0], proxy_name)
         by_hand.docker("network", "rm", network, check=False)
@@ -262,13 +269,16 @@ def through_pulumi(
         breakdowns.append(TimedUp.run(stack))
 
     results = rounds_under_load(ctx["engine"], versions, rounds, workers, port, rollout)
+    loaded_breakdowns = list(breakdowns)
+    breakdowns.clear()
+    quiet = rounds_under_load(ctx["engine"], versions, rounds, 0, port, rollout)
     noops = [TimedUp.run(stack) for _ in range(rounds)]
 
     failures = [
         fail_to(stack, port, workers, version)
         for version in (ctx["example_image"].broken, ctx["example_image"].crashing)
     ]
-    return Through(results, failures, breakdowns, noops)
+    return Through(results, quiet, failures, loaded_breakdowns, list(breakdowns), noops)
 
 
 @dataclass
@@ -276,8 +286,10 @@ class Through:
     """What the Pulumi side of the benchmark measured."""
 
     runs: list[tuple[float, LoadResult]]
+    quiet_runs: list[tuple[float, LoadResult]]
     failures: list[tuple[str, float, LoadResult, str]]
     breakdowns: list[TimedUp]
+    quiet_breakdowns: list[TimedUp]
     noops: list[TimedUp]
 
 
@@ -298,9 +310,11 @@ def line(label: str, runs: list[tuple[float, LoadResult]]) -> str:
     failed = sum(r.failed for _, r in runs)
     total = sum(r.total for _, r in runs)
     rate = statistics.mean(r.rate for _, r in runs)
+    timing = f"{label:<34} time median {statistics.median(times):6.1f}s (runs: {', '.join(f'{t:.1f}' for t in times)})"
+    if not total:
+        return f"{timing}  (no load)"
     return (
-        f"{label:<34} time median {statistics.median(times):6.1f}s (runs: {', '.join(f'{t:.1f}' for t in times)})"
-        f"  requests {total:6d}  failed {failed:6d}  rate {rate:5.0f}/s"
+        f"{timing}  requests {total:6d}  failed {failed:6d}  rate {rate:5.0f}/s"
         f"  longest gap without an answer {max(r.longest_gap for _, r in runs):.2f}s"
     )
 
@@ -318,7 +332,9 @@ def main() -> None:
         through = through_pulumi(w.project, ctx, versions, args.rounds, args.workers)
         w.project.tear_down()
         empty_ups = empty_program_ups(w.pulumi_engine, w.workdir, args.rounds)
-        hand_runs = proxied_by_hand(by_hand, w.engine, versions, w.image.proxy_ref, args.rounds, args.workers)
+        hand_runs, quiet_hand_runs = proxied_by_hand(
+            by_hand, w.engine, versions, w.image.proxy_ref, args.rounds, args.workers
+        )
         naive_runs = naive_replace(by_hand, w.engine, versions, args.rounds, args.workers)
 
     print(
@@ -328,9 +344,15 @@ def main() -> None:
     print(line("by hand, same design (docker CLI)", hand_runs))
     print(line("naive stop-then-start replace", naive_runs))
     ratio = statistics.median(s for s, _ in through.runs) / statistics.median(s for s, _ in hand_runs)
-    print(f"pulumi up / by hand (median wall time): {ratio:.2f}")
-    median_rollout = sorted(through.breakdowns, key=lambda up: up.seconds)[len(through.breakdowns) // 2]
-    print(f"where the median rollout's up spent its time:\n{median_rollout.report()}")
+    print(f"pulumi up / by hand (median wall time), under load: {ratio:.2f}")
+    print("the same rollouts on a quiet host (no load; the load shares these cores):")
+    print(line("pulumi up, quiet", through.quiet_runs))
+    print(line("by hand, quiet", quiet_hand_runs))
+    quiet = statistics.median(s for s, _ in through.quiet_runs) / statistics.median(s for s, _ in quiet_hand_runs)
+    print(f"pulumi up / by hand (median wall time), quiet: {quiet:.2f}")
+    for label, ups in (("under load", through.breakdowns), ("quiet", through.quiet_breakdowns)):
+        median_up = sorted(ups, key=lambda up: up.seconds)[len(ups) // 2]
+        print(f"where the median rollout's up spent its time, {label}:\n{median_up.report()}")
     noop = statistics.median(up.seconds for up in through.noops)
     empty = statistics.median(empty_ups)
     print(
