@@ -83,13 +83,10 @@ class Watch:
         self._docker_events.kill()
         self._docker_events.wait(timeout=10)
 
-    def pulling(self) -> bool:
-        """The Docker engine has asked the registry for the new version's manifest, by the digest
-        it pulls (the program's own lookup of that digest asks by tag, before any step)."""
-        assert self.registry_log is not None
-        with self.registry_log.open("rb") as log:
-            log.seek(self.registry_offset)
-            return f"/v2/{self.image.repo}/manifests/{self.image.v2.digest}".encode() in log.read()
+    def pulling(self) -> list[Step]:
+        """The steps that pull the new version's image: begun, so the engine has recorded them as
+        pending (it does before it asks the provider), and the provider is pulling."""
+        return [s for s in self.events.began() if s.name == IMAGE_RESOURCE and s.op in ("create", "create-replacement")]
 
     def new_container_made(self) -> bool:
         listing = ["ps", "-aq", "--filter", f"label={RUN_LABEL}={THIS_RUN}"]
@@ -119,6 +116,8 @@ class Watch:
 
 # The command resource that puts a version live (create) and retires it (delete).
 LIVE_SUFFIX = "-live"
+# The service's image: pulled by its create (or create-replacement) step.
+IMAGE_RESOURCE = "llm-server-image"
 
 
 @dataclass(frozen=True)
@@ -131,8 +130,12 @@ class KillPoint:
 
 
 KILL_POINTS = {
-    # The new version's image is on its way from the registry; no container of it yet.
-    "while-the-image-is-pulled": KillPoint(Watch.pulling, lambda w: not w.new_container_made()),
+    # The new version's image is on its way from the registry; no container of it yet. (The
+    # registry's log cannot tell: the program itself asks it for the tag's digest before any step,
+    # and with the layers on the engine the pull itself is over in a blink.)
+    "while-the-image-is-pulled": KillPoint(
+        lambda w: bool(w.pulling()), lambda w: bool(w.unfinished(w.pulling())) and not w.new_container_made()
+    ),
     "after-the-new-container-is-made": KillPoint(Watch.new_container_made, lambda w: w.new_container_made()),
     # The new container exists; the step that waits for its health and puts it live has begun.
     "during-activation": KillPoint(
@@ -176,7 +179,7 @@ def test_an_update_killed_half_way_is_recovered(
             try:
                 try:
                     wait_for(
-                        lambda: kill.reached(watch), 300, point, interval=0.05, alive=lambda: update.poll() is None
+                        lambda: kill.reached(watch), 300, point, interval=0.01, alive=lambda: update.poll() is None
                     )
                 except HarnessError as error:
                     output = update.communicate(timeout=60)[0] if update.poll() is not None else ""
