@@ -116,12 +116,18 @@ def test_prune_images_frees_the_host_of_what_no_kept_release_needs_and_nothing_e
     the suite's tagged builds are out of the picture), two releases and a stray pull."""
     repo, tags = "acme/prune-check", {"v1": example_image.v1, "v2": example_image.v2}
     repository = f"{registry.address}/{repo}"
+    # A third image that nothing runs: the proxy's bits with a label of their own (so not in use).
+    stray = "si-prune-stray:latest"
+    engine.run(
+        "build", "--label", "service-infra.test=stray", "-t", stray, "-", input=f"FROM {example_image.proxy_ref}\n"
+    )
     digests = {}
-    for name, local_ref in [*((n, v.local_ref) for n, v in tags.items()), ("stray", example_image.proxy_ref)]:
+    for name, local_ref in [*((n, v.local_ref) for n, v in tags.items()), ("stray", stray)]:
         ref = registry.push(local_ref, repo, name)
         found = engine.run("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout
         digests[name] = next(d.split("@")[1] for d in json.loads(found) if d.startswith(f"{repository}@"))
         engine.run("rmi", ref)  # no tag of the repository on the host: only what is pulled by digest
+    engine.run("rmi", stray)
     port = free_port()
     config = ssh_stack_config(ssh_host, registry, example_image, "v1", port)
     config["services"]["llm-server"]["image"] = repository
