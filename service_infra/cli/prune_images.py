@@ -20,14 +20,13 @@ alone. Reads the stack's outputs (no secrets) and asks the hosts with the docker
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from service_infra.cli.rollback import RollbackError, stack_outputs
 from service_infra.commands.docker import docker_cli
 from service_infra.contract import IMAGE_DIGEST, RELEASES_KEPT, RELEASES_OUTPUT
 from service_infra.ops.rollout import Docker, RolloutError
@@ -35,10 +34,6 @@ from service_infra.settings import SettingsError, load_stack_file
 
 # One line per image reference: repository, tag, digest, image id.
 IMAGE_FORMAT = "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}"
-
-
-class PruneError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -121,18 +116,6 @@ def prune(stack: str, outputs: Mapping[str, Any], keep: int, apply: bool, say: A
     return total
 
 
-def stack_outputs(stack: str) -> dict[str, Any]:
-    try:
-        done = subprocess.run(
-            ["pulumi", "stack", "output", "--json", "--stack", stack], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:
-        raise PruneError("`pulumi` is not on PATH: run scripts/prune-images.sh, which installs Pulumi") from None
-    if done.returncode != 0:
-        raise PruneError(f"`pulumi stack output --stack {stack}` failed: {done.stderr.strip()}")
-    return json.loads(done.stdout or "{}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m service_infra prune-images",
@@ -151,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--keep: at least 1 (the live release's image always stays)")
     try:
         count = prune(args.stack, stack_outputs(args.stack), args.keep, args.yes)
-    except (SettingsError, PruneError, RolloutError) as error:
+    except (SettingsError, RollbackError, RolloutError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if count and not args.yes:

@@ -194,11 +194,18 @@ def _pulumi(args: list[str], capture: bool = True) -> str:
     try:
         done = subprocess.run(["pulumi", *args], capture_output=capture, text=True, check=False)
     except FileNotFoundError:
-        raise RollbackError("`pulumi` is not on PATH: run scripts/rollback.sh, which installs it") from None
+        raise RollbackError(
+            "`pulumi` is not on PATH: run the command through its script in scripts/, which installs it"
+        ) from None
     if done.returncode != 0:
         detail = (done.stderr or "").strip() if capture else f"exit {done.returncode}"
         raise RollbackError(f"`pulumi {' '.join(args[:3])}` failed: {detail}")
     return done.stdout or ""
+
+
+def stack_outputs(stack: str) -> dict[str, Any]:
+    """The stack's outputs (`pulumi stack output --json`: secrets stay masked)."""
+    return json.loads(_pulumi(["stack", "output", "--json", "--stack", stack]) or "{}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         history = json.loads(_pulumi(["stack", "history", "--json", "--stack", args.stack]) or "[]")
-        outputs = json.loads(_pulumi(["stack", "output", "--json", "--stack", args.stack]) or "{}")
+        outputs = stack_outputs(args.stack)
         digests = recorded_digests(outputs, args.service)
         if args.list:
             print(release_listing(releases(history, args.service, digests)))
