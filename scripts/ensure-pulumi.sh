@@ -141,6 +141,10 @@ build() {
   if [[ -x $built/$file ]]; then
     how="source build, from the cache ($built)"
   else
+    # The offline build is for Linux machines that reach only package registries; its scripts
+    # use GNU tools. A Mac gets the official parts instead.
+    [[ $(uname -s) == Linux ]] ||
+      die "$part $version is neither installed nor downloadable, and the offline build runs on Linux only: install the official Pulumi (brew install pulumi) or let \`pulumi plugin install\` reach get.pulumi.com, then run again"
     rm -rf -- "$built" "$built.tmp"
     # The bridged providers check their schema with the project's Python SDKs.
     PYTHON=${PYTHON:-$root/.venv/bin/python} \

@@ -13,7 +13,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.support import ROOT
 from tests.support.pulumi_project import ENSURE_PULUMI, Engine
@@ -152,6 +151,21 @@ def test_an_older_cli_is_not_used_and_the_source_build_runs_in_the_private_home(
     assert _snapshot(user_home) == before
 
 
+def test_on_a_mac_a_part_that_must_be_built_is_named_with_the_official_way_to_get_it(tmp_path: Path) -> None:
+    bin_dir = _official_cli(tmp_path, pin("pulumi"))
+    _executable(bin_dir / "uname", "#!/bin/sh\necho Darwin\n")
+    _fake_part(tmp_path / "offline", "provider-command", PLUGINS["command"], {"pulumi-resource-command": "#!/bin/sh\n"})
+
+    done = _run(tmp_path, [bin_dir], tmp_path / "user-pulumi")
+
+    assert done.returncode != 0
+    assert f"provider-command {PLUGINS['command']} is neither installed nor downloadable" in done.stderr
+    assert "brew install pulumi" in done.stderr
+    assert not (tmp_path / "cache" / "toolchain" / "parts").exists() or not any(
+        (tmp_path / "cache" / "toolchain" / "parts").iterdir()
+    )
+
+
 def test_a_build_part_that_disagrees_with_requirements_txt_fails_loudly(tmp_path: Path) -> None:
     bin_dir = _official_cli(tmp_path, pin("pulumi"))
     user_home = tmp_path / "user-pulumi"
@@ -180,8 +194,19 @@ def test_each_offline_part_builds_the_version_requirements_txt_pins(part: str, p
     assert (built.group(1) or built.group(2)) == pin(package), f"{part} builds another version than {package}=="
 
 
-@pytest.mark.parametrize("workflow", sorted((ROOT / ".github" / "workflows").glob("*.yml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "workflow",
+    sorted((ROOT / ".github").glob("*/*/*.yml")) + sorted((ROOT / ".github" / "workflows").glob("*.yml")),
+    ids=lambda p: p.name,
+)
 def test_workflows_install_the_cli_version_requirements_txt_pins(workflow: Path) -> None:
-    env = yaml.safe_load(workflow.read_text()).get("env") or {}
-    if "PULUMI_VERSION" in env:
-        assert str(env["PULUMI_VERSION"]) == pin("pulumi"), f"{workflow.name}: PULUMI_VERSION is not the pulumi pin"
+    """No workflow or action writes a Pulumi version: each reads requirements.txt's pins."""
+    text = workflow.read_text()
+    for package in ("pulumi", "pulumi-command", "pulumi-docker", "pulumi-github"):
+        assert not re.search(rf"(?<![\d.]){re.escape(pin(package))}(?![\d.])", text), (
+            f"{workflow.relative_to(ROOT)} writes {package}'s version {pin(package)}: read it from requirements.txt"
+        )
+    for value in re.findall(r"pulumi-version:\s*(.+)", text):
+        assert re.fullmatch(r"\$\{\{ steps\.[\w-]+\.outputs\.[\w-]+ \}\}", value.strip()), (
+            f"{workflow.relative_to(ROOT)}: pulumi-version {value.strip()} is not a version read from requirements.txt"
+        )
