@@ -21,6 +21,7 @@ config = settings.load_runtime_settings()  # raises, naming every bad key, befor
 preflight.check_before_changes(config, pulumi.get_stack(), PROJECT_DIR)
 # Each release's image digest (from the registry) and secrets' keyed hash, before any resource.
 plain_secrets = settings.read_plain_secrets(set(config.secrets))
+settings.check_secret_values(config, plain_secrets)  # e.g. a NUL no container's environment can hold
 # What the stack's last update recorded of its releases, carried into this one's outputs.
 own_stack = pulumi.StackReference(
     f"{pulumi.get_organization() or 'organization'}/{pulumi.get_project()}/{pulumi.get_stack()}"

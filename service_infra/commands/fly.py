@@ -76,6 +76,13 @@ class UnsafeSecretError(ValueError):
         super().__init__(f"service-infra:secrets.{name}: {why}; nothing was sent to Fly")
 
 
+# A Fly secret reaches the app as an environment variable, and an environment entry is a C string.
+NUL_IN_ENVIRONMENT = (
+    "holds a NUL byte, which no process environment can carry (the app gets each secret as an environment "
+    "variable); remove it, or store the value encoded (e.g. base64) and decode it in the service"
+)
+
+
 def _no_comment(encoded: str) -> bool:
     # parser.go cuts the value at the first "#" when an even number of '"' precede it.
     head, hashed, _ = encoded.partition("#")
@@ -121,13 +128,16 @@ def secret_line(name: str, value: str) -> str:
     flyctl's parser (internal/command/secrets/parser.go) strips leading spaces and one pair of outer
     quotes, cuts at a "#" after an even number of '"', treats a leading \"\"\" as a multi-line
     value, drops "\r" at line ends, panics on a lone quote and silently stops at a line of 64 KiB.
-    Each value gets an encoding that survives all of that, or UnsafeSecretError says why none does.
+    Each value gets an encoding that survives all of that, or UnsafeSecretError says why none does;
+    a NUL byte, which the parser keeps, is refused too: no environment variable can hold it.
     tests/fakes/fly/secrets_table.json holds what the real parser stored for each case.
     """
     try:
         value.encode()
     except UnicodeEncodeError:
         raise UnsafeSecretError(name, "is not valid UTF-8") from None
+    if "\0" in value:  # flyctl's parser keeps it, but the app could never read it back whole
+        raise UnsafeSecretError(name, NUL_IN_ENVIRONMENT)
     encodings = [_many_lines(name, value)] if "\n" in value else _one_line(value)
     lines = [f"{name}={encoded}" for encoded in encodings]
     fitting = [line for line in lines if max(len(part.encode()) for part in line.split("\n")) <= MAX_LINE_BYTES]

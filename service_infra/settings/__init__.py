@@ -19,6 +19,7 @@ from service_infra.settings.errors import SettingsError
 from service_infra.settings.fly import FlyTarget, FlyVolume
 from service_infra.settings.github import GithubEnvironmentSettings, GithubSettings, Reviewers
 from service_infra.settings.loader import (
+    check_secret_values,
     load_runtime_settings,
     load_settings,
     load_stack_file,
@@ -43,6 +44,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "Tier",
+    "check_secret_values",
     "load_runtime_settings",
     "load_settings",
     "load_stack_file",

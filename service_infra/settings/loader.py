@@ -130,3 +130,21 @@ def read_plain_secrets(names: set[str]) -> dict[str, str]:
     raw = runtime_config.get_config(f"{PROJECT}:secrets")
     values = json.loads(raw) if isinstance(raw, str) else (raw or {})
     return {name: str(values[name]) for name in sorted(names) if name in values}
+
+
+def check_secret_values(settings: Settings, values: Mapping[str, str]) -> None:
+    """Refuse, before any resource, a secret value a Docker service's environment cannot hold.
+
+    `secret_env` reaches the container as environment variables, each a C string: a NUL byte would
+    cut the value there, so the service would run with another value than the one set.
+    """
+    problems = [
+        f"{PROJECT}:secrets.{secret}: holds a NUL byte, which no process environment can carry (it is in "
+        f"{PROJECT}:services.{name}.secret_env); remove it, or store the value encoded (e.g. base64) and "
+        "decode it in the service"
+        for name, service in sorted(settings.docker_services().items())
+        for secret in service.secret_env
+        if "\0" in values.get(secret, "")
+    ]
+    if problems:
+        raise SettingsError(problems)

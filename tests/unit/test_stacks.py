@@ -11,6 +11,7 @@ import pytest
 
 from service_infra import preflight
 from service_infra.settings import SettingsError
+from tests.support import mocks
 from tests.support.mocks import (
     Recorder,
     image_digest_for,
@@ -304,6 +305,23 @@ def test_nothing_is_registered_when_settings_are_invalid() -> None:
     assert raised.value.problems == [
         "service-infra:services.llm-server.tag: an immutable tag is required in prod (e.g. sha-1a2b3c4), got 'latest'",
         "service-infra:services.llm-server.docker.prot: unknown key; did you mean `port`?",
+    ]
+
+
+def test_a_docker_secret_with_a_nul_byte_is_refused_by_name_before_anything_is_registered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A container's environment cannot hold NUL: the service would run with the value cut short."""
+    real = mocks.secret_value_for
+    monkeypatch.setattr(mocks, "secret_value_for", lambda name: "key\0tail" if name == "API_KEY" else real(name))
+    recorder = Recorder()
+    with pytest.raises(SettingsError) as raised:
+        run_stack(load_stack_config("prod"), "prod", recorder)
+    assert not recorder.resources
+    assert raised.value.problems == [
+        "service-infra:secrets.API_KEY: holds a NUL byte, which no process environment can carry (it is in "
+        "service-infra:services.llm-server.secret_env); remove it, or store the value encoded (e.g. base64) and "
+        "decode it in the service"
     ]
 
 
