@@ -169,7 +169,9 @@ def ensure_app(app: str, org: str) -> dict[str, object]:
 
 # How to change what flyctl will not change non-interactively (docs/operations.md, Fly volumes).
 VOLUME_HOWTO = "see docs/operations.md#changing-a-fly-volume"
-GONE_STATES = ("pending_destroy", "destroying", "destroyed")
+# A volume soft-deleted on Fly: fly-go v0.9.5's destroyedVolumeStates (flaps/flaps_volumes.go), the
+# states `volumes list` hides; `volumes show` reports them as they are.
+GONE_STATES = ("scheduling_destroy", "fork_cleanup", "waiting_for_detach", "pending_destroy", "destroying")
 
 
 def _attached(app: str) -> list[dict[str, object]]:

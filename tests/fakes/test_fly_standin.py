@@ -17,6 +17,7 @@ from service_infra.contract import FLY_REGIONS
 from tests.fakes.fly.app_secrets import parse_secrets
 from tests.fakes.fly.core import VERSION, FlyError, PanicError
 from tests.fakes.fly.secret_cases import AFTER, CASES, ENCODINGS, NAME, stdin_for
+from tests.fakes.fly.volumes import DESTROYED_STATES, SOFT_DELETE_STATE
 
 FAKES = Path(__file__).parent / "fly"
 FLY = str(FAKES / "fly")
@@ -298,6 +299,41 @@ def test_volumes_create_list_show_destroy(fly: Fly) -> None:
     assert fly.ok("volumes", "destroy", vid, "--yes").stdout == f"Destroyed volume ID: {vid} name: data\n"
     assert vid not in [v["id"] for v in fly.json("volumes", "list", "-a", "web", "-j")]
     assert fly.json("volumes", "list", "-a", "web", "-j", "--all")[0]["state"] == "pending_destroy"
+
+
+def test_only_fly_gos_soft_deleted_states_are_written_and_hidden(fly: Fly) -> None:
+    vid = fly.app_with_volume()
+    fly.ok("volumes", "destroy", vid, "--app", "web", "--yes")
+    assert fly.json("volumes", "show", vid, "--app", "web", "--json")["state"] == SOFT_DELETE_STATE
+    assert SOFT_DELETE_STATE in DESTROYED_STATES and "destroyed" not in DESTROYED_STATES  # a machine state
+    assert {v["state"] for v in fly.state_json()["volumes"].values()} <= {"created", *DESTROYED_STATES}
+
+
+@pytest.mark.parametrize("state", DESTROYED_STATES)
+def test_a_soft_deleted_volume_is_shown_as_it_is_and_not_destroyed_again(fly: Fly, state: str) -> None:
+    """fly-go v0.9.5: `volumes list` (GetVolumes) hides these states, `--all` (GetAllVolumes) and
+    `volumes show` (GetVolume) do not filter. flaps' answers to destroying or extending one are not
+    in the source: the stand-in answers as for an unknown id."""
+    vid = fly.app_with_volume()
+    saved = fly.state_json()
+    saved["volumes"][vid]["state"] = state
+    fly.write_state(saved)
+    assert fly.json("volumes", "list", "--app", "web", "--json") == []
+    assert [v["state"] for v in fly.json("volumes", "list", "--app", "web", "--json", "--all")] == [state]
+    shown = fly.json("volumes", "show", vid, "--app", "web", "--json")
+    assert (shown["id"], shown["state"], shown["name"]) == (vid, state, "data")
+    assert "State" not in fly.ok("volumes", "show", vid, "--app", "web").stdout  # printVolume shows no state
+    assert fly.fail("volumes", "destroy", vid, "--app", "web", "--yes") == (
+        f"Error: failed destroying volume: failed to destroy volume {vid}: not_found: volume not found\n"
+    )
+    # Without --yes flyctl first gets the volume, which is found, then asks: non-interactively, an error.
+    assert fly.fail("volumes", "destroy", vid, "--app", "web").endswith(
+        "Error: yes flag must be specified when not running interactively\n"
+    )
+    assert fly.fail("volumes", "extend", vid, "--app", "web", "--size", "3") == (
+        f"Error: failed to extend volume: failed to extend volume {vid}: not_found: volume not found\n"
+    )
+    assert fly.state_json()["volumes"][vid]["state"] == state  # nothing changed it
 
 
 def test_regions_are_the_programs(fly: Fly) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from tests.fakes.fly.volumes import DESTROYED_STATES
 from tests.fakes.github_api import GithubApi
 from tests.support import ROOT
 from tests.support.pulumi_project import Project
@@ -44,7 +45,7 @@ def test_app_volume_and_secrets_are_created_once(
     again.up()
     state = read_fly_state(fly_state["state"])
     assert list(state["apps"]) == ["it-image-descriptor"]
-    assert [v["name"] for v in state["volumes"].values() if v.get("state") != "destroyed"] == ["cache_data"]
+    assert [v["name"] for v in state["volumes"].values() if v["state"] not in DESTROYED_STATES] == ["cache_data"]
 
 
 def test_an_app_name_owned_by_someone_else_is_a_clear_error(

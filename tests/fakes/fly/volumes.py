@@ -14,10 +14,20 @@ from .shapes import volume_json
 # Fly's regions, the list the program validates against (a state file's "regions" replaces it).
 REGIONS = sorted(FLY_REGIONS)
 
+# fly-go v0.9.5 flaps_volumes.go destroyedVolumeStates: the soft-deleted states `volumes list` hides
+# (GetVolumes) and `--all` shows (GetAllVolumes). There is no "destroyed" volume state. The stand-in
+# writes "pending_destroy" on destroy; a test may seed any of the others.
+DESTROYED_STATES = ("scheduling_destroy", "fork_cleanup", "waiting_for_detach", "pending_destroy", "destroying")
+SOFT_DELETE_STATE = "pending_destroy"
+
+
+def is_destroyed(volume: Json) -> bool:
+    return volume["state"] in DESTROYED_STATES
+
 
 def live_volumes(x: Ctx, app: str, include_destroyed: bool = False) -> list[Json]:
     vols = [v for v in x.st["volumes"].values() if v["app"] == app]
-    vols = [v for v in vols if include_destroyed or v["state"] != "pending_destroy"]
+    vols = [v for v in vols if include_destroyed or not is_destroyed(v)]
     return sorted(vols, key=lambda v: v["created_at"])
 
 
@@ -161,21 +171,22 @@ def cmd_volumes_destroy(x: Ctx) -> None:
         raise FlyError("volume ID or app required")
     for vid in x.args or [""]:
         vol, _ = find_volume(x, vid)
-        vol = None if vol and vol["state"] == "pending_destroy" else vol
-        if not x.f("yes"):
+        if not x.f("yes"):  # confirmVolumeDelete: fly-go's GetVolume, which filters no state
             if vol is None:
                 raise FlyError(f"failed to get volume {vid}: not_found: volume not found")
             err("Deleting a volume is not reversible.")
             if not confirm("Are you sure you want to destroy this volume?"):
                 return
         prefix = f"failed destroying volume: failed to destroy volume {vid}:"
-        if vol is None:
+        # [stand-in] flaps' answer to a DELETE of a soft-deleted volume is in neither flyctl nor fly-go:
+        # here it is that of an unknown id, not_found.
+        if vol is None or is_destroyed(vol):
             raise FlyError(f"{prefix} not_found: volume not found")
         if vol["attached_machine_id"]:
             raise FlyError(
                 f"{prefix} failed_precondition: volume is currently bound to machine: {vol['attached_machine_id']}"
             )
-        vol["state"] = "pending_destroy"  # soft delete, as on Fly; `volumes list --all` still shows it
+        vol["state"] = SOFT_DELETE_STATE  # soft delete, as on Fly; `volumes list --all` still shows it
         out(f"Destroyed volume ID: {vid} name: {vol['name']}")
 
 
@@ -186,6 +197,7 @@ def cmd_volumes_show(x: Ctx) -> None:
     vol, app = find_volume(x, vid)
     if vol is None:
         raise FlyError(f"failed retrieving volume: failed to get volume {vid}: not_found: volume not found")
+    # A soft-deleted volume is shown with its state: fly-go's GetVolume, unlike GetVolumes, filters no state.
     return dump(volume_json(vol)) if x.f("json") else print_volume(vol, app)
 
 
@@ -202,7 +214,7 @@ def cmd_volumes_extend(x: Ctx) -> None:  # volumes/extend.go
         raise FlyError("volume ID must be specified when not running interactively")
     vid = x.args[0]
     vol = x.st["volumes"].get(vid)
-    if vol is None or vol["app"] != name or vol["state"] == "pending_destroy":
+    if vol is None or vol["app"] != name or is_destroyed(vol):
         raise FlyError(f"failed to extend volume: failed to extend volume {vid}: not_found: volume not found")
     size += vol["size_gb"] if raw.startswith("+") else 0
     if size <= vol["size_gb"]:  # Fly volumes only grow; the server's exact wording is not in flyctl
