@@ -29,7 +29,17 @@ __all__ = [
     "secrets_import",
     "secrets_stdin",
     "secrets_unset",
+    "token_environment",
 ]
+
+
+def token_environment(token: str) -> dict[str, str]:
+    """What the Fly commands get in their environment, over the caller's: the stack's token.
+
+    flyctl prefers FLY_ACCESS_TOKEN to FLY_API_TOKEN, so both are set: a caller's own cannot win.
+    """
+    return {"FLY_API_TOKEN": token, "FLY_ACCESS_TOKEN": token}
+
 
 # The operations below (ensure-app, ...) as the command resources run them.
 OPERATION = ["python3", "-m", "service_infra.ops.fly"]

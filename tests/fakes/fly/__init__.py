@@ -1,5 +1,6 @@
 """Offline stand-in for flyctl (standard library only), modelled on superfly/flyctl
-internal/command/{apps,volumes,secrets,deploy,status} and the superfly/fly-go v0.9.6 types it renders.
+internal/command/{apps,volumes,secrets,deploy,status} and the superfly/fly-go v0.9.5 types it renders
+(the fly-go that flyctl v0.4.87's go.mod requires).
 tests/fakes/test_fly_standin.py pins the behaviour. Lines that real flyctl would not print are marked
 "[stand-in]".
 
@@ -11,12 +12,14 @@ imports a third-party package. Modules: ``core`` (errors, output, ids), ``flags`
 
 Env: FLY_STANDIN_STATE (required) JSON state file, fcntl-locked for the whole invocation.
      FLY_STANDIN_LOG (optional) audit log: one JSON line per invocation with argv, env_token_present,
-       stdin_bytes (bytes read from stdin, never the content), exit_code, ts.
+       token_orgs (the orgs the token belongs to, never the token), app (the app --app, FLY_APP or the
+       fly.toml named), stdin_bytes (bytes read from stdin, never the content), exit_code, ts.
      FLY_ACCESS_TOKEN / FLY_API_TOKEN / -t, FLY_APP, FLY_STANDIN_DEFAULT_REGION (machines without
        primary_region; default iad).
 State: orgs {slug: {name, type, member}}; tokens {token: [slug]} (optional: without it any token works and
        belongs to every org whose member flag is not false); apps {name: {org, status, deployed, network,
-       machines, current_release}}; volumes {id: {...}}; secrets {app: {NAME: {digest, deployed}}};
+       machines, current_release}}; volumes {id: {..., state}} (created, or pending_destroy once destroyed;
+       volumes.DESTROYED_STATES: fly-go's soft-deleted states); secrets {app: {NAME: {digest, deployed}}};
        releases {app: [{version, image, strategy, status, config, fly_toml, mounts, http_checks}]};
        regions (optional: replaces the region list, service_infra.contract.FLY_REGIONS);
        private_registries (optional: registry hosts Fly's API cannot pull from, e.g. a private GHCR);

@@ -24,6 +24,7 @@ class Ctx:
         self.args: list[str] = []
         self.st: Json = {}
         self.token = ""
+        self.token_orgs: list[str] | None = None  # the orgs the token was found to belong to, for the log
         self.stdin_bytes = 0
         self.cfg: Json | None = None
         self.cfg_path: str | None = None
