@@ -74,11 +74,9 @@ class FlyApp(pulumi.ComponentResource):
         stdin = pulumi.Output.secret(
             values.apply(lambda vs: flyctl.secrets_stdin(dict(zip(secret_names, vs, strict=True))))
         )
-        # flyctl prefers FLY_ACCESS_TOKEN to FLY_API_TOKEN: both are set, so a caller's own token cannot win.
+        # The stack's token, over any the caller has (token_environment says why).
         token_env = pulumi.Output.secret(
-            pulumi.Output.all(api_token, stdin).apply(
-                lambda args: {"FLY_API_TOKEN": args[0], "FLY_ACCESS_TOKEN": args[0]}
-            )
+            pulumi.Output.all(api_token, stdin).apply(lambda args: flyctl.token_environment(args[0]))
         )
         # Deleting an app deletes its volumes, so a protected app is protected as a whole.
         keep = pulumi.ResourceOptions(parent=self, protect=bool(fly.protect))
@@ -110,22 +108,23 @@ class FlyApp(pulumi.ComponentResource):
 
         # A changed set of names replaces this resource, delete first: the old names are unset
         # (staged), then the new set is imported (staged), and the release below applies both.
-        staged = [
-            local.Command(
-                f"{name}-secrets",
-                create=shlex.join(flyctl.secrets_import(fly.app)),
-                delete=shlex.join(flyctl.secrets_unset(fly.app, secret_names)),
-                stdin=stdin,
-                environment=token_env,
-                triggers=[",".join(secret_names)],
-                opts=pulumi.ResourceOptions.merge(
-                    after_app,
-                    pulumi.ResourceOptions(
-                        additional_secret_outputs=["stdout", "stderr"], delete_before_replace=True
-                    ),
-                ).merge(was("-secrets")),
-            )
-        ] if secret_names else []  # fmt: skip
+        # Declared for no names too, as nothing but that unset: removing the last secret then
+        # unsets it before the release, not after it (as the delete of a dropped resource would).
+        # Never protected: it holds no data, and a protected resource could never be replaced.
+        self.secrets = local.Command(
+            f"{name}-secrets",
+            create=shlex.join(flyctl.secrets_import(fly.app)) if secret_names else None,
+            delete=shlex.join(flyctl.secrets_unset(fly.app, secret_names)) if secret_names else None,
+            stdin=stdin if secret_names else None,
+            environment=token_env if secret_names else None,
+            triggers=[",".join(secret_names)],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.app],
+                additional_secret_outputs=["stdout", "stderr"],
+                delete_before_replace=True,
+            ).merge(was("-secrets")),
+        )
 
         toml = flyctl.fly_toml(
             app=fly.app,
@@ -153,7 +152,7 @@ class FlyApp(pulumi.ComponentResource):
             create=shlex.join(flyctl.release_operation(fly.app, service.image_ref, pull_from)),
             stdin=toml,
             environment=pulumi.Output.secret(release_env),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app, *volumes, *staged]).merge(
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.app, *volumes, self.secrets]).merge(
                 was(FLY_RELEASE_SUFFIX)
             ),
         )

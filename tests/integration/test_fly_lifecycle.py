@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from tests.fakes.fly.volumes import DESTROYED_STATES
 from tests.support.harness import DockerEngine, Registry
 from tests.support.programs import program_at, use_program
 from tests.support.pulumi_project import Project, Stack
@@ -38,7 +39,7 @@ def destroys(fly_state: dict[str, Path]) -> list[list[str]]:
 def live_volumes(fly_state: dict[str, Path], app: str) -> dict[str, str]:
     """name -> id of the app's volumes that are not being destroyed."""
     volumes = fly_state_of(fly_state)["volumes"].values()
-    return {v["name"]: v["id"] for v in volumes if v["app"] == app and v["state"] != "pending_destroy"}
+    return {v["name"]: v["id"] for v in volumes if v["app"] == app and v["state"] not in DESTROYED_STATES}
 
 
 def preview_ops(stack: Stack) -> list[tuple[str, str]]:
@@ -154,6 +155,19 @@ def test_rotated_secrets_arrive_and_removed_ones_are_gone(
     assert after["GOOGLE_AI_API_KEY"]["deployed"] is True  # the release ran with it
     assert len(fly_state_of(fly_state)["releases"]["it-rotate-app"]) == 2
     assert rotated not in project.state_text() and rotated not in fly_state["log"].read_text()
+
+    # The last secret removed: unset (staged) before the release that applies it, in the same update.
+    config["services"]["image-descriptor"]["fly"]["secrets"] = []
+    calls = len(fly_calls(fly_state))
+    stack = project.stack("staging", config, FLY_SECRETS)
+    stack.up()
+    assert fly_state_of(fly_state)["secrets"].get("it-rotate-app", {}) == {}
+    assert len(fly_state_of(fly_state)["releases"]["it-rotate-app"]) == 3
+    this_update = fly_calls(fly_state)[calls:]
+    unset = this_update.index(["secrets", "unset", "GOOGLE_AI_API_KEY", "--app", "it-rotate-app", "--stage"])
+    assert unset < max(i for i, argv in enumerate(this_update) if argv[:1] == ["deploy"])
+    assert not [argv for argv in this_update if argv[:2] == ["secrets", "import"]]
+    stack.preview(expect_no_changes=True)
 
 
 def test_a_private_image_is_pulled_here_and_pushed_to_fly(
