@@ -5,7 +5,8 @@ Pulumi's passphrase secrets manager keeps `encryptionsalt: v1:<salt>:<"pulumi" e
 the stack file (pkg/v3 secrets/passphrase and sdk/v3 go/common/resource/config/crypt.go: the key
 is PBKDF2-HMAC-SHA256 of the passphrase, 1,000,000 rounds, 32 bytes; values are
 `v1:<nonce>:<AES-256-GCM ciphertext>`). If the example passphrase opens that check value, the
-stack uses it. Nothing is decrypted beyond that check value.
+stack uses it. Beyond that check value, only `python -m service_infra check` decrypts, with the
+user's own passphrase, to check the secret values offline (secret_values).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import yaml
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from service_infra.contract import EXAMPLE_PASSPHRASE
+from service_infra.contract import EXAMPLE_PASSPHRASE, PROJECT
 
 PBKDF2_ROUNDS = 1_000_000
 KEY_BYTES = 32
@@ -30,20 +31,54 @@ class ExamplePassphraseError(Exception):
     """The stack's secrets are encrypted with the published example passphrase."""
 
 
+def stack_key(passphrase: str, encryption_salt: str) -> bytes | None:
+    """The key of the stack's secure values, if `passphrase` is the one `encryptionsalt` was made with."""
+    parts = encryption_salt.split(":")
+    if len(parts) != 5 or parts[0] != "v1":
+        return None
+    try:
+        salt = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    key = hashlib.pbkdf2_hmac("sha256", passphrase.encode(), salt, PBKDF2_ROUNDS, KEY_BYTES)
+    return key if decrypt(key, ":".join(parts[2:])) == CHECK_PLAINTEXT.decode() else None
+
+
+def decrypt(key: bytes, secure: str) -> str | None:
+    """A `secure: v1:<nonce>:<ciphertext>` value's plaintext, or None if the key does not open it."""
+    parts = secure.split(":")
+    if len(parts) != 3 or parts[0] != "v1":
+        return None
+    try:
+        nonce, sealed = (base64.b64decode(part, validate=True) for part in parts[1:])
+        return AESGCM(key).decrypt(nonce, sealed, None).decode()
+    except (binascii.Error, InvalidTag, ValueError):
+        return None
+
+
 def opens_with(passphrase: str, encryption_salt: str) -> bool:
     """Whether `passphrase` is the one the stack file's `encryptionsalt` was made with."""
-    parts = encryption_salt.split(":")
-    if len(parts) != 5 or parts[0] != "v1" or parts[2] != "v1":
-        return False
-    try:
-        salt, nonce, sealed = (base64.b64decode(part, validate=True) for part in (parts[1], parts[3], parts[4]))
-    except (binascii.Error, ValueError):
-        return False
-    key = hashlib.pbkdf2_hmac("sha256", passphrase.encode(), salt, PBKDF2_ROUNDS, KEY_BYTES)
-    try:
-        return AESGCM(key).decrypt(nonce, sealed, None) == CHECK_PLAINTEXT
-    except (InvalidTag, ValueError):
-        return False
+    return stack_key(passphrase, encryption_salt) is not None
+
+
+def secret_values(stack_file: Path, passphrase: str) -> dict[str, str] | None:
+    """The stack file's `service-infra:secrets` values in plain text, for offline checks only (never
+    printed); None when the file has no passphrase-encrypted secrets or `passphrase` does not open them."""
+    salt = encryption_salt(stack_file)
+    key = stack_key(passphrase, salt) if salt else None
+    if key is None:
+        return None
+    document = yaml.safe_load(stack_file.read_text()) or {}
+    secrets = (document.get("config") or {}).get(f"{PROJECT}:secrets") or {}
+    values: dict[str, str] = {}
+    for name, stored in secrets.items() if isinstance(secrets, dict) else ():
+        if isinstance(stored, dict) and isinstance(stored.get("secure"), str):
+            plain = decrypt(key, stored["secure"])
+            if plain is not None:
+                values[str(name)] = plain
+        elif isinstance(stored, str):
+            values[str(name)] = stored
+    return values
 
 
 def encryption_salt(stack_file: Path) -> str | None:

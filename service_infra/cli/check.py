@@ -1,22 +1,52 @@
 """`python -m service_infra check Pulumi.<stack>.yaml [...]`: the settings rules, offline.
 
-Needs neither the Pulumi CLI nor the passphrase: secure values are checked for presence only.
+Needs no Pulumi CLI. Without the passphrase, secure values are checked for presence only; with
+the stack's passphrase in PULUMI_CONFIG_PASSPHRASE (or a file named by PULUMI_CONFIG_PASSPHRASE_FILE)
+each secret value is also checked against what its service can receive intact (a NUL byte, what
+flyctl's secrets parser would alter), naming the secret, never showing it.
 Exit 0 when every file is valid, 2 with one line per problem otherwise.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from service_infra.settings import SettingsError, load_stack_file
+from service_infra.settings import SettingsError, check_secret_values, load_stack_file
+from service_infra.stack_secrets import encryption_salt, secret_values
+
+
+def passphrase_from_environment() -> str | None:
+    """The passphrase as the Pulumi CLI reads it: PULUMI_CONFIG_PASSPHRASE, else the file
+    PULUMI_CONFIG_PASSPHRASE_FILE names."""
+    if (passphrase := os.environ.get("PULUMI_CONFIG_PASSPHRASE")) is not None:
+        return passphrase
+    if path := os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+        try:
+            return Path(path).read_text().rstrip("\r\n")
+        except OSError:
+            return None
+    return None
 
 
 def check(stack_files: Sequence[Path]) -> int:
     failed = False
+    passphrase = passphrase_from_environment()
     for path in stack_files:
         try:
-            load_stack_file(path)
+            settings = load_stack_file(path)
+            values = secret_values(path, passphrase) if passphrase is not None else None
+            if values is not None:
+                check_secret_values(settings, values)
+            elif encryption_salt(path):
+                why = (
+                    "set PULUMI_CONFIG_PASSPHRASE"
+                    if passphrase is None
+                    else "PULUMI_CONFIG_PASSPHRASE does not open them"
+                )
+                print(f"{path}: secret values not checked ({why} to check them too)", file=sys.stderr)
         except SettingsError as error:
             failed = True
             for problem in error.problems:

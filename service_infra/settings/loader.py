@@ -133,11 +133,15 @@ def read_plain_secrets(names: set[str]) -> dict[str, str]:
 
 
 def check_secret_values(settings: Settings, values: Mapping[str, str]) -> None:
-    """Refuse, before any resource, a secret value a Docker service's environment cannot hold.
+    """Refuse, before any resource, a secret value its service could not receive intact.
 
-    `secret_env` reaches the container as environment variables, each a C string: a NUL byte would
-    cut the value there, so the service would run with another value than the one set.
+    `secret_env` reaches a container as environment variables, each a C string: a NUL byte would
+    cut the value there. A Fly app's secrets go through flyctl's `secrets import` parser, which
+    alters some values in every encoding (commands.fly.secret_line says which). Each problem names
+    the secret and the service; the values themselves are never shown.
     """
+    from service_infra.commands.fly import UnsafeSecretError, secret_line
+
     problems = [
         f"{PROJECT}:secrets.{secret}: holds a NUL byte, which no process environment can carry (it is in "
         f"{PROJECT}:services.{name}.secret_env); remove it, or store the value encoded (e.g. base64) and "
@@ -146,5 +150,12 @@ def check_secret_values(settings: Settings, values: Mapping[str, str]) -> None:
         for secret in service.secret_env
         if "\0" in values.get(secret, "")
     ]
+    for name, service in sorted(settings.fly_services().items()):
+        assert service.fly is not None
+        for secret in sorted({*service.fly.secrets, *service.secret_env} & set(values)):
+            try:
+                secret_line(secret, values[secret])
+            except UnsafeSecretError as unsafe:
+                problems.append(f"{unsafe} (it is a secret of the Fly app of {PROJECT}:services.{name})")
     if problems:
         raise SettingsError(problems)

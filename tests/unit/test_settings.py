@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,8 +13,11 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from service_infra.contract import EXAMPLE_PASSPHRASE
 from service_infra.settings import SettingsError, Tier, load_settings, load_stack_file
+from service_infra.stack_secrets import encryption_salt, stack_key
 from tests.support import ROOT
 from tests.support.mocks import load_stack_config
 
@@ -258,14 +263,28 @@ def test_a_secret_key_read_from_the_engine_counts_as_encrypted() -> None:
     load_settings(config, secret_keys={f"{P}secrets"})
 
 
-def run_check(*files: Path) -> subprocess.CompletedProcess[str]:
+def run_check(*files: Path, passphrase: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_CONFIG_PASSPHRASE")}
+    if passphrase is not None:
+        env["PULUMI_CONFIG_PASSPHRASE"] = passphrase
     return subprocess.run(
         [sys.executable, "-m", "service_infra", "check", *map(str, files)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def _encrypted(stack_file: Path, value: str) -> str:
+    """`value` as Pulumi's passphrase secrets manager stores it in this stack file (example passphrase)."""
+    salt = encryption_salt(stack_file)
+    key = stack_key(EXAMPLE_PASSPHRASE, salt) if salt else None
+    assert key is not None
+    nonce = os.urandom(12)
+    sealed = AESGCM(key).encrypt(nonce, value.encode(), None)
+    return f"v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(sealed).decode()}"
 
 
 def test_offline_check_passes_committed_stack_files() -> None:
@@ -276,6 +295,45 @@ def test_offline_check_passes_committed_stack_files() -> None:
         "Pulumi.prod.yaml: ok",
         "Pulumi.staging.yaml: ok",
     ]
+
+
+def test_offline_check_with_the_passphrase_checks_the_committed_secret_values_too() -> None:
+    done = run_check(Path("Pulumi.staging.yaml"), passphrase=EXAMPLE_PASSPHRASE)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["Pulumi.staging.yaml: ok"]
+    assert "not checked" not in done.stderr
+
+    without = run_check(Path("Pulumi.staging.yaml"))
+    assert "Pulumi.staging.yaml: secret values not checked (set PULUMI_CONFIG_PASSPHRASE" in without.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("line one\r\nline two", "CRLF"),  # flyctl's parser drops the \r
+        ("x" * 70_000, "65535"),  # flyctl's parser silently stops at a line that long
+        ("before\0after", "NUL"),
+    ],
+    ids=["crlf", "long-line", "nul"],
+)
+def test_offline_check_with_the_passphrase_refuses_a_secret_value_its_service_would_not_get_intact(
+    tmp_path: Path, value: str, why: str
+) -> None:
+    stack_file = tmp_path / "Pulumi.staging.yaml"
+    document = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())
+    document["config"][f"{P}secrets"]["API_KEY"] = {"secure": _encrypted(ROOT / "Pulumi.staging.yaml", value)}
+    stack_file.write_text(yaml.safe_dump(document))
+
+    done = run_check(stack_file, passphrase=EXAMPLE_PASSPHRASE)
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines and all(line.startswith(f"{stack_file}: {P}secrets.API_KEY: ") for line in lines), lines
+    assert any(f"{P}services.image-descriptor" in line for line in lines), lines
+    assert why.lower() in done.stdout.lower()
+    assert value not in done.stdout + done.stderr
+    # Without the passphrase only presence is checked: the same file passes.
+    assert run_check(stack_file).returncode == 0
 
 
 def test_offline_check_prints_one_line_per_problem(tmp_path: Path) -> None:

@@ -308,10 +308,10 @@ def test_nothing_is_registered_when_settings_are_invalid() -> None:
     ]
 
 
-def test_a_docker_secret_with_a_nul_byte_is_refused_by_name_before_anything_is_registered(
+def test_a_secret_with_a_nul_byte_is_refused_by_name_for_each_service_before_anything_is_registered(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A container's environment cannot hold NUL: the service would run with the value cut short."""
+    """Neither a container's nor a Fly machine's environment can hold NUL: the value would be cut short."""
     real = mocks.secret_value_for
     monkeypatch.setattr(mocks, "secret_value_for", lambda name: "key\0tail" if name == "API_KEY" else real(name))
     recorder = Recorder()
@@ -321,7 +321,11 @@ def test_a_docker_secret_with_a_nul_byte_is_refused_by_name_before_anything_is_r
     assert raised.value.problems == [
         "service-infra:secrets.API_KEY: holds a NUL byte, which no process environment can carry (it is in "
         "service-infra:services.llm-server.secret_env); remove it, or store the value encoded (e.g. base64) and "
-        "decode it in the service"
+        "decode it in the service",
+        "service-infra:secrets.API_KEY: holds a NUL byte, which no process environment can carry (the app gets "
+        "each secret as an environment variable); remove it, or store the value encoded (e.g. base64) and decode "
+        "it in the service; nothing was sent to Fly (it is a secret of the Fly app of "
+        "service-infra:services.image-descriptor)",
     ]
 
 
