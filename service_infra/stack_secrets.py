@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 from pathlib import Path
 
 import yaml
@@ -90,10 +91,37 @@ def encryption_salt(stack_file: Path) -> str | None:
     return salt if isinstance(salt, str) else None
 
 
+def _checked_salts_dir() -> Path:
+    cache = (
+        os.environ.get("SERVICE_INFRA_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "service-infra"
+    )
+    return Path(cache) / "checked-salts"
+
+
+def _example_opens(salt: str) -> bool:
+    """Whether the example passphrase opens this salt (`opens_with`), remembering a "no".
+
+    The PBKDF2 derivation costs most of a second on every preview and up; a salt's answer never
+    changes (a new passphrase writes a new salt), and the salt is public, so its hash is cached.
+    Only "not the example" is remembered: the refusal is derived again every time."""
+    marker = _checked_salts_dir() / hashlib.sha256(salt.encode()).hexdigest()
+    if marker.is_file():
+        return False
+    if opens_with(EXAMPLE_PASSPHRASE, salt):
+        return True
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # an unwritable cache only costs the derivation next time
+    return False
+
+
 def refuse_example_passphrase(stack: str, project_dir: Path) -> None:
     """Raise when Pulumi.<stack>.yaml is encrypted with the published example passphrase."""
     salt = encryption_salt(project_dir / f"Pulumi.{stack}.yaml")
-    if salt and opens_with(EXAMPLE_PASSPHRASE, salt):
+    if salt and _example_opens(salt):
         raise ExamplePassphraseError(
             f"the secrets of stack {stack} are encrypted with the published example passphrase, which anyone "
             f"can read in the README; nothing was changed. Rotate it, then set every secret again:\n"

@@ -4,10 +4,11 @@ committed example stacks); local may."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from service_infra import preflight
+from service_infra import preflight, stack_secrets
 from service_infra.contract import EXAMPLE_PASSPHRASE
 from service_infra.settings import load_stack_file
 from service_infra.stack_secrets import ExamplePassphraseError, encryption_salt, opens_with, refuse_example_passphrase
@@ -48,3 +49,31 @@ def test_a_stack_with_its_own_passphrase_passes(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.prod.yaml").write_text("config: {}\n")
     refuse_example_passphrase("prod", tmp_path)
     assert encryption_salt(tmp_path / "Pulumi.absent.yaml") is None
+
+
+def test_a_salt_the_example_does_not_open_is_derived_once_and_a_refusal_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVICE_INFRA_CACHE", str(tmp_path / "cache"))
+    derivations: list[bytes] = []
+    real = stack_secrets.hashlib.pbkdf2_hmac
+
+    def counted(*args: Any) -> bytes:
+        derivations.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(stack_secrets.hashlib, "pbkdf2_hmac", counted)
+    own = tmp_path / "own"
+    own.mkdir()
+    # A salt of another passphrase: the example's key cannot open its check value.
+    (own / "Pulumi.staging.yaml").write_text(
+        "encryptionsalt: v1:c2FsdHNhbHQ=:v1:AAAAAAAAAAAAAAAA:c2VhbGVkc2VhbGVkc2VhbGVk\n"
+    )
+    for _ in range(3):
+        refuse_example_passphrase("staging", own)
+    assert len(derivations) == 1
+
+    for _ in range(2):
+        with pytest.raises(ExamplePassphraseError):
+            refuse_example_passphrase("staging", ROOT)
+    assert len(derivations) == 3
