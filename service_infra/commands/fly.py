@@ -12,6 +12,7 @@ from typing import Any
 import tomli_w
 
 from service_infra.ops.fly import REGISTRY_PASSWORD_ENV, apps_destroy, secrets_import, secrets_unset
+from service_infra.settings.base import NUL_IN_ENVIRONMENT
 
 __all__ = [
     "REGISTRY_PASSWORD_ENV",
@@ -86,13 +87,6 @@ class UnsafeSecretError(ValueError):
         super().__init__(f"service-infra:secrets.{name}: {why}; nothing was sent to Fly")
 
 
-# A Fly secret reaches the app as an environment variable, and an environment entry is a C string.
-NUL_IN_ENVIRONMENT = (
-    "holds a NUL byte, which no process environment can carry (the app gets each secret as an environment "
-    "variable); remove it, or store the value encoded (e.g. base64) and decode it in the service"
-)
-
-
 def _no_comment(encoded: str) -> bool:
     # parser.go cuts the value at the first "#" when an even number of '"' precede it.
     head, hashed, _ = encoded.partition("#")
@@ -147,7 +141,9 @@ def secret_line(name: str, value: str) -> str:
     except UnicodeEncodeError:
         raise UnsafeSecretError(name, "is not valid UTF-8") from None
     if "\0" in value:  # flyctl's parser keeps it, but the app could never read it back whole
-        raise UnsafeSecretError(name, NUL_IN_ENVIRONMENT)
+        raise UnsafeSecretError(
+            name, NUL_IN_ENVIRONMENT.format(where="the app gets each secret as an environment variable")
+        )
     encodings = [_many_lines(name, value)] if "\n" in value else _one_line(value)
     lines = [f"{name}={encoded}" for encoded in encodings]
     fitting = [line for line in lines if max(len(part.encode()) for part in line.split("\n")) <= MAX_LINE_BYTES]

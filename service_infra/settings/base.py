@@ -43,6 +43,14 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+# Why a secret value with NUL is refused, wherever it goes: every service gets its secrets as
+# environment variables, and an environment entry is a C string. WHERE says how this one gets it.
+NUL_IN_ENVIRONMENT = (
+    "holds a NUL byte, which no process environment can carry ({where}); remove it, or store the value "
+    "encoded (e.g. base64) and decode it in the service"
+)
+
+
 def parse_context(info: ValidationInfo) -> ParseContext:
     context = info.context
     assert isinstance(context, ParseContext)

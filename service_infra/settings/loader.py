@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from service_infra.contract import PROJECT
+from service_infra.settings.base import NUL_IN_ENVIRONMENT
 from service_infra.settings.errors import SettingsError
 from service_infra.settings.stack import Settings, parse_settings
 
@@ -143,9 +144,8 @@ def check_secret_values(settings: Settings, values: Mapping[str, str]) -> None:
     from service_infra.commands.fly import UnsafeSecretError, secret_line
 
     problems = [
-        f"{PROJECT}:secrets.{secret}: holds a NUL byte, which no process environment can carry (it is in "
-        f"{PROJECT}:services.{name}.secret_env); remove it, or store the value encoded (e.g. base64) and "
-        "decode it in the service"
+        f"{PROJECT}:secrets.{secret}: "
+        + NUL_IN_ENVIRONMENT.format(where=f"it is in {PROJECT}:services.{name}.secret_env")
         for name, service in sorted(settings.docker_services().items())
         for secret in service.secret_env
         if "\0" in values.get(secret, "")

@@ -6,6 +6,7 @@ import os
 import re
 
 from service_infra.contract import FLY_REGIONS
+from service_infra.ops.fly import GONE_STATES
 
 from .core import FlyError, Json, dump, err, now, out, rid, table
 from .session import Ctx, app_name, confirm, get_app, my_orgs, require_app
@@ -15,9 +16,10 @@ from .shapes import volume_json
 REGIONS = sorted(FLY_REGIONS)
 
 # fly-go v0.9.5 flaps_volumes.go destroyedVolumeStates: the soft-deleted states `volumes list` hides
-# (GetVolumes) and `--all` shows (GetAllVolumes). There is no "destroyed" volume state. The stand-in
-# writes "pending_destroy" on destroy; a test may seed any of the others.
-DESTROYED_STATES = ("scheduling_destroy", "fork_cleanup", "waiting_for_detach", "pending_destroy", "destroying")
+# (GetVolumes) and `--all` shows (GetAllVolumes). There is no "destroyed" volume state. One reading of
+# fly-go, the program's (as FLY_REGIONS is). The stand-in writes "pending_destroy" on destroy; a test
+# may seed any of the others.
+DESTROYED_STATES = GONE_STATES
 SOFT_DELETE_STATE = "pending_destroy"
 
 
