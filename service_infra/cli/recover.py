@@ -3,7 +3,9 @@
     python -m service_infra recover --stack staging [--force] [--grace-minutes 60]
 
 1. Backs up the state: `pulumi stack export` to state-backups/<stack>-<UTC time>.json
-   (`pulumi stack import --file` puts it back).
+   (`pulumi stack import --file` puts it back). First, in a file:// backend, a metadata file the
+   dead update was killed while writing, which leaves the stack or its history unreadable (see
+   FileBackend), is moved into the backup folder, once every holder of the stack's lock is gone.
 2. Resolves what the dead update left pending, from that export. Whatever it was creating on a
    Docker host was never used: everything that uses a resource (the activation that puts a
    container live, a container that mounts a volume) waits for its creation to finish. So a
@@ -34,11 +36,14 @@ import re
 import socket
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from service_infra.commands.docker import docker_cli
 from service_infra.contract import DOCKER_PROVIDER_SUFFIX, LABEL_ENVIRONMENT
@@ -120,6 +125,67 @@ def why_still_held(holder: LockHolder, clock: Clock, grace: timedelta) -> str | 
             f"ask there, or wait {minutes} min more, or pass --force once you know it is gone"
         )
     return None
+
+
+@dataclass(frozen=True)
+class FileBackend:
+    """The part of a file:// backend's folder that holds one stack.
+
+    gocloud's fileblob (v0.46, under the v3.259 CLI) replaces an object atomically (a temp file
+    renamed into place) but writes its metadata file, `<object>.attrs`, in place: created empty,
+    then filled. A CLI killed in between leaves it empty, and every later read of the object fails
+    ("failed to load checkpoint: EOF"). fileblob reads a missing metadata file as the defaults,
+    and Pulumi uses none of it, so moving a broken one away mends the object, bytes unchanged.
+    An s3:// backend keeps metadata with the object, so this cannot happen there.
+    """
+
+    root: Path  # the folder PULUMI_BACKEND_URL names
+    project: str
+    stack: str
+
+    @classmethod
+    def of(cls, run: Run, stack: str) -> FileBackend | None:
+        """The stack's file:// backend, from the CLI's own answer; None for any other backend."""
+        done = run(["pulumi", "whoami", "--json"])
+        try:
+            url = str(json.loads(done.stdout).get("url", "")) if done.returncode == 0 else ""
+        except ValueError:
+            url = ""
+        project = Path("Pulumi.yaml")
+        if not url.startswith("file://") or not project.is_file():
+            return None
+        name = yaml.safe_load(project.read_text()).get("name", "")
+        root = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).expanduser()
+        return cls(root, str(name), stack.rsplit("/", 1)[-1])
+
+    def broken_sidecars(self) -> list[Path]:
+        """The stack's metadata files (and the backend's own) that do not hold a JSON object."""
+        bookkeeping = self.root / ".pulumi"
+        candidates = [
+            bookkeeping / "meta.yaml.attrs",
+            *(bookkeeping / "stacks" / self.project).glob(f"{self.stack}.json*.attrs"),
+            *(bookkeeping / "history" / self.project / self.stack).glob("*.attrs"),
+            *(bookkeeping / "backups" / self.project / self.stack).glob("*.attrs"),
+        ]
+        return [path for path in candidates if path.is_file() and not _json_object(path)]
+
+    def lock_holders(self) -> list[LockHolder]:
+        """The holders of the stack's lock, from the lock files (pkg/backend/diy/lock.go)."""
+        holders = []
+        for path in sorted(
+            (self.root / ".pulumi" / "locks" / "organization" / self.project / self.stack).glob("*.json")
+        ):
+            lock = json.loads(path.read_text())
+            since = datetime.fromisoformat(str(lock["timestamp"]).replace("Z", "+00:00"))
+            holders.append(LockHolder(path.as_uri(), lock["username"], lock["hostname"], int(lock["pid"]), since))
+        return holders
+
+
+def _json_object(path: Path) -> bool:
+    try:
+        return isinstance(json.loads(path.read_text() or "null"), dict)
+    except (ValueError, UnicodeDecodeError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -209,15 +275,39 @@ class Recovery:
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         stamp = self.clock.now().strftime("%Y%m%dT%H%M%SZ")
         path = self.backup_dir / f"{self.stack}-{stamp}.json"
+        self.mend_file_backend(stamp)
         self.checked("stack", "export", "--file", str(path))
         self.say(f"state backed up to {path} (restore: pulumi stack import --stack {self.stack} --file {path})")
         return path, json.loads(path.read_text())
+
+    def mend_file_backend(self, stamp: str) -> None:
+        """Moves aside the metadata files a killed CLI left unreadable in a file:// backend, once
+        every holder of the stack's lock is gone (else RecoverError)."""
+        backend = FileBackend.of(self.run, self.stack)
+        broken = backend.broken_sidecars() if backend else []
+        if not backend or not broken:
+            return
+        holders = backend.lock_holders()
+        if holders:
+            self.judge(holders)
+        for sidecar in broken:
+            aside = self.backup_dir / f"{self.stack}-{stamp}-{sidecar.name}"
+            sidecar.replace(aside)
+            self.say(
+                f"moved {sidecar} to {aside}: a killed update left this metadata file of the backend empty, "
+                "so nothing could read the stack"
+            )
 
     def stale_locks(self, message: str) -> set[str]:
         """The locks MESSAGE names, when every holder is gone (or --force); else RecoverError."""
         holders = lock_holders(message)
         if not holders:
             raise RecoverError(message.strip())
+        self.judge(holders)
+        return {holder.url for holder in holders}
+
+    def judge(self, holders: Sequence[LockHolder]) -> None:
+        """Returns when every holder is gone (or --force); else RecoverError."""
         for holder in holders:
             self.say(f"locked by {holder} ({holder.url})")
         still = [(h, why) for h in holders if (why := why_still_held(h, self.clock, self.grace))]
@@ -225,7 +315,6 @@ class Recovery:
             lines = "; ".join(f"{holder.user}@{holder.host} pid {holder.pid}: {why}" for holder, why in still)
             raise RecoverError(f"the lock of {self.stack} is still held, so it stays: {lines}")
         self.say("the holder is gone" if not still else "--force: the lock will be cleared")
-        return {holder.url for holder in holders}
 
     def refresh(self) -> None:
         args = ("refresh", "--yes", "--non-interactive", "--skip-preview", "--clear-pending-creates")

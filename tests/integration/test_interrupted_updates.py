@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import os
 import signal
 import socket
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from service_infra.contract import LABEL_IMAGE_TAG
+from service_infra.contract import LABEL_IMAGE_TAG, PROJECT
 from tests.support.harness import DockerEngine, ExampleImage, HarnessError, Registry, SshHost, wait_for
 from tests.support.harness.load import Load
 from tests.support.leftovers import RUN_LABEL, THIS_RUN
@@ -219,3 +220,49 @@ def test_an_update_killed_half_way_is_recovered(
     assert_converged(stack, engine, port, example_image.v2.app_version)
     [new] = app_containers(engine)
     assert engine.run("exec", new, "cat", "/data/kill-test").stdout.strip() == data
+
+
+def test_a_kill_while_the_state_is_written_is_mended_once_its_holder_is_gone(
+    project: Project, engine: DockerEngine, ssh_host: SshHost, registry: Registry, example_image: ExampleImage
+) -> None:
+    """The file:// backend writes a state file's metadata (`.attrs`) in place, so a kill between
+    its creation and its content leaves it empty and the stack unreadable (FileBackend in
+    service_infra/cli/recover.py). No kill can be aimed at that instant: the update is stopped
+    once it holds the lock, and the file is emptied as such a kill leaves it."""
+    stack, port = deployed(project, ssh_host, registry, example_image)
+    metadata = project.state_dir / ".pulumi" / "stacks" / PROJECT / "staging.json.attrs"
+    assert json.loads(metadata.read_text())["md5"]
+    update = stack.start_up()
+    try:
+        wait_for(
+            lambda: bool(lock_files(project)),
+            120,
+            "the update's lock",
+            interval=0.01,
+            alive=lambda: update.poll() is None,
+        )
+        os.killpg(update.pid, signal.SIGSTOP)
+        metadata.write_text("")
+        export = ["pulumi", "stack", "export", "--stack", "staging"]
+        unreadable = subprocess.run(
+            export, cwd=project.dir, env={**os.environ, **project.env}, capture_output=True, text=True
+        )
+        assert unreadable.returncode != 0 and "failed to load checkpoint: EOF" in unreadable.stderr, unreadable.stderr
+        # While its holder lives, nothing is touched.
+        refused = project.recover("staging")
+        assert refused.returncode != 0
+        assert f"its process {update.pid} is still running on this host" in refused.stderr, refused.stderr
+        assert metadata.read_text() == ""
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(update.pid, signal.SIGKILL)
+        update.communicate(timeout=30)
+
+    recovered = project.recover("staging")
+    print(recovered.stdout, recovered.stderr)  # shown when the test fails
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert f"moved {metadata} to state-backups/staging-" in recovered.stdout, recovered.stdout
+    assert f"(pid {update.pid})" in recovered.stdout and "the holder is gone" in recovered.stdout
+    assert not lock_files(project)
+    stack.up()
+    assert_converged(stack, engine, port, example_image.v2.app_version)

@@ -44,14 +44,24 @@ def pending(urn: str, rtype: str, name: str = "", kind: str = "creating") -> dic
 class Scripted:
     """pulumi and docker as a script: each call is answered by the first rule whose words it holds."""
 
-    def __init__(self, deployment: dict[str, Any], rules: list[tuple[str, Callable[[], tuple[int, str, str]]]]):
+    def __init__(
+        self,
+        deployment: dict[str, Any],
+        rules: list[tuple[str, Callable[[], tuple[int, str, str]]]],
+        *,
+        readable: Callable[[], bool] = lambda: True,
+    ):
+        """READABLE says whether `pulumi stack export` can read the state now."""
         self.deployment = deployment
         self.rules = rules
+        self.readable = readable
         self.calls: list[list[str]] = []
 
     def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         argv = list(argv)
         self.calls.append(argv)
+        if argv[:3] == ["pulumi", "stack", "export"] and not self.readable():
+            return subprocess.CompletedProcess(argv, 255, "", "error: failed to load checkpoint: EOF\n")
         if argv[:3] == ["pulumi", "stack", "export"]:
             Path(argv[argv.index("--file") + 1]).write_text(json.dumps({"version": 3, "deployment": self.deployment}))
             return subprocess.CompletedProcess(argv, 0, "", "")
@@ -140,7 +150,7 @@ def test_a_stale_lock_is_cleared_and_pending_operations_resolved(tmp_path: Path,
     assert preview == "~ 1 to update, + 1 to create"
     # The backup first, then a refresh that meets the lock, another that sees the same lock, the
     # cancel, the refresh again, the preview.
-    assert runner.pulumi_calls() == ["stack", "refresh", "refresh", "cancel", "refresh", "preview"]
+    assert runner.pulumi_calls() == ["whoami", "stack", "refresh", "refresh", "cancel", "refresh", "preview"]
     (backup,) = (tmp_path / "backups").iterdir()
     assert backup.name == "staging-20260302T120000Z.json"
     assert json.loads(backup.read_text())["deployment"] == deployment
@@ -191,7 +201,7 @@ def test_a_live_holder_keeps_its_lock_and_nothing_changes(tmp_path: Path, settin
         RecoverError, match=r"still held.*deploy@ci-runner-3 pid 4242: its process 4242 is still running"
     ):
         recovery(runner, tmp_path, alive=frozenset({4242}))(settings)
-    assert runner.pulumi_calls() == ["stack", "refresh"]  # no cancel, no second refresh
+    assert runner.pulumi_calls() == ["whoami", "stack", "refresh"]  # no cancel, no second refresh
 
 
 def test_a_recent_lock_from_another_host_needs_force(tmp_path: Path, settings: Settings) -> None:
@@ -201,7 +211,7 @@ def test_a_recent_lock_from_another_host_needs_force(tmp_path: Path, settings: S
         recovery(runner, tmp_path)(settings)
     runner = Scripted({}, [("pulumi refresh", answers((255, "", locked), (255, "", locked), (0, "", "")))])
     recovery(runner, tmp_path, force=True)(settings)
-    assert runner.pulumi_calls() == ["stack", "refresh", "refresh", "cancel", "refresh", "preview"]
+    assert runner.pulumi_calls() == ["whoami", "stack", "refresh", "refresh", "cancel", "refresh", "preview"]
 
 
 def test_an_update_that_takes_the_lock_after_its_dead_holder_keeps_it(tmp_path: Path, settings: Settings) -> None:
@@ -219,7 +229,7 @@ def test_a_holder_that_ended_meanwhile_needs_no_cancel(tmp_path: Path, settings:
     dead = LOCKED.format(host=HERE, pid=4242, at="2026-03-02T11:59:00Z")
     runner = Scripted({}, [("pulumi refresh", answers((255, "", dead), (0, "", "")))])
     recovery(runner, tmp_path)(settings)
-    assert runner.pulumi_calls() == ["stack", "refresh", "refresh", "preview"]
+    assert runner.pulumi_calls() == ["whoami", "stack", "refresh", "refresh", "preview"]
 
 
 def test_a_failed_refresh_for_another_reason_is_reported(tmp_path: Path, settings: Settings) -> None:
@@ -238,3 +248,86 @@ def test_lock_holders_of_a_stack_in_a_bucket_are_read_too() -> None:
     message = LOCKED.replace("file:///var/state/.pulumi/locks/organization/service-infra/staging/5d8e.json", url)
     (holder,) = lock_holders(message.format(host="ci-runner-3", pid=4242, at="2026-03-02T11:40:05Z"))
     assert (holder.url, holder.user, holder.host, holder.pid) == (url, "deploy", "ci-runner-3", 4242)
+
+
+class KilledMidWrite:
+    """A file:// backend (the v3.259 CLI's layout) whose stack's metadata file a kill left empty,
+    and the lock file of the update that was killed."""
+
+    def __init__(self, root: Path, *, holder_pid: int, deployment: dict[str, Any] | None = None) -> None:
+        self.root = root
+        stacks = root / "state" / ".pulumi" / "stacks" / "service-infra"
+        stacks.mkdir(parents=True)
+        (stacks / "staging.json").write_text(json.dumps({"version": 3, "checkpoint": {}}))
+        self.broken = stacks / "staging.json.attrs"
+        self.broken.write_text("")
+        (stacks / "staging.json.bak.attrs").write_text('{"md5":"G7Dzs28bSXH6Opmn1U3Ksw=="}\n')
+        (stacks / "production.json.attrs").write_text("")  # another stack's: not this recovery's business
+        history = root / "state" / ".pulumi" / "history" / "service-infra" / "staging"
+        history.mkdir(parents=True)
+        self.broken_history = history / "staging-1772452740000000000.history.json.attrs"
+        self.broken_history.write_text("")
+        locks = root / "state" / ".pulumi" / "locks" / "organization" / "service-infra" / "staging"
+        locks.mkdir(parents=True)
+        lock = {
+            "pid": holder_pid,
+            "username": "deploy",
+            "hostname": HERE,
+            "timestamp": "2026-03-02T11:59:00.123456789Z",
+        }
+        (locks / "5d8e.json").write_text(json.dumps(lock))
+        (root / "Pulumi.yaml").write_text("name: service-infra\nruntime: python\n")
+        self.runner = Scripted(
+            deployment or {},
+            [("pulumi whoami --json", answers((0, json.dumps({"user": "deploy", "url": f"file://{root}/state"}), "")))],
+            readable=lambda: not self.broken.exists(),
+        )
+
+
+def test_a_stack_a_kill_left_unreadable_is_mended_once_its_holder_is_gone(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = KilledMidWrite(tmp_path, holder_pid=4242)
+    monkeypatch.chdir(tmp_path)
+    said: list[str] = []
+    clock = Clock(hostname=HERE, alive=lambda pid: False, now=lambda: NOW)
+    Recovery("staging", backend.runner, clock=clock, backup_dir=tmp_path / "backups", say=said.append)(settings)
+    assert not backend.broken.exists()
+    aside = tmp_path / "backups" / "staging-20260302T120000Z-staging.json.attrs"
+    assert aside.read_text() == ""
+    assert any(line.startswith(f"moved {backend.broken} to {aside}: a killed update") for line in said), said
+    # The history too (rollback reads it), whose file names are the stack's own.
+    assert not backend.broken_history.exists()
+    assert (tmp_path / "backups" / f"staging-20260302T120000Z-{backend.broken_history.name}").exists()
+    assert "locked by deploy@ci-runner-3 (pid 4242) since 2026-03-02T11:59:00.123456+00:00" in " ".join(said)
+    # Only this stack's broken metadata: the backup's is whole, another stack's is not this one's.
+    stacks = tmp_path / "state" / ".pulumi" / "stacks" / "service-infra"
+    assert (stacks / "staging.json.bak.attrs").exists() and (stacks / "production.json.attrs").exists()
+    assert backend.runner.pulumi_calls()[:3] == ["whoami", "stack", "refresh"]
+
+
+def test_a_stack_unreadable_while_its_holder_lives_is_left_as_it_is(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = KilledMidWrite(tmp_path, holder_pid=4242)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(
+        RecoverError, match="deploy@ci-runner-3 pid 4242: its process 4242 is still running on this host"
+    ):
+        recovery(backend.runner, tmp_path, alive=frozenset({4242}))(settings)
+    assert backend.broken.exists()
+    assert backend.runner.pulumi_calls() == ["whoami"]  # no export, no refresh
+
+
+@pytest.mark.parametrize(
+    "url", ["s3://acme-service-infra-state?endpoint=store.internal%3A9000", "file://{root}/elsewhere"]
+)
+def test_an_unreadable_stack_recover_cannot_mend_is_reported(
+    url: str, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = KilledMidWrite(tmp_path, holder_pid=4242)
+    backend.runner.rules = [("pulumi whoami", answers((0, json.dumps({"url": url.format(root=tmp_path)}), "")))]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RecoverError, match="`pulumi stack export` failed: error: failed to load checkpoint: EOF"):
+        recovery(backend.runner, tmp_path)(settings)
+    assert backend.broken.exists()
