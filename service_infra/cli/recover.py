@@ -24,7 +24,8 @@
 4. Ends with `pulumi preview`: what the next `up` will do.
 
 Works with any backend the CLI does (file://, s3://, ...): it reads locks from the CLI's own
-message, never from the backend's files. Needs the stack's passphrase, as `pulumi up` does.
+message, not from the backend's files, except in a file:// backend whose stack the CLI cannot
+read (step 1). Needs the stack's passphrase, as `pulumi up` does.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -155,7 +157,10 @@ class FileBackend:
         if not url.startswith("file://") or not project.is_file():
             return None
         name = yaml.safe_load(project.read_text()).get("name", "")
-        root = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).expanduser()
+        parts = urllib.parse.urlsplit(url)
+        path = urllib.parse.unquote(parts.path)
+        # `file://~/state` is the user's home, as the CLI reads it (pkg/backend/diy/backend.go).
+        root = Path.home() / path.lstrip("/") if parts.netloc == "~" else Path(path)
         return cls(root, str(name), stack.rsplit("/", 1)[-1])
 
     def broken_sidecars(self) -> list[Path]:
@@ -175,9 +180,18 @@ class FileBackend:
         for path in sorted(
             (self.root / ".pulumi" / "locks" / "organization" / self.project / self.stack).glob("*.json")
         ):
-            lock = json.loads(path.read_text())
-            since = datetime.fromisoformat(str(lock["timestamp"]).replace("Z", "+00:00"))
-            holders.append(LockHolder(path.as_uri(), lock["username"], lock["hostname"], int(lock["pid"]), since))
+            try:
+                lock = json.loads(path.read_text())
+                since = datetime.fromisoformat(str(lock["timestamp"]).replace("Z", "+00:00"))
+                holder = LockHolder(
+                    path.as_uri(), str(lock["username"]), str(lock["hostname"]), int(lock["pid"]), since
+                )
+            except (ValueError, KeyError, TypeError) as error:
+                raise RecoverError(
+                    f"the lock file {path} cannot be read ({error!r}): once you know its update is gone, "
+                    "remove it and run recover again"
+                ) from None
+            holders.append(holder)
         return holders
 
 
@@ -292,10 +306,10 @@ class Recovery:
             self.judge(holders)
         for sidecar in broken:
             aside = self.backup_dir / f"{self.stack}-{stamp}-{sidecar.name}"
-            sidecar.replace(aside)
+            shutil.move(sidecar, aside)  # the backend may be on another file system
             self.say(
-                f"moved {sidecar} to {aside}: a killed update left this metadata file of the backend empty, "
-                "so nothing could read the stack"
+                f"moved {sidecar} to {aside}: a killed update left this metadata file of the backend unreadable, "
+                "and with it the stack"
             )
 
     def stale_locks(self, message: str) -> set[str]:

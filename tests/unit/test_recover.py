@@ -331,3 +331,26 @@ def test_an_unreadable_stack_recover_cannot_mend_is_reported(
     with pytest.raises(RecoverError, match="`pulumi stack export` failed: error: failed to load checkpoint: EOF"):
         recovery(backend.runner, tmp_path)(settings)
     assert backend.broken.exists()
+
+
+def test_a_lock_file_that_cannot_be_read_stops_recover_naming_it(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = KilledMidWrite(tmp_path, holder_pid=4242)
+    (lock,) = (tmp_path / "state" / ".pulumi" / "locks").rglob("*.json")
+    lock.write_text('{"pid": 4242}')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RecoverError, match=f"the lock file {lock} cannot be read.*remove it and run recover again"):
+        recovery(backend.runner, tmp_path)(settings)
+    assert backend.broken.exists()
+
+
+def test_a_backend_in_the_home_folder_is_found_there(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = KilledMidWrite(tmp_path, holder_pid=4242)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    backend.runner.rules = [("pulumi whoami", answers((0, json.dumps({"url": "file://~/state"}), "")))]
+    monkeypatch.chdir(tmp_path)
+    recovery(backend.runner, tmp_path)(settings)
+    assert not backend.broken.exists()
