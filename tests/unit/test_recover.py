@@ -60,9 +60,9 @@ class Scripted:
     def __call__(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         argv = list(argv)
         self.calls.append(argv)
-        if argv[:3] == ["pulumi", "stack", "export"] and not self.readable():
-            return subprocess.CompletedProcess(argv, 255, "", "error: failed to load checkpoint: EOF\n")
         if argv[:3] == ["pulumi", "stack", "export"]:
+            if not self.readable():
+                return subprocess.CompletedProcess(argv, 255, "", "error: failed to load checkpoint: EOF\n")
             Path(argv[argv.index("--file") + 1]).write_text(json.dumps({"version": 3, "deployment": self.deployment}))
             return subprocess.CompletedProcess(argv, 0, "", "")
         line = " ".join(argv)
@@ -84,9 +84,16 @@ def answers(*results: tuple[int, str, str]) -> Callable[[], tuple[int, str, str]
     return lambda: queue.pop(0) if len(queue) > 1 else queue[0]
 
 
-def recovery(runner: Scripted, tmp_path: Path, *, alive: frozenset[int] = frozenset(), force: bool = False) -> Recovery:
+def recovery(
+    runner: Scripted,
+    tmp_path: Path,
+    *,
+    alive: frozenset[int] = frozenset(),
+    force: bool = False,
+    say: Callable[[str], None] = lambda _: None,
+) -> Recovery:
     clock = Clock(hostname=HERE, alive=lambda pid: pid in alive, now=lambda: NOW)
-    return Recovery("staging", runner, clock=clock, force=force, backup_dir=tmp_path / "backups", say=lambda _: None)
+    return Recovery("staging", runner, clock=clock, force=force, backup_dir=tmp_path / "backups", say=say)
 
 
 @pytest.fixture
@@ -254,7 +261,9 @@ class KilledMidWrite:
     """A file:// backend (the v3.259 CLI's layout) whose stack's metadata file a kill left empty,
     and the lock file of the update that was killed."""
 
-    def __init__(self, root: Path, *, holder_pid: int, deployment: dict[str, Any] | None = None) -> None:
+    holder_pid = 4242
+
+    def __init__(self, root: Path) -> None:
         self.root = root
         stacks = root / "state" / ".pulumi" / "stacks" / "service-infra"
         stacks.mkdir(parents=True)
@@ -270,28 +279,34 @@ class KilledMidWrite:
         locks = root / "state" / ".pulumi" / "locks" / "organization" / "service-infra" / "staging"
         locks.mkdir(parents=True)
         lock = {
-            "pid": holder_pid,
+            "pid": self.holder_pid,
             "username": "deploy",
             "hostname": HERE,
             "timestamp": "2026-03-02T11:59:00.123456789Z",
         }
         (locks / "5d8e.json").write_text(json.dumps(lock))
         (root / "Pulumi.yaml").write_text("name: service-infra\nruntime: python\n")
-        self.runner = Scripted(
-            deployment or {},
-            [("pulumi whoami --json", answers((0, json.dumps({"user": "deploy", "url": f"file://{root}/state"}), "")))],
-            readable=lambda: not self.broken.exists(),
-        )
+        self.runner = Scripted({}, [], readable=lambda: not self.broken.exists())
+        self.answer_whoami(f"file://{root}/state")
+
+    def answer_whoami(self, url: str) -> None:
+        """The backend `pulumi whoami --json` names."""
+        self.runner.rules = [("pulumi whoami --json", answers((0, json.dumps({"user": "deploy", "url": url}), "")))]
+
+
+@pytest.fixture
+def killed_mid_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> KilledMidWrite:
+    """The backend, with the project's folder (where recover runs) at its side."""
+    monkeypatch.chdir(tmp_path)
+    return KilledMidWrite(tmp_path)
 
 
 def test_a_stack_a_kill_left_unreadable_is_mended_once_its_holder_is_gone(
-    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    killed_mid_write: KilledMidWrite, tmp_path: Path, settings: Settings
 ) -> None:
-    backend = KilledMidWrite(tmp_path, holder_pid=4242)
-    monkeypatch.chdir(tmp_path)
+    backend = killed_mid_write
     said: list[str] = []
-    clock = Clock(hostname=HERE, alive=lambda pid: False, now=lambda: NOW)
-    Recovery("staging", backend.runner, clock=clock, backup_dir=tmp_path / "backups", say=said.append)(settings)
+    recovery(backend.runner, tmp_path, say=said.append)(settings)
     assert not backend.broken.exists()
     aside = tmp_path / "backups" / "staging-20260302T120000Z-staging.json.attrs"
     assert aside.read_text() == ""
@@ -307,10 +322,9 @@ def test_a_stack_a_kill_left_unreadable_is_mended_once_its_holder_is_gone(
 
 
 def test_a_stack_unreadable_while_its_holder_lives_is_left_as_it_is(
-    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    killed_mid_write: KilledMidWrite, tmp_path: Path, settings: Settings
 ) -> None:
-    backend = KilledMidWrite(tmp_path, holder_pid=4242)
-    monkeypatch.chdir(tmp_path)
+    backend = killed_mid_write
     with pytest.raises(
         RecoverError, match="deploy@ci-runner-3 pid 4242: its process 4242 is still running on this host"
     ):
@@ -323,34 +337,31 @@ def test_a_stack_unreadable_while_its_holder_lives_is_left_as_it_is(
     "url", ["s3://acme-service-infra-state?endpoint=store.internal%3A9000", "file://{root}/elsewhere"]
 )
 def test_an_unreadable_stack_recover_cannot_mend_is_reported(
-    url: str, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    url: str, killed_mid_write: KilledMidWrite, tmp_path: Path, settings: Settings
 ) -> None:
-    backend = KilledMidWrite(tmp_path, holder_pid=4242)
-    backend.runner.rules = [("pulumi whoami", answers((0, json.dumps({"url": url.format(root=tmp_path)}), "")))]
-    monkeypatch.chdir(tmp_path)
+    backend = killed_mid_write
+    backend.answer_whoami(url.format(root=tmp_path))
     with pytest.raises(RecoverError, match="`pulumi stack export` failed: error: failed to load checkpoint: EOF"):
         recovery(backend.runner, tmp_path)(settings)
     assert backend.broken.exists()
 
 
 def test_a_lock_file_that_cannot_be_read_stops_recover_naming_it(
-    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    killed_mid_write: KilledMidWrite, tmp_path: Path, settings: Settings
 ) -> None:
-    backend = KilledMidWrite(tmp_path, holder_pid=4242)
+    backend = killed_mid_write
     (lock,) = (tmp_path / "state" / ".pulumi" / "locks").rglob("*.json")
     lock.write_text('{"pid": 4242}')
-    monkeypatch.chdir(tmp_path)
     with pytest.raises(RecoverError, match=f"the lock file {lock} cannot be read.*remove it and run recover again"):
         recovery(backend.runner, tmp_path)(settings)
     assert backend.broken.exists()
 
 
 def test_a_backend_in_the_home_folder_is_found_there(
-    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    killed_mid_write: KilledMidWrite, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    backend = KilledMidWrite(tmp_path, holder_pid=4242)
+    backend = killed_mid_write
     monkeypatch.setenv("HOME", str(tmp_path))
-    backend.runner.rules = [("pulumi whoami", answers((0, json.dumps({"url": "file://~/state"}), "")))]
-    monkeypatch.chdir(tmp_path)
+    backend.answer_whoami("file://~/state")
     recovery(backend.runner, tmp_path)(settings)
     assert not backend.broken.exists()
