@@ -218,7 +218,8 @@ def wait_healthy(docker: Docker, container: str, check: HealthCheck, timeout: fl
         count = int(document.get("RestartCount") or 0)
         restarts = count if restarts is None else restarts
         if state.get("Restarting") or count > restarts:
-            raise RolloutError(f"it exited with code {state.get('ExitCode')} and Docker is restarting it")
+            code = last_exit_code(docker, container, document)
+            raise RolloutError(f"it exited with code {code} and Docker is restarting it")
         if not state.get("Running"):
             if not first_look:
                 raise RolloutError(f"it exited with code {state.get('ExitCode')}")
@@ -240,6 +241,22 @@ def wait_healthy(docker: Docker, container: str, check: HealthCheck, timeout: fl
         if time.monotonic() >= deadline:
             raise RolloutError(f"it did not become healthy within {timeout:.0f}s; last health check: {last}")
         time.sleep(POLL_SECONDS)
+
+
+def last_exit_code(docker: Docker, container: str, document: dict[str, Any]) -> str:
+    """The code the container last exited with. Once Docker has started it again, its state says
+    0, so the code then comes from the engine's last `die` event for it."""
+    state = document.get("State") or {}
+    if not state.get("Running"):
+        return str(state.get("ExitCode"))
+    events = docker.run(
+        "events", "--since", str(document.get("Created") or "10m"), "--until", "0s",
+        "--filter", f"container={container}", "--filter", "event=die",
+        "--format", '{{index .Actor.Attributes "exitCode"}}',
+        timeout=60,
+    )  # fmt: skip
+    codes = events.stdout.split() if events.returncode == 0 else []
+    return codes[-1] if codes else "unknown"
 
 
 def diagnose(docker: Docker, container: str, check: HealthCheck) -> str:

@@ -42,11 +42,13 @@ class ScriptedDocker(rollout.Docker):
         inspections: list[dict[str, Any] | None],
         probes: list[tuple[str, str, str]] | None = None,
         logs: tuple[str, str] = ("", ""),
+        die_codes: str = "",
     ) -> None:
         super().__init__(["docker", "-H", "unix:///var/run/docker.sock"])
         self.inspections = inspections
         self.probes = probes or [HEALTHY]
         self.logs = logs
+        self.die_codes = die_codes
         self.calls: list[tuple[str, ...]] = []
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -62,10 +64,12 @@ class ScriptedDocker(rollout.Docker):
             return subprocess.CompletedProcess(args, code, stdout, stderr)
         if args[0] == "logs":
             return subprocess.CompletedProcess(args, 0, *self.logs)
+        if args[0] == "events":
+            return subprocess.CompletedProcess(args, 0, self.die_codes, "")
         return subprocess.CompletedProcess(args, 0, "", "")
 
     def commands(self) -> list[tuple[str, ...]]:
-        return [c for c in self.calls if c[:2] != ("container", "inspect") and c[0] not in {"exec", "logs"}]
+        return [c for c in self.calls if c[:2] != ("container", "inspect") and c[0] not in {"exec", "logs", "events"}]
 
 
 @pytest.fixture(autouse=True)
@@ -152,9 +156,21 @@ def test_a_crash_fails_at_its_first_restart() -> None:
         activate(docker, check=rollout.HealthCheck("p", 8000, "/health", start_period=3600))
 
 
-def test_a_restart_seen_only_by_its_count_fails_too() -> None:
+def test_a_restart_seen_only_by_its_count_fails_too_with_the_code_of_its_last_exit() -> None:
+    # Running again after the restart, its state says exit code 0; the engine's die events say 1.
+    created = "2026-12-03T10:13:38.731701774Z"
+    inspections = [state(None), state(None, RestartCount=1, Created=created)]
+    docker = ScriptedDocker(inspections, probes=[REFUSED], die_codes="1\n1\n")
+    with pytest.raises(rollout.RolloutError, match="exited with code 1 and Docker is restarting it"):
+        activate(docker, check=rollout.HealthCheck("p", 8000, "/health", start_period=3600))
+    (events,) = [c for c in docker.calls if c[0] == "events"]
+    assert events[:5] == ("events", "--since", created, "--until", "0s")
+    assert "container=llm-server-prod-v2" in events and "event=die" in events
+
+
+def test_a_restart_whose_exit_the_engine_no_longer_recalls_says_so() -> None:
     docker = ScriptedDocker([state(None), state(None, RestartCount=1)], probes=[REFUSED])
-    with pytest.raises(rollout.RolloutError, match="Docker is restarting it"):
+    with pytest.raises(rollout.RolloutError, match="exited with code unknown and Docker is restarting it"):
         activate(docker, check=rollout.HealthCheck("p", 8000, "/health", start_period=3600))
 
 
