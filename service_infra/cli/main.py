@@ -16,6 +16,7 @@ from pathlib import Path
 
 from service_infra.cli import config_reference, doctor, prune_images, recover, rollback
 from service_infra.cli.check import check
+from service_infra.cli.interrupts import let_pulumi_stop_its_plugins
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("prune-images", help="remove host images no kept release needs", add_help=False)
     commands.add_parser("config-reference", help="print the config reference (docs/configuration.md)")
     args, rest = parser.parse_known_args(argv)
+    let_pulumi_stop_its_plugins()  # rollback and recover run the Pulumi CLI
     if args.command == "rollback":
         return rollback.main(rest)
     if args.command == "doctor":

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
+from service_infra.cli.interrupts import let_pulumi_stop_its_plugins
 from service_infra.contract import PROJECT, VERSION_KEY_SECRET
 from tests.support import ROOT
 from tests.support.leftovers import RUN_LABEL, THIS_RUN
@@ -53,6 +54,8 @@ class Engine:
 
 def ensure_pulumi() -> Engine:
     """Runs `scripts/ensure-pulumi.sh` (official CLI and plugins first; source builds cached)."""
+    # A suite or benchmark started in the background would otherwise add 5 s to every `up`.
+    let_pulumi_stop_its_plugins()
     done = subprocess.run([str(ENSURE_PULUMI)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the Pulumi engine is not available:\n{done.stderr[-4000:]}")
