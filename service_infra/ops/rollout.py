@@ -222,7 +222,7 @@ def wait_healthy(docker: Docker, container: str, check: HealthCheck, timeout: fl
             raise RolloutError(f"it exited with code {code} and Docker is restarting it")
         if not state.get("Running"):
             if not first_look:
-                raise RolloutError(f"it exited with code {state.get('ExitCode')}")
+                raise RolloutError(f"it exited with code {last_exit_code(docker, container, document)}")
             # A container a failed rollout stopped earlier: give it its chance again.
             docker.check("container", "start", container)
             first_look = False
