@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,31 @@ class EventLog:
         return self._events("resOutputsEvent")
 
 
+def engine_complaints(output: str, limit: int = 4000) -> str:
+    """The parts of a failed engine run's output that say why: its Diagnostics and Policy
+    Violations sections and every line naming an error (a long --diff hides them otherwise)."""
+    picked: list[str] = []
+    section = False
+    for line in output.splitlines():
+        if line.strip() in ("Diagnostics:", "Policy Violations:"):
+            section = True
+        elif section and line and not line.startswith(" "):
+            section = False
+        if section or "error" in line.lower():
+            picked.append(line)
+    return "\n".join(picked)[-limit:]
+
+
+@contextlib.contextmanager
+def complaints_noted() -> Iterator[None]:
+    """Adds engine_complaints to a failing run's CommandError, where pytest prints it last."""
+    try:
+        yield
+    except auto.CommandError as error:
+        error.add_note("Why, from the engine's output:\n" + engine_complaints(str(error)))
+        raise
+
+
 class Stack:
     def __init__(self, stack: auto.Stack, project: Project) -> None:
         self.stack = stack
@@ -219,7 +245,8 @@ class Stack:
 
     def up(self, **kwargs: Any) -> Run:
         lines: list[str] = []
-        result = self.stack.up(on_output=lines.append, show_secrets=False, color="never", **kwargs)
+        with complaints_noted():
+            result = self.stack.up(on_output=lines.append, show_secrets=False, color="never", **kwargs)
         return Run("\n".join(lines), result.summary, {k: v.value for k, v in result.outputs.items()})
 
     def start_up(self, event_log: Path | None = None) -> subprocess.Popen[str]:
@@ -240,12 +267,14 @@ class Stack:
 
     def preview(self, **kwargs: Any) -> Run:
         lines: list[str] = []
-        result = self.stack.preview(on_output=lines.append, color="never", **kwargs)
+        with complaints_noted():
+            result = self.stack.preview(on_output=lines.append, color="never", **kwargs)
         return Run("\n".join(lines), result.change_summary)
 
     def destroy(self) -> Run:
         lines: list[str] = []
-        self.stack.destroy(on_output=lines.append, color="never")
+        with complaints_noted():
+            self.stack.destroy(on_output=lines.append, color="never")
         return Run("\n".join(lines))
 
     def unprotect_all(self) -> None:
