@@ -323,11 +323,40 @@ def line(label: str, runs: list[tuple[float, LoadResult]]) -> str:
     )
 
 
+def noop_report(noops: list[TimedUp], empty_ups: list[float]) -> None:
+    noop = statistics.median(up.seconds for up in noops)
+    empty = statistics.median(empty_ups)
+    print(
+        f"no-op up of the stack: median {noop:.2f}s (runs: {', '.join(f'{up.seconds:.2f}' for up in noops)});"
+        f" empty program's up: median {empty:.2f}s (runs: {', '.join(f'{t:.2f}' for t in empty_ups)});"
+        f" ratio {noop / empty:.2f}"
+    )
+    median_noop = sorted(noops, key=lambda up: up.seconds)[len(noops) // 2]
+    print(f"where the median no-op up spent its time:\n{median_noop.report()}")
+
+
+def noop_only(rounds: int) -> None:
+    """Measure 5 alone: deploy the stack once, then its no-op ups and the empty program's."""
+    with world("si-bench-") as w:
+        port = free_port()
+        config = ssh_stack_config(w.ssh_host, w.registry, w.image, w.image.v1.tag, port)
+        stack = w.project.stack("staging", config, secrets={"GHCR_TOKEN": w.registry.password, "API_KEY": API_KEY})
+        stack.up()
+        noops = [TimedUp.run(stack) for _ in range(rounds)]
+        w.project.tear_down()
+        empty_ups = empty_program_ups(w.pulumi_engine, w.workdir, rounds)
+    noop_report(noops, empty_ups)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3, help="rollouts per method (alternating v2, v1)")
     parser.add_argument("--workers", type=int, default=4, help="load client threads")
+    parser.add_argument("--noop-only", action="store_true", help="only measure 5 (a few minutes, not ~9)")
     args = parser.parse_args()
+    if args.noop_only:
+        noop_only(args.rounds)
+        return
 
     with world("si-bench-") as w:
         ctx = {"engine": w.engine, "ssh_host": w.ssh_host, "registry": w.registry, "example_image": w.image}
@@ -357,15 +386,7 @@ def main() -> None:
     for label, ups in (("under load", through.breakdowns), ("quiet", through.quiet_breakdowns)):
         median_up = sorted(ups, key=lambda up: up.seconds)[len(ups) // 2]
         print(f"where the median rollout's up spent its time, {label}:\n{median_up.report()}")
-    noop = statistics.median(up.seconds for up in through.noops)
-    empty = statistics.median(empty_ups)
-    print(
-        f"no-op up of the stack: median {noop:.2f}s (runs: {', '.join(f'{up.seconds:.2f}' for up in through.noops)});"
-        f" empty program's up: median {empty:.2f}s (runs: {', '.join(f'{t:.2f}' for t in empty_ups)});"
-        f" ratio {noop / empty:.2f}"
-    )
-    median_noop = sorted(through.noops, key=lambda up: up.seconds)[len(through.noops) // 2]
-    print(f"where the median no-op up spent its time:\n{median_noop.report()}")
+    noop_report(through.noops, empty_ups)
     for what, seconds, load, error in through.failures:
         print(
             f"{what} version: up failed {seconds:.1f}s after it started; meanwhile {load.summary()}\n"
