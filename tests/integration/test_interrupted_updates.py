@@ -11,7 +11,6 @@ came before that part was over.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
@@ -30,7 +29,7 @@ from service_infra.contract import LABEL_IMAGE_TAG, PROJECT
 from tests.support.harness import DockerEngine, ExampleImage, HarnessError, Registry, SshHost, wait_for
 from tests.support.harness.load import Load
 from tests.support.leftovers import RUN_LABEL, THIS_RUN
-from tests.support.pulumi_project import EventLog, Project, Step
+from tests.support.pulumi_project import EventLog, Project, Step, kill_update
 from tests.support.stacks import app_containers, assert_converged, deployed, two_updates_at_once
 
 
@@ -194,8 +193,7 @@ def test_an_update_killed_half_way_is_recovered(
                 assert f"its process {update.pid} is still running on this host" in refused.stderr, refused.stderr
                 assert lock_files(project) == locks
             finally:
-                with contextlib.suppress(ProcessLookupError):  # the CLI, its language host, providers and ssh
-                    os.killpg(update.pid, signal.SIGKILL)
+                kill_update(update)  # the CLI, its language host, providers and ssh
                 update.communicate(timeout=30)
             time.sleep(3)  # the old version keeps serving after the kill
         assert kill.cut_short(watch), f"the update got past {point} before the kill"
@@ -254,8 +252,7 @@ def test_a_kill_while_the_state_is_written_is_mended_once_its_holder_is_gone(
         assert f"its process {update.pid} is still running on this host" in refused.stderr, refused.stderr
         assert metadata.read_text() == ""
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(update.pid, signal.SIGKILL)
+        kill_update(update)
         update.communicate(timeout=30)
 
     recovered = project.recover("staging")

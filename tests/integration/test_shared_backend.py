@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
-import signal
 import socket
 
 import pytest
@@ -17,7 +15,7 @@ from pulumi import automation as auto
 from service_infra.contract import PROJECT
 from tests.support.harness import Credentials, DockerEngine, ExampleImage, ObjectStore, Registry, SshHost
 from tests.support.harness.load import Load
-from tests.support.pulumi_project import Project
+from tests.support.pulumi_project import Project, kill_update
 from tests.support.stacks import (
     API_KEY,
     assert_converged,
@@ -117,7 +115,7 @@ def test_the_store_going_away_mid_update_fails_it_and_recover_brings_the_stack_b
             output, _ = update.communicate(timeout=600)
         finally:
             if update.poll() is None:
-                os.killpg(update.pid, signal.SIGKILL)
+                kill_update(update)
     assert update.returncode != 0, output
     assert object_store.endpoint in output, output  # the failure names the store it could not reach
     assert load.result.failed == 0, load.result.summary()

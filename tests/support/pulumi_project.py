@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -232,6 +233,19 @@ def complaints_noted() -> Iterator[None]:
     except auto.CommandError as error:
         error.add_note("Why, from the engine's output:\n" + engine_complaints(str(error)))
         raise
+
+
+def kill_update(update: subprocess.Popen[str]) -> None:
+    """SIGKILL an update begun by Stack.start_up and every process of its session, as a runner that
+    times out ends a job: the CLI starts its language host and providers in process groups of their
+    own, which a kill of its group alone leaves running (each holding a Python program)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(update.pid, signal.SIGKILL)  # first the CLI, so it starts nothing more
+    listed = subprocess.run(["ps", "-A", "-o", "pid="], capture_output=True, text=True, check=True).stdout
+    for pid in (int(word) for word in listed.split()):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getsid(pid) == update.pid:
+                os.kill(pid, signal.SIGKILL)
 
 
 class Stack:

@@ -6,7 +6,6 @@ import http.server
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -19,7 +18,7 @@ from service_infra.contract import LABEL_ENVIRONMENT, LABEL_IMAGE_TAG
 from tests.support import ROOT
 from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_for, wait_http
 from tests.support.leftovers import RUN_LABEL, THIS_RUN
-from tests.support.pulumi_project import Project, Stack
+from tests.support.pulumi_project import Project, Stack, kill_update
 
 # The `fly` stand-in's folder: first on PATH, it is the flyctl the Fly services' commands run.
 FLY_STANDIN = ROOT / "tests" / "fakes" / "fly"
@@ -200,7 +199,7 @@ def two_updates_at_once(stack: Stack, first_holds_lock: Callable[[], bool]) -> T
         output, _ = first.communicate(timeout=600)
     finally:
         if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
+            kill_update(first)
     return TwoUpdates(first, output, second, seconds)
 
 
