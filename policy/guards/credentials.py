@@ -4,7 +4,7 @@ detect-secrets keeps the signatures (AWS, GitHub, GitLab, Slack, Stripe, JWT, pr
 and the high-entropy heuristics; this module only configures it. It runs offline: verification,
 the one feature that calls the providers' APIs, is switched off. Values that are public by
 construction but read as random (image digests, sha- tags, UUIDs, SSH public keys, publishable
-keys) are masked before the scan. tests/policy/credential_corpus.py is the corpus it is measured on.
+keys, file paths) are masked before the scan. tests/policy/credential_corpus.py is the corpus it is measured on.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ _PUBLIC = re.compile(
     r"|\bsha256:[0-9a-f]{64}\b"  # image ids and digests
     r"|\bsha-[0-9a-f]{7,40}\b"  # the program's image tags
     r"|\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b"  # UUIDs
-    r"|\bpk_(?:live|test)_[0-9a-z]+",  # Stripe publishable keys, public by design
+    r"|\bpk_(?:live|test)_[0-9a-z]+"  # Stripe publishable keys, public by design
+    # Absolute file paths (ssh -i's identity file): a temp dir's random suffix reads as entropy.
+    r"|(?<![\w:/])/(?:[\w.-]+/)*[\w.-]+",
     re.IGNORECASE,
 )
 

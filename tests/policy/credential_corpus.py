@@ -112,6 +112,9 @@ LOOK_ALIKES = [
     Sample("allowed origins", "https://app.acme.example,https://www.acme.example", False),
     Sample("public ssh host key", _HOST_KEY, False),
     Sample("known_hosts line", "mac-mini.tailnet.example " + _HOST_KEY, False),
+    # The identity file in the docker command's ssh argv; a temp dir's suffix is random (CI flaked on it).
+    Sample("ssh identity file in a temp dir", '["-i", "/tmp/si-sshd-f8k4gm6z/client_ed25519", "-p", "43347"]', False),
+    Sample("runner temp path", "/home/runner/work/_temp/" + fake(HEX, 32) + "/deploy_key", False),
     Sample("public ssh rsa key", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ" + fake(BASE64, 200) + " ops@acme", False),
     Sample(
         "public key PEM", "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE" + fake(BASE64, 52), False

@@ -220,7 +220,7 @@ def engine_complaints(output: str, limit: int = 4000) -> str:
             section = True
         elif section and line and not line.startswith(" "):
             section = False
-        if section or "error" in line.lower():
+        if section or "error" in line.lower() or "[mandatory]" in line:
             picked.append(line)
     return "\n".join(picked)[-limit:]
 

@@ -15,6 +15,7 @@ OUTPUT = """Previewing update (prod):
 Diagnostics:
   pulumi:pulumi:Stack (service-infra-prod):
     error: the host mac-mini did not answer over SSH
+    service-infra-guards@v0.1.0 [mandatory] [severity: critical]  no-plaintext-secrets  (command:local:Command: live)
 Policy Violations:
     [mandatory]  service-infra-guards v0.1.0  prod-is-protected (app)
     The app must be protected.
@@ -27,6 +28,7 @@ def test_the_diagnostics_and_policy_violations_are_picked_and_the_diff_left_out(
     picked = engine_complaints(OUTPUT)
     assert "error: the host mac-mini did not answer over SSH" in picked
     assert "The app must be protected." in picked
+    assert "no-plaintext-secrets" in picked  # a violation printed inline, as --diff prints it
     assert "llm-server" not in picked and "36 to create" not in picked
 
 
