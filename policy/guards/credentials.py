@@ -4,7 +4,7 @@ detect-secrets keeps the signatures (AWS, GitHub, GitLab, Slack, Stripe, JWT, pr
 and the high-entropy heuristics; this module only configures it. It runs offline: verification,
 the one feature that calls the providers' APIs, is switched off. Values that are public by
 construction but read as random (image digests, sha- tags, UUIDs, SSH public keys, publishable
-keys, file paths) are masked before the scan. tests/policy/credential_corpus.py is the corpus it is measured on.
+keys; file paths for the entropy heuristics) are masked before the scan. tests/policy/credential_corpus.py is the corpus it is measured on.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ _PUBLIC = re.compile(
     r"|\bsha256:[0-9a-f]{64}\b"  # image ids and digests
     r"|\bsha-[0-9a-f]{7,40}\b"  # the program's image tags
     r"|\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b"  # UUIDs
-    r"|\bpk_(?:live|test)_[0-9a-z]+"  # Stripe publishable keys, public by design
-    # Absolute file paths (ssh -i's identity file): a temp dir's random suffix reads as entropy.
-    r"|(?<![\w:/])/(?:[\w.-]+/)*[\w.-]+",
+    r"|\bpk_(?:live|test)_[0-9a-z]+",  # Stripe publishable keys, public by design
     re.IGNORECASE,
 )
+# Absolute file paths (ssh -i's identity file): a temp dir's random suffix reads as entropy. Masked
+# for the entropy heuristics only, so a named token behind a slash is still found.
+_PATHS = re.compile(r"(?<![\w:/])/(?:[\w.-]+/)*[\w.-]+")
 
 # How a message names what was found (detect-secrets' type name otherwise).
 _KINDS = {
@@ -79,9 +80,18 @@ def _found(plugin: BasePlugin, value: str | None) -> bool:
 def credential_kind(text: str) -> str | None:
     """What a value looks like when it looks like a credential, else None. Never returns the value."""
     plugins = _plugins()
-    types: list[str] = []
-    for line in _PUBLIC.sub(" ", text).splitlines():
-        types += [found.type for found in scan_line(line) if _found(plugins[found.type], found.secret_value)]
+
+    def found_in(masked: str, by_entropy: bool) -> list[str]:
+        return [
+            found.type
+            for line in masked.splitlines()
+            for found in scan_line(line)
+            if isinstance(plugins[found.type], HighEntropyStringsPlugin) == by_entropy
+            and _found(plugins[found.type], found.secret_value)
+        ]
+
+    public = _PUBLIC.sub(" ", text)
+    types = found_in(public, by_entropy=False) + found_in(_PATHS.sub(" ", public), by_entropy=True)
     if not types:
         return None
     # A named signature says more than entropy does.

@@ -46,6 +46,8 @@ CREDENTIALS = [
     Sample("AWS temporary key id", "ASIA" + fake(UPPER_DIGITS, 16), True),
     Sample("AWS secret access key", fake(BASE64, 40), True),
     Sample("GitHub classic token", "ghp_" + fake(ALNUM, 36), True),
+    # Paths are masked for the entropy heuristics only: a named token behind a slash is still one.
+    Sample("GitHub token behind a slash", "TOKEN_FILE=/run/ghp_" + fake(ALNUM, 36), True),
     Sample("GitHub OAuth token", "gho_" + fake(ALNUM, 36), True),
     Sample("GitHub fine-grained token", "github_pat_" + fake(ALNUM, 22) + "_" + fake(ALNUM, 59), True),
     Sample("GitLab token", "glpat-" + fake(URLSAFE, 20), True),
