@@ -6,6 +6,7 @@ service is its tag in the newest successful update that ran a tag other than the
 now: after a failed rollout, the version still running; after a good rollout, the one before.
 
     python -m service_infra rollback --stack prod --service llm-server [--dry-run]
+    python -m service_infra rollback --stack prod --service llm-server --list | --to N
 
 sets `services.<service>.tag` in Pulumi.<stack>.yaml to that tag and runs `pulumi up` with the
 policy pack (a normal rollout: the proxy switches with no failed request). A rollback changes the
