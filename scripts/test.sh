@@ -3,9 +3,21 @@
 # integration tests through the real Pulumi engine, Docker, SSH and a registry.
 # Installs what it needs (Python packages, the Pulumi engine, Debian's docker.io,
 # openssh-server and docker-registry when run as root). Fails if any test is skipped.
+#
+# Usage: scripts/test.sh [--fast] [PYTEST ARGS...]
+#   (none)   everything, what CI runs (.ci/run); the tests in parallel workers (pytest-xdist),
+#            SERVICE_INFRA_TEST_WORKERS of them (default 3: the integration tests mostly wait)
+#   --fast   lint, format, types, the offline check, and the unit, policy and stand-in tests
+#            (no engine, no Docker): the minute or two to run before every commit
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
+
+fast=0
+if [ "${1:-}" = "--fast" ]; then
+  fast=1
+  shift
+fi
 
 ensure_venv requirements-dev.txt
 py=.venv/bin/python
@@ -19,19 +31,29 @@ log "workflows (actionlint; shellcheck checks their run: scripts) and shell scri
 command -v shellcheck >/dev/null 2>&1 || ensure_debian_packages shellcheck
 go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml
 shellcheck -x -S warning scripts/*.sh tools/offline-pulumi/*.sh tools/offline-pulumi/*/build.sh
-log "Go tests of the offline Pulumi build (our command provider and language-host launcher)"
-for module in tools/offline-pulumi/provider-command tools/offline-pulumi/language-python/launcher; do
-  (cd "$module" && GOFLAGS=-mod=readonly go test -count=1 ./...)
-done
+if [ "$fast" -eq 0 ]; then
+  log "Go tests of the offline Pulumi build (our command provider and language-host launcher)"
+  for module in tools/offline-pulumi/provider-command tools/offline-pulumi/language-python/launcher; do
+    (cd "$module" && GOFLAGS=-mod=readonly go test -count=1 ./...)
+  done
+fi
 log "offline check of the stack files"
 $py -m service_infra check Pulumi.*.yaml
 
-log "tests"
+if [ "$fast" -eq 1 ]; then
+  log "unit, policy and stand-in tests"
+  paths=(tests/unit tests/policy tests/fakes examples/service/tests)
+  workers=2
+else
+  log "tests"
+  paths=()
+  workers="${SERVICE_INFRA_TEST_WORKERS:-3}"
+fi
 # -rs lists skips; --strict-markers catches typos. A skipped test fails the run below.
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT
 set +e
-$py -m pytest -q -rs --strict-markers --junitxml "$report" "$@"
+$py -m pytest -q -rs --strict-markers --junitxml "$report" -n "$workers" ${paths[@]+"${paths[@]}"} "$@"
 status=$?
 set -e
 skipped="$($py - "$report" <<'PY'

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import DockerEngine, ExampleImage, ObjectStore, Registry, SshHost, runs
+from tests.support.harness import DockerEngine, ExampleImage, ObjectStore, Registry, SshHost, exclusive, runs
 from tests.support.leftovers import remove_leftovers, remove_stack_objects
 from tests.support.pulumi_project import Engine, Project, ensure_pulumi
 from tests.support.stacks import public_health_endpoint, state_policies
@@ -26,13 +26,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def pulumi_engine() -> Engine:
+def run_dir(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A folder this run's parallel workers (pytest-xdist) share; the session's own when alone."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+@pytest.fixture(scope="session")
+def pulumi_engine(run_dir: Path) -> Engine:
     """The Pulumi CLI, language host and plugins at the pinned versions: the official ones where
-    installed, else source builds in a private Pulumi home."""
-    try:
-        return ensure_pulumi()
-    except RuntimeError as error:
-        pytest.fail(str(error), pytrace=False)
+    installed, else source builds in a private Pulumi home. Found once per run: the workers take
+    turns, and the later ones see the first one's answer (it links plugins into place)."""
+    with exclusive(run_dir / "pulumi-engine.lock"):
+        try:
+            return ensure_pulumi()
+        except RuntimeError as error:
+            pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +68,9 @@ def registry(engine: DockerEngine) -> Iterator[Registry]:
 
 
 @pytest.fixture(scope="session")
-def example_image(engine: DockerEngine, registry: Registry) -> Iterator[ExampleImage]:
-    with ExampleImage(engine, registry, owner="acme") as image:
+def example_image(engine: DockerEngine, registry: Registry, run_dir: Path) -> Iterator[ExampleImage]:
+    # Each worker has its own engine; the first builds the images, the others load them.
+    with ExampleImage(engine, registry, owner="acme", archive=run_dir / "example-images.tar") as image:
         yield image
 
 

@@ -43,6 +43,10 @@ API
     ``wait_for(predicate, timeout, what, *, interval=0.5, alive=None, details=None)`` polls any
     condition the same way.
 
+``exclusive(lock_path)`` (context manager)
+    An exclusive lock across processes (flock on ``lock_path``): the suite's parallel workers
+    take turns at what only one may do at a time.
+
 ``DockerEngine(*, use_existing=None, start_timeout=60.0, base_dir=None)`` (context manager)
     ``use_existing`` (default True; env ``SERVICE_INFRA_TEST_PRIVATE_DOCKERD=1`` makes it False):
     use the engine the docker CLI reaches (DOCKER_HOST, current context, /var/run/docker.sock) if
@@ -108,11 +112,13 @@ API
     - ``.tags(repo) -> list[str]``, ``.api_get(path, *, auth=True) -> (status, body)``
 
 ``ExampleImage(engine, registry, *, owner="acme", name="local-llm-server",
-app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0)`` (context manager)
+app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0, archive=None)`` (context manager)
     Runs scripts/build-example-image.sh once per app version against ``engine`` and pushes
     ``<address>/<owner>/<name>:sha-<12 hex>``. ``.versions: list[ImageVersion]``, ``.v1``,
     ``.v2``, ``.repo`` ("owner/name"), ``.repository`` ("<address>/owner/name"),
-    ``.build_seconds``. ``ImageVersion(app_version, tag, ref, local_ref, digest)`` with
+    ``.build_seconds``. With ``archive`` (a path engines share), the first engine builds and
+    ``docker save``s the images there, and the others ``docker load`` them instead of building.
+    ``ImageVersion(app_version, tag, ref, local_ref, digest)`` with
     ``.digest_ref``. The image runs ``python3 -m uvicorn app.main:app --host 0.0.0.0 --port 8000``
     as uid 10001, ``/data`` owned by 10001; GET /health -> {"status":"ok","env":...,"version":
     app_version}.
@@ -133,7 +139,7 @@ app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0)`` (context manager)
 Order: stop in reverse (ExampleImage, Registry, SshHost, DockerEngine); context managers do.
 """
 
-from ._util import HarnessError, free_port, http_get, wait_for, wait_http
+from ._util import HarnessError, exclusive, free_port, http_get, wait_for, wait_http
 from .docker_engine import DockerEngine, existing_engine_host
 from .example_image import ExampleImage, ImageVersion
 from .object_store import Credentials, ObjectStore
@@ -150,6 +156,7 @@ __all__ = [
     "ObjectStore",
     "Registry",
     "SshHost",
+    "exclusive",
     "existing_engine_host",
     "free_port",
     "generate_ed25519_key",

@@ -1,7 +1,9 @@
-"""Small shared helpers: errors, ports, waiting, subprocesses, temp dirs, apt."""
+"""Small shared helpers: errors, ports, waiting, subprocesses, temp dirs, apt, locks."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -11,7 +13,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -102,6 +104,19 @@ def wait_for(
         if time.monotonic() >= deadline:
             raise HarnessError(f"{what}: did not happen within {timeout:.0f}s{extra}")
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on LOCK_PATH (made if missing) across processes: the suite's
+    parallel workers take turns at what only one may do at a time, e.g. adding a system user."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
 
 
 def tail(path: Path | str, lines: int = 30) -> str:
@@ -295,10 +310,15 @@ def ensure_commands(commands: Mapping[str, str], why: str) -> None:
         )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", *pkgs]
-    proc = run(install, env=env, check=False, timeout=900)
-    if proc.returncode != 0:
-        run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], env=env, check=False, timeout=600)
-        proc = run(install, env=env, check=False, timeout=900)
+    # One apt at a time on this machine (the suite's parallel workers start their parts at once).
+    with exclusive(Path(tempfile.gettempdir()) / "si-harness-apt.lock"):
+        missing = {cmd: pkg for cmd, pkg in missing.items() if not _have(cmd)}
+        proc = run(install, env=env, check=False, timeout=900) if missing else None
+        if proc is not None and proc.returncode != 0:
+            run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], env=env, check=False, timeout=600)
+            proc = run(install, env=env, check=False, timeout=900)
+    if proc is None:
+        return
     still = [cmd for cmd in missing if not _have(cmd)]
     if proc.returncode != 0 or still:
         raise HarnessError(

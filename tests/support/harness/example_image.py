@@ -7,11 +7,12 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 from tests.support import ROOT
 
-from ._util import HarnessError, run
+from ._util import HarnessError, exclusive, run
 from .docker_engine import DockerEngine
 from .registry import Registry
 
@@ -63,7 +64,11 @@ class ExampleImage:
         name: str = "local-llm-server",
         app_versions: Sequence[str] = ("1.0.0", "1.1.0"),
         build_timeout: float = 1800.0,
+        archive: Path | None = None,
     ) -> None:
+        """ARCHIVE, when given, is a `docker save` file that engines share (the suite's parallel
+        workers each run their own): the first to come builds the images and saves them there,
+        the others load them instead of building them again."""
         if not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", owner) or not re.fullmatch(
             r"[a-z0-9]+(?:[._-][a-z0-9]+)*", name
         ):
@@ -76,6 +81,8 @@ class ExampleImage:
         self.name = name
         self.app_versions = tuple(app_versions)
         self.build_timeout = build_timeout
+        self.archive = archive
+        self.loaded: set[str] = set()  # local refs the archive gave this engine
         self.versions: list[ImageVersion] = []
         self.build_seconds: list[float] = []
         self.proxy_local_ref = ""
@@ -117,43 +124,54 @@ class ExampleImage:
             return self
         if not BUILD_SCRIPT.is_file():
             raise HarnessError(f"build script missing: {BUILD_SCRIPT}")
+        if self.archive is None:
+            self._build_and_push()
+            return self
+        with exclusive(self.archive.with_name(self.archive.name + ".lock")):
+            if self.archive.exists():
+                self._load_archive()
+            self._build_and_push()
+            if not self.archive.exists():
+                refs = [self.proxy_local_ref, *(v.local_ref for v in self.versions)]
+                partial = self.archive.with_name(self.archive.name + ".partial")
+                self.engine.run("save", "-o", str(partial), *refs, timeout=self.build_timeout)
+                partial.rename(self.archive)
+        return self
+
+    def _load_archive(self) -> None:
+        assert self.archive is not None
+        loaded = self.engine.run("load", "-i", str(self.archive), timeout=self.build_timeout).stdout
+        self.loaded = set(re.findall(r"^Loaded image: (\S+)$", loaded, re.M))
+
+    def _build_script(self, local_ref: str, *args: str, what: str) -> None:
+        """scripts/build-example-image.sh ARGS as LOCAL_REF, unless the archive gave it already."""
+        if local_ref in self.loaded:
+            return
+        started = time.monotonic()
+        proc = run(["bash", str(BUILD_SCRIPT), *args], env=self.engine.env(), check=False, timeout=self.build_timeout)
+        if proc.returncode != 0:
+            raise HarnessError(f"building {what} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+        self.build_seconds.append(time.monotonic() - started)
+
+    def _build_and_push(self) -> None:
         source = _source_digest()
         self._build_proxy()
         for app_version in self.app_versions:
             tag = "sha-" + hashlib.sha1(f"{source}\0{app_version}".encode()).hexdigest()[:12]
             local_ref = f"service-infra-example:{tag}"
-            started = time.monotonic()
-            proc = run(
-                ["bash", str(BUILD_SCRIPT), local_ref, app_version],
-                env=self.engine.env(),
-                check=False,
-                timeout=self.build_timeout,
-            )
-            if proc.returncode != 0:
-                raise HarnessError(
-                    f"building the example image {local_ref} (APP_VERSION={app_version}) failed "
-                    f"(exit {proc.returncode}):\n{proc.stderr[-4000:]}"
-                )
-            self.build_seconds.append(time.monotonic() - started)
+            what = f"the example image {local_ref} (APP_VERSION={app_version})"
+            self._build_script(local_ref, local_ref, app_version, what=what)
             ref = self.registry.push(local_ref, self.repo, tag)
             digests = self.engine.run("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout
             match = re.search(re.escape(self.repository) + r"@(sha256:[0-9a-f]{64})", digests)
             if not match:
                 raise HarnessError(f"pushed {ref} but the engine reports no registry digest: {digests.strip()}")
             self.versions.append(ImageVersion(app_version, tag, ref, local_ref, match.group(1)))
-        return self
 
     def _build_proxy(self) -> None:
         """The proxy image (scripts/build-example-image.sh --proxy), pushed as acme/edge-proxy."""
         local_ref = "service-infra-proxy:test"
-        proc = run(
-            ["bash", str(BUILD_SCRIPT), "--proxy", local_ref],
-            env=self.engine.env(),
-            check=False,
-            timeout=self.build_timeout,
-        )
-        if proc.returncode != 0:
-            raise HarnessError(f"building the proxy image failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+        self._build_script(local_ref, "--proxy", local_ref, what="the proxy image")
         self.proxy_local_ref = local_ref
         self.proxy_ref = self.registry.push(local_ref, f"{self.owner}/edge-proxy", "nginx-test")
 

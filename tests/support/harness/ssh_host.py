@@ -10,6 +10,7 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from ._util import (
     Daemon,
     HarnessError,
     ensure_commands,
+    exclusive,
     free_port,
     is_root,
     run,
@@ -30,6 +32,8 @@ from .docker_engine import DockerEngine
 
 SSHD = "/usr/sbin/sshd"
 DEFAULT_LOGIN_USER = "mini"
+# Adding or changing a system user: one process at a time on this machine.
+USERS_LOCK = Path(tempfile.gettempdir()) / "si-harness-users.lock"
 
 
 def generate_ed25519_key(path: Path, comment: str = "") -> str:
@@ -274,17 +278,19 @@ class SshHost(Daemon):
         if self.requested_user == "root" or (self.requested_user is None and sock_gid == 0):
             return "root"
         name = self.requested_user or DEFAULT_LOGIN_USER
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            run(["useradd", "--system", "--create-home", "--user-group", "--shell", "/bin/sh", name], timeout=60)
-        # A locked password ("!") makes sshd (UsePAM no) refuse even key logins; "*" = no password.
-        run(["usermod", "-p", "*", name], timeout=60)
-        groups = {g for g in ("docker",) if _group_exists(g)}
-        if sock_gid is not None and sock_gid != 0:
-            groups.add(grp.getgrgid(sock_gid).gr_name)
-        if groups:
-            run(["usermod", "-a", "-G", ",".join(sorted(groups)), name], timeout=60)
+        # The suite's parallel workers each start an SSH host, and may all add the same user.
+        with exclusive(USERS_LOCK):
+            try:
+                pwd.getpwnam(name)
+            except KeyError:
+                run(["useradd", "--system", "--create-home", "--user-group", "--shell", "/bin/sh", name], timeout=60)
+            # A locked password ("!") makes sshd (UsePAM no) refuse even key logins; "*" = no password.
+            run(["usermod", "-p", "*", name], timeout=60)
+            groups = {g for g in ("docker",) if _group_exists(g)}
+            if sock_gid is not None and sock_gid != 0:
+                groups.add(grp.getgrgid(sock_gid).gr_name)
+            if groups:
+                run(["usermod", "-a", "-G", ",".join(sorted(groups)), name], timeout=60)
         return name
 
     def _socket_group(self) -> int | None:
