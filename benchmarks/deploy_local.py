@@ -22,11 +22,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.fresh import clone, new_user_env, timed_run  # noqa: E402
+
 BASES = ("python:3.11-slim", "debian:bookworm-slim")
 IMAGES = ("service-infra/local-llm-server:dev", "service-infra/edge-proxy:dev")
 # The first log line of each step, in the order deploy-local.sh takes them.
@@ -40,42 +43,17 @@ STEPS = {
 }
 
 
-def clone(into: Path) -> Path:
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(into)], check=True)
-    return into
-
-
 def remove_images(*refs: str) -> None:
     subprocess.run(["docker", "image", "rm", "--force", *refs], capture_output=True, check=False)
 
 
-def timed_run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, dict[str, float], str]:
-    """Run, timestamping each output line; the wall time, each step's first line, the output."""
-    start = time.monotonic()
-    seen: dict[str, float] = {}
-    lines: list[str] = []
-    with subprocess.Popen(
-        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            for step, marker in STEPS.items():
-                if marker in line and step not in seen:
-                    seen[step] = time.monotonic() - start
-    wall = time.monotonic() - start
-    if process.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} failed (exit {process.returncode}):\n{''.join(lines[-40:])}")
-    return wall, seen, "".join(lines)
-
-
 def deploy(checkout: Path, env: dict[str, str], label: str) -> None:
-    wall, seen, _ = timed_run(["bash", "scripts/deploy-local.sh"], checkout, env)
+    wall, seen, _ = timed_run(["bash", "scripts/deploy-local.sh"], checkout, env, STEPS)
     with urllib.request.urlopen("http://127.0.0.1:8000/health", timeout=10) as answer:
         body = answer.read().decode()
     steps = ", ".join(f"{step} +{at:.0f}s" for step, at in sorted(seen.items(), key=lambda item: item[1]))
     print(f"{label:>12}: {wall:6.1f} s to a serving `local` ({body.strip()}); steps: {steps}", flush=True)
-    timed_run(["bash", "scripts/deploy-local.sh", "destroy"], checkout, env)
+    timed_run(["bash", "scripts/deploy-local.sh", "destroy"], checkout, env, STEPS)
 
 
 def main() -> None:
@@ -85,20 +63,7 @@ def main() -> None:
     modes = args.modes.split(",")
     work = Path(tempfile.mkdtemp(prefix="si-bench-deploy-"))
     try:
-        home = work / "home"
-        home.mkdir()
-        # The machine's Go settings (GOFLAGS, GOTOOLCHAIN) are part of the machine, not of a cache.
-        go_env = Path.home() / ".config" / "go" / "env"
-        if go_env.is_file():
-            (home / ".config" / "go").mkdir(parents=True)
-            shutil.copy(go_env, home / ".config" / "go" / "env")
-        env = {
-            **os.environ,
-            "HOME": str(home),
-            "SERVICE_INFRA_STATE": str(work / "state"),
-        }
-        for variable in ("SERVICE_INFRA_CACHE", "XDG_CACHE_HOME", "PULUMI_HOME", "GOCACHE", "GOMODCACHE"):
-            env.pop(variable, None)
+        env = {**new_user_env(work), "SERVICE_INFRA_STATE": str(work / "state")}
         checkout = clone(work / "fresh")
         if "cold" in modes:
             remove_images(*IMAGES, *BASES)

@@ -119,6 +119,12 @@ def exclusive(lock_path: Path) -> Iterator[None]:
             fcntl.flock(held, fcntl.LOCK_UN)
 
 
+def machine_wide(name: str) -> contextlib.AbstractContextManager[None]:
+    """:func:`exclusive` on a lock that every process of this machine finds, for what is one per
+    machine: its system users, its apt, its private engines' subnets."""
+    return exclusive(Path(tempfile.gettempdir()) / f"si-harness-{name}.lock")
+
+
 def tail(path: Path | str, lines: int = 30) -> str:
     """The last ``lines`` lines of a text file ('' when it does not exist)."""
     try:
@@ -311,7 +317,7 @@ def ensure_commands(commands: Mapping[str, str], why: str) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", *pkgs]
     # One apt at a time on this machine (the suite's parallel workers start their parts at once).
-    with exclusive(Path(tempfile.gettempdir()) / "si-harness-apt.lock"):
+    with machine_wide("apt"):
         missing = {cmd: pkg for cmd, pkg in missing.items() if not _have(cmd)}
         proc = run(install, env=env, check=False, timeout=900) if missing else None
         if proc is not None and proc.returncode != 0:

@@ -17,6 +17,7 @@ from ._util import (
     HarnessError,
     ensure_commands,
     is_root,
+    machine_wide,
     make_tempdir,
     run,
     stop_process,
@@ -197,16 +198,19 @@ class DockerEngine(Daemon):
         self.log_path = self.dir / "dockerd.log"
         sock = self.dir / "docker.sock"
         try:
-            second = self._pick_subnet()
-            self.bridge = "sidk" + secrets.token_hex(4)
-            self.bridge_ip = f"10.{second}.0.1"
-            self._record()  # before the bridge exists: a kill from here on leaves it to the next run
-            for cmd in (
-                ["ip", "link", "add", "name", self.bridge, "type", "bridge"],
-                ["ip", "addr", "add", f"{self.bridge_ip}/24", "dev", self.bridge],
-                ["ip", "link", "set", self.bridge, "up"],
-            ):
-                run(cmd, timeout=30)
+            # A subnet is taken once its bridge has the address: engines starting at once (the
+            # suite's parallel workers) take turns, so no two pick the same.
+            with machine_wide("subnets"):
+                second = self._pick_subnet()
+                self.bridge = "sidk" + secrets.token_hex(4)
+                self.bridge_ip = f"10.{second}.0.1"
+                self._record()  # before the bridge exists: a kill from here on leaves it to the next run
+                for cmd in (
+                    ["ip", "link", "add", "name", self.bridge, "type", "bridge"],
+                    ["ip", "addr", "add", f"{self.bridge_ip}/24", "dev", self.bridge],
+                    ["ip", "link", "set", self.bridge, "up"],
+                ):
+                    run(cmd, timeout=30)
             args = [
                 "dockerd",
                 f"--host=unix://{sock}",

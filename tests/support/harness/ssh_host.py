@@ -10,7 +10,6 @@ import signal
 import socket
 import stat
 import subprocess
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,9 +19,9 @@ from ._util import (
     Daemon,
     HarnessError,
     ensure_commands,
-    exclusive,
     free_port,
     is_root,
+    machine_wide,
     run,
     stop_process,
     tail,
@@ -32,8 +31,6 @@ from .docker_engine import DockerEngine
 
 SSHD = "/usr/sbin/sshd"
 DEFAULT_LOGIN_USER = "mini"
-# Adding or changing a system user: one process at a time on this machine.
-USERS_LOCK = Path(tempfile.gettempdir()) / "si-harness-users.lock"
 
 
 def generate_ed25519_key(path: Path, comment: str = "") -> str:
@@ -279,7 +276,7 @@ class SshHost(Daemon):
             return "root"
         name = self.requested_user or DEFAULT_LOGIN_USER
         # The suite's parallel workers each start an SSH host, and may all add the same user.
-        with exclusive(USERS_LOCK):
+        with machine_wide("users"):
             try:
                 pwd.getpwnam(name)
             except KeyError:
