@@ -78,7 +78,7 @@ def report(mode: str, wall: float, seen: dict[str, float], output: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="The test gate's time: fast tier, full suite, fresh machine.")
     parser.add_argument("--modes", default="fast,full", help="comma-separated: fast, full, cold")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()

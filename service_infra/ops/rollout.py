@@ -52,6 +52,27 @@ class RolloutError(Exception):
     pass
 
 
+# The folder of a run's SSH control socket: the prefix, the pid of the run that owns it, a suffix.
+CONTROL_DIR_PREFIX = "si-ssh-"
+
+
+def remove_dead_control_dirs(parent: str) -> None:
+    """The control-socket folders that killed runs left in PARENT (a SIGKILL skips the clean-up):
+    those of this user whose owner is no longer running."""
+    for entry in os.scandir(parent):
+        pid = entry.name.removeprefix(CONTROL_DIR_PREFIX).split("-", 1)[0]
+        if not entry.name.startswith(CONTROL_DIR_PREFIX) or not pid.isdigit():
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:  # gone meanwhile, or a live process of another user
+            continue
+
+
 class Docker:
     """The docker CLI for one engine. Over ssh the remote shell re-splits the command line, so
     every argument is quoted there."""
@@ -88,7 +109,9 @@ class Docker:
         cut = self.prefix.index("--")
         options, destination = self.prefix[1:cut], self.prefix[cut + 1 : cut + 2]
         # A short path: a Unix socket's path has ~100 bytes (macOS), and ssh adds 17 while binding.
-        self._control_dir = tempfile.mkdtemp(prefix="si-ssh-", dir="/tmp" if os.path.isdir("/tmp") else None)
+        parent = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+        remove_dead_control_dirs(parent)
+        self._control_dir = tempfile.mkdtemp(prefix=f"{CONTROL_DIR_PREFIX}{os.getpid()}-", dir=parent)
         socket_path = os.path.join(self._control_dir, "master")
         control = ["-o", f"ControlPath={socket_path}"]
         self._master = subprocess.Popen(
@@ -152,9 +175,12 @@ def last_health_error(state: dict[str, Any]) -> str:
     return "no failed check recorded"
 
 
+def _networks(document: dict[str, Any]) -> dict[str, Any]:
+    return (document.get("NetworkSettings") or {}).get("Networks") or {}
+
+
 def _aliases(document: dict[str, Any], network: str) -> list[str]:
-    networks = (document.get("NetworkSettings") or {}).get("Networks") or {}
-    return list((networks.get(network) or {}).get("Aliases") or [])
+    return list((_networks(document).get(network) or {}).get("Aliases") or [])
 
 
 @dataclass(frozen=True)
@@ -200,10 +226,13 @@ def probe(docker: Docker, check: HealthCheck, container: str) -> ProbeResult:
     return ProbeResult(False, f"GET {url}: {error}")
 
 
-def wait_healthy(docker: Docker, container: str, check: HealthCheck, timeout: float) -> dict[str, Any]:
+def wait_healthy(
+    docker: Docker, container: str, check: HealthCheck, timeout: float, first: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Wait until the container answers its health URL; raise as soon as it cannot become healthy:
     it exits or restarts, its image's own check reports it unhealthy, or ``check.retries``
-    probes in a row fail after its start period."""
+    probes in a row fail after its start period. FIRST: its `docker inspect` document, if the
+    caller has just read it."""
     started_at = time.monotonic()
     deadline = started_at + timeout
     restarts: int | None = None
@@ -211,7 +240,7 @@ def wait_healthy(docker: Docker, container: str, check: HealthCheck, timeout: fl
     failures = 0
     last = "not probed yet"
     while True:
-        document = docker.inspect(container)
+        document, first = first or docker.inspect(container), None
         if document is None:
             raise RolloutError(f"container {container} is gone")
         state = document.get("State") or {}
@@ -299,9 +328,17 @@ def activate(
 ) -> dict[str, object]:
     """Give the container the live alias once it is healthy. On failure the container is killed
     (it serves nothing, so there is nothing to drain; a kill also ends its restart policy, so no
-    restart loop beside the running version) and nothing else is touched."""
+    restart loop beside the running version) and nothing else is touched.
+
+    It picks up from wherever a killed activation left the container: off every network (killed
+    between the disconnect and the connect below) it rejoins the network first, so the proxy can
+    reach it by name; with the alias already, it is only checked again."""
+    found = docker.inspect(container)
+    if found is not None and network not in _networks(found):
+        docker.check("network", "connect", network, container)
+        found = None  # looked at again below
     try:
-        document = wait_healthy(docker, container, check, timeout)
+        document = wait_healthy(docker, container, check, timeout, first=found)
     except RolloutError as error:
         details = diagnose(docker, container, check)
         docker.run("container", "kill", container)
@@ -313,8 +350,7 @@ def activate(
     if alias not in _aliases(document, network):
         # Docker adds an alias only when connecting; the container joined the network without
         # one at creation (nothing routes to it by name yet), so it reconnects with the alias.
-        networks = (document.get("NetworkSettings") or {}).get("Networks") or {}
-        if network in networks:
+        if network in _networks(document):
             docker.check("network", "disconnect", network, container)
         docker.check("network", "connect", "--alias", alias, network, container)
         time.sleep(SETTLE_SECONDS)

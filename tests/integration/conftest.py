@@ -6,14 +6,15 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.support.harness import DockerEngine, ExampleImage, ObjectStore, Registry, SshHost, exclusive, runs
-from tests.support.leftovers import remove_leftovers, remove_stack_objects
+from tests.support.harness._util import tail
+from tests.support.leftovers import RUN_LABEL, THIS_RUN, remove_leftovers, remove_stack_objects
 from tests.support.pulumi_project import Engine, Project, ensure_pulumi
 from tests.support.stacks import public_health_endpoint, state_policies
 from tests.support.world import project_env
@@ -23,6 +24,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.integration)
+
+
+# The session's parts whose logs a failing test's report ends with, by fixture name.
+DAEMON_FIXTURES = ("engine", "ssh_host", "registry")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing integration test says why at once: its report ends with the last lines of the
+    harness daemons' logs it used, and the state and last log lines of the run's containers."""
+    report: pytest.TestReport = yield
+    if report.failed and isinstance(item, pytest.Function):
+        for name in DAEMON_FIXTURES:
+            daemon = item.funcargs.get(name)
+            log_path = getattr(daemon, "log_path", None)
+            if log_path:
+                report.sections.append((f"{name}: the last lines of {log_path}", tail(log_path, 25)))
+        engine = item.funcargs.get("engine")
+        if isinstance(engine, DockerEngine) and engine.host:
+            report.sections.append(("this run's containers", containers_now(engine)))
+    return report
+
+
+def containers_now(engine: DockerEngine) -> str:
+    """Each container this run made: name, state, and its last log lines."""
+    listed = engine.run(
+        "ps", "-a", "--filter", f"label={RUN_LABEL}={THIS_RUN}", "--format", "{{.Names}}\t{{.Status}}", check=False
+    ).stdout
+    parts = []
+    for line in listed.splitlines():
+        name = line.split("\t", 1)[0]
+        logs = engine.run("logs", "--tail", "8", name, check=False)
+        parts.append(f"{line}\n" + "".join(f"  | {row}\n" for row in (logs.stdout + logs.stderr).splitlines()[-8:]))
+    return "".join(parts) or "(none)"
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from typing import Any
 
@@ -17,7 +18,12 @@ from tests.support.mocks import load_stack_config
 def state(
     health: str | None, running: bool = True, log: list[dict[str, Any]] | None = None, **extra: Any
 ) -> dict[str, Any] | None:
-    document: dict[str, Any] = {"State": {"Running": running, "ExitCode": 0}, "RestartCount": 0}
+    # On the service's network, as the container is made (without the live alias yet).
+    document: dict[str, Any] = {
+        "State": {"Running": running, "ExitCode": 0},
+        "RestartCount": 0,
+        "NetworkSettings": {"Networks": {"llm-server-prod": {"Aliases": ["abc123"]}}},
+    }
     if health is not None:
         document["State"]["Health"] = {"Status": health, "Log": log or []}
     document.update(extra)
@@ -106,6 +112,22 @@ def test_already_live_is_left_alone() -> None:
     docker = ScriptedDocker([live])
     activate(docker)
     assert docker.commands() == []
+
+
+def test_a_container_a_killed_activation_left_off_every_network_rejoins_before_it_is_probed() -> None:
+    """Killed between `network disconnect` and `network connect`: the next activation puts it back
+    on the network (so the proxy resolves its name) and then live, instead of failing it."""
+    off = state(None, NetworkSettings={"Networks": {}})
+    rejoined = state(None, NetworkSettings={"Networks": {"llm-server-prod": {"Aliases": ["abc123"]}}})
+    docker = ScriptedDocker([off, rejoined])
+    activate(docker)
+    assert docker.commands() == [
+        ("network", "connect", "llm-server-prod", "llm-server-prod-v2"),
+        ("network", "disconnect", "llm-server-prod", "llm-server-prod-v2"),
+        ("network", "connect", "--alias", "live", "llm-server-prod", "llm-server-prod-v2"),
+    ]
+    first_probe = next(i for i, c in enumerate(docker.calls) if c[0] == "exec")
+    assert docker.calls.index(("network", "connect", "llm-server-prod", "llm-server-prod-v2")) < first_probe
 
 
 def test_failed_checks_after_the_start_period_fail_at_once_with_logs_and_a_probe() -> None:
@@ -272,3 +294,18 @@ def test_one_ssh_connection_carries_every_command_of_a_run(
 def test_a_local_engine_needs_no_shared_connection() -> None:
     with rollout.Docker(["docker", "-H", "unix:///var/run/docker.sock"]) as docker:
         assert docker._master is None and docker.prefix[0] == "docker"
+
+
+def test_the_control_folders_of_killed_runs_are_removed_and_no_live_ones(tmp_path: Any) -> None:
+    """A SIGKILLed run leaves its /tmp/si-ssh-<pid>-* folder; the next run removes it, not a
+    live run's, nor what is not a control folder."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    left = tmp_path / f"{rollout.CONTROL_DIR_PREFIX}{dead.pid}-abc123"
+    live = tmp_path / f"{rollout.CONTROL_DIR_PREFIX}{os.getpid()}-def456"
+    other = tmp_path / "si-ssh-not-a-pid"
+    for folder in (left, live, other):
+        folder.mkdir()
+        (folder / "master").write_text("")
+    rollout.remove_dead_control_dirs(str(tmp_path))
+    assert not left.exists() and live.exists() and other.exists()
