@@ -3,10 +3,12 @@ CI meets on the day a deploy dies. A staging stack on the harness's SSH host, ro
 
 `pulumi up` is SIGKILLed (its whole process group, as a CI runner that times out does) at each
 point of a rollout: while the new image is pulled, right after the new container is made, during
-its activation, and while the old version drains. Each point is seen from outside, never waited
-for with a sleep: the registry's access log, Docker's containers and events, and the engine's
-event log (`--event-log`: the steps begun and finished), which also tells afterwards that the kill
-came before that part was over.
+its activation, between the activation's two network calls (the new container is then on no
+network), after it went live but before the old version is stopped, and while the old version
+drains. Each point is seen from outside, never waited for with a sleep: the registry's access
+log, Docker's containers and events, the engine's event log (`--event-log`: the steps begun and
+finished), which also tells afterwards that the kill came before that part was over, and for the
+instants no event marks, the host's `docker` held at the next command (HoldingSshHost).
 """
 
 from __future__ import annotations
@@ -19,14 +21,23 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from service_infra.contract import LABEL_IMAGE_TAG, PROJECT
-from tests.support.harness import DockerEngine, ExampleImage, HarnessError, Registry, SshHost, wait_for
+from service_infra.ops.rollout import CONTROL_DIR_PREFIX, LIVE_ALIAS
+from tests.support.harness import (
+    DockerEngine,
+    ExampleImage,
+    HarnessError,
+    HoldingSshHost,
+    Registry,
+    SshHost,
+    wait_for,
+)
 from tests.support.harness.load import Load
 from tests.support.leftovers import RUN_LABEL, THIS_RUN
 from tests.support.pulumi_project import EventLog, Project, Step, kill_update
@@ -54,12 +65,27 @@ def test_a_second_update_fails_fast_naming_the_first_and_the_state_stays_whole(
     assert_converged(stack, engine, port, example_image.v2.app_version)
 
 
+@pytest.fixture(scope="module")
+def holding_host(engine: DockerEngine) -> Iterator[HoldingSshHost]:
+    with HoldingSshHost(engine) as host:
+        yield host
+
+
 class Watch:
     """What the update under test has done so far, seen from outside: the engine's event log, the
-    registry's access log, and Docker's events for the running version's container."""
+    registry's access log, Docker's events for the running version's container, and the host's
+    held docker command."""
 
-    def __init__(self, engine: DockerEngine, registry: Registry, example_image: ExampleImage, old: str, log: Path):
-        self.engine, self.image, self.old = engine, example_image, old
+    def __init__(
+        self,
+        engine: DockerEngine,
+        registry: Registry,
+        example_image: ExampleImage,
+        old: str,
+        log: Path,
+        host: HoldingSshHost,
+    ):
+        self.engine, self.image, self.old, self.host = engine, example_image, old, host
         self.events = EventLog(log)
         self.registry_log = registry.log_path
         assert self.registry_log is not None
@@ -88,10 +114,23 @@ class Watch:
         pending (it does before it asks the provider), and the provider is pulling."""
         return [s for s in self.events.began() if s.name == IMAGE_RESOURCE and s.op in ("create", "create-replacement")]
 
-    def new_container_made(self) -> bool:
+    def new_container(self) -> str:
+        """The new version's container ('' until it is made)."""
         listing = ["ps", "-aq", "--filter", f"label={RUN_LABEL}={THIS_RUN}"]
         listing += ["--filter", f"label={LABEL_IMAGE_TAG}={self.image.v2.tag}"]
-        return bool(self.engine.run(*listing).stdout.strip())
+        return self.engine.run(*listing).stdout.strip()
+
+    def new_container_made(self) -> bool:
+        return bool(self.new_container())
+
+    def live(self, container: str) -> bool:
+        """The container holds the live alias (the proxy sends requests to it)."""
+        return any(LIVE_ALIAS in aliases for aliases in self.networks(container).values())
+
+    def networks(self, container: str) -> dict[str, list[str]]:
+        """The container's networks, each with its aliases."""
+        found = json.loads(self.engine.run("inspect", container).stdout)[0]["NetworkSettings"]["Networks"] or {}
+        return {name: network.get("Aliases") or [] for name, network in found.items()}
 
     def activating(self) -> list[Step]:
         return [s for s in self.events.began() if s.op == "create" and s.name.endswith(LIVE_SUFFIX)]
@@ -123,10 +162,16 @@ IMAGE_RESOURCE = "llm-server-image"
 @dataclass(frozen=True)
 class KillPoint:
     """Where in the update the SIGKILL lands: how to see it was reached, and how to tell afterwards
-    that the kill came before that part was over (else the test did not test that point)."""
+    that the kill came before that part was over (else the test did not test that point). HOLD:
+    the docker command the host holds (never runs) so that the kill lands right before it."""
 
     reached: Callable[[Watch], bool]
     cut_short: Callable[[Watch], bool]
+    hold: str = ""
+
+
+def held(watch: Watch) -> bool:
+    return bool(watch.host.held())
 
 
 KILL_POINTS = {
@@ -141,6 +186,15 @@ KILL_POINTS = {
     "during-activation": KillPoint(
         lambda w: w.new_container_made() and bool(w.activating()), lambda w: bool(w.unfinished(w.activating()))
     ),
+    # The activation took the new container off its network to join it again with the alias:
+    # it is on no network at all.
+    "between-the-disconnect-and-the-connect": KillPoint(
+        held, lambda w: w.networks(w.new_container()) == {}, hold="network connect --alias"
+    ),
+    # The new container is live; the old one still is too, until the retire step stops it.
+    "after-going-live-before-the-old-version-leaves": KillPoint(
+        held, lambda w: w.live(w.new_container()) and w.live(w.old), hold="container stop"
+    ),
     # The old version was signalled by the retire step's `docker stop --time N`.
     "while-the-old-version-drains": KillPoint(
         lambda w: bool(w.retiring()) and w.stop_signalled.is_set(), lambda w: bool(w.unfinished(w.retiring()))
@@ -148,18 +202,24 @@ KILL_POINTS = {
 }
 
 
+def control_dirs(pids: set[int]) -> list[str]:
+    """The SSH control-socket folders (service_infra.ops.rollout) that processes PIDS made."""
+    found = Path("/tmp").glob(f"{CONTROL_DIR_PREFIX}*")
+    return [p.name for p in found if p.name.removeprefix(CONTROL_DIR_PREFIX).split("-")[0] in map(str, pids)]
+
+
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_an_update_killed_half_way_is_recovered(
     point: str,
     project: Project,
     engine: DockerEngine,
-    ssh_host: SshHost,
+    holding_host: HoldingSshHost,
     registry: Registry,
     example_image: ExampleImage,
     tmp_path: Path,
 ) -> None:
     kill = KILL_POINTS[point]
-    stack, port = deployed(project, ssh_host, registry, example_image)
+    stack, port = deployed(project, holding_host, registry, example_image)
     # Everything the stack made carries this run's label (tests/support/leftovers.py).
     run_label = f"label={RUN_LABEL}={THIS_RUN}"
     for kind in ("ps", "network ls", "volume ls"):
@@ -172,7 +232,9 @@ def test_an_update_killed_half_way_is_recovered(
     for ref in (example_image.v2.ref, example_image.v2.digest_ref):
         engine.run("image", "rm", ref, check=False)
 
-    watch = Watch(engine, registry, example_image, old, tmp_path / "events.jsonl")
+    watch = Watch(engine, registry, example_image, old, tmp_path / "events.jsonl", holding_host)
+    if kill.hold:
+        holding_host.hold(kill.hold)
     try:
         with Load(f"http://127.0.0.1:{port}/health") as load:
             update = stack.start_up(event_log=watch.events.path)
@@ -193,11 +255,13 @@ def test_an_update_killed_half_way_is_recovered(
                 assert f"its process {update.pid} is still running on this host" in refused.stderr, refused.stderr
                 assert lock_files(project) == locks
             finally:
-                kill_update(update)  # the CLI, its language host, providers and ssh
+                killed = kill_update(update)  # the CLI, its language host, providers and ssh
                 update.communicate(timeout=30)
+            assert kill.cut_short(watch), f"the update got past {point} before the kill"
+            holding_host.release()  # the held command never runs
             time.sleep(3)  # the old version keeps serving after the kill
-        assert kill.cut_short(watch), f"the update got past {point} before the kill"
     finally:
+        holding_host.release()
         watch.close()
     assert load.result.failed == 0, load.result.summary()
     assert lock_files(project), "a killed update leaves its lock"
@@ -218,6 +282,8 @@ def test_an_update_killed_half_way_is_recovered(
     assert_converged(stack, engine, port, example_image.v2.app_version)
     [new] = app_containers(engine)
     assert engine.run("exec", new, "cat", "/data/kill-test").stdout.strip() == data
+    # The killed run's SSH control folder went with the next run's.
+    assert control_dirs(killed) == []
 
 
 def test_a_kill_while_the_state_is_written_is_mended_once_its_holder_is_gone(

@@ -238,17 +238,22 @@ def complaints_noted() -> Iterator[None]:
         raise
 
 
-def kill_update(update: subprocess.Popen[str]) -> None:
+def kill_update(update: subprocess.Popen[str]) -> set[int]:
     """SIGKILL an update begun by Stack.start_up and every process of its session, as a runner that
     times out ends a job: the CLI starts its language host and providers in process groups of their
-    own, which a kill of its group alone leaves running (each holding a Python program)."""
+    own, which a kill of its group alone leaves running (each holding a Python program). Returns
+    the pids it killed."""
+    killed = set()
     with contextlib.suppress(ProcessLookupError):
         os.killpg(update.pid, signal.SIGKILL)  # first the CLI, so it starts nothing more
+        killed.add(update.pid)
     listed = subprocess.run(["ps", "-A", "-o", "pid="], capture_output=True, text=True, check=True).stdout
     for pid in (int(word) for word in listed.split()):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if os.getsid(pid) == update.pid:
                 os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+    return killed
 
 
 class Stack:

@@ -4,6 +4,8 @@ and docs/ name exists."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,22 @@ def test_the_reference_has_a_row_per_key_with_its_type_and_default() -> None:
 def test_the_cli_prints_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config-reference"]) == 0
     assert capsys.readouterr().out == config_reference.render()
+
+
+def test_docs_testing_md_says_what_each_integration_test_proves() -> None:
+    """docs/testing.md's list is the suite's contract: one line per integration test (and per
+    parameter), none for a test that is gone."""
+    collected = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "tests/integration"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert collected.returncode == 0, collected.stdout[-2000:] + collected.stderr[-2000:]
+    tests = {line.removeprefix("tests/integration/") for line in collected.stdout.splitlines() if "::" in line}
+    section = (ROOT / "docs" / "testing.md").read_text().split("## What each integration test proves", 1)[1]
+    listed = set(re.findall(r"^\| `([^`]+::[^`]+)` \|", section.split("\n## ", 1)[0], re.M))
+    assert tests, collected.stdout[-2000:]
+    assert sorted(tests - listed) == [], "integration tests docs/testing.md does not list"
+    assert sorted(listed - tests) == [], "docs/testing.md lists tests that do not exist"

@@ -100,6 +100,11 @@ API
     runbook's sshd ``SetEnv PATH=...``, reloaded in place). ``DockerEngine.restart()`` restarts a
     private dockerd with the same data root, as after a reboot.
 
+``HoldingSshHost(engine, ...)``
+    An SshHost whose ``docker`` can be held at one command: ``.hold("network connect --alias")``,
+    then ``.held()`` (the command line, once a session reached it) and ``.release()`` (it exits 1
+    without running). For killing an update between two docker calls.
+
 ``Registry(engine, *, username=None, password=None, start_timeout=30.0, base_dir=None)``
     Debian's ``docker-registry`` (installed if missing) on 127.0.0.1:<free port>, plain HTTP,
     htpasswd bcrypt auth with a generated user/password.
@@ -144,13 +149,14 @@ from .docker_engine import DockerEngine, existing_engine_host
 from .example_image import ExampleImage, ImageVersion
 from .object_store import Credentials, ObjectStore
 from .registry import Registry
-from .ssh_host import MacLikeSshHost, SshHost, generate_ed25519_key
+from .ssh_host import HoldingSshHost, MacLikeSshHost, SshHost, generate_ed25519_key
 
 __all__ = [
     "Credentials",
     "DockerEngine",
     "ExampleImage",
     "HarnessError",
+    "HoldingSshHost",
     "ImageVersion",
     "MacLikeSshHost",
     "ObjectStore",

@@ -367,6 +367,70 @@ class MacLikeSshHost(SshHost):
         return f"MacLikeSshHost({self.docker_url!r})"
 
 
+class HoldingSshHost(SshHost):
+    """An SshHost whose ``docker`` can be held at one command, so a test can kill an update at an
+    instant no event marks (between two docker calls a few milliseconds apart).
+
+    :meth:`hold` names a part of a docker command line (e.g. ``"network connect --alias"``): the
+    first session that runs a matching command stops there (:meth:`held` turns true), and exits 1
+    without running it once :meth:`release` is called. Every other docker command, the Docker
+    provider's ``docker system dial-stdio`` included, runs as usual: only the session's PATH has a
+    ``docker`` of its own first.
+    """
+
+    # The PATH of a session on Debian's sshd, without a PATH of its own.
+    SESSION_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+    @property
+    def hold_dir(self) -> Path:
+        assert self.dir is not None
+        return self.dir / "hold"
+
+    def session_env(self) -> dict[str, str]:
+        return {**super().session_env(), "PATH": f"{self.hold_dir / 'bin'}:{self.SESSION_PATH}"}
+
+    def _prepare_home(self, d: Path) -> None:
+        real_docker = run(["sh", "-c", "command -v docker"]).stdout.strip()
+        hold = self.hold_dir
+        (hold / "bin").mkdir(parents=True)
+        wrapper = hold / "bin" / "docker"
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f"hold={shlex.quote(str(hold))}\n"
+            'if [ -f "$hold/gate" ] && [ ! -e "$hold/reached" ]; then\n'
+            '  case "$*" in\n'
+            '  *"$(cat "$hold/gate")"*)\n'
+            '    echo "$*" > "$hold/reached"\n'
+            '    while [ -f "$hold/gate" ]; do sleep 0.05; done\n'
+            "    exit 1 ;;\n"
+            "  esac\n"
+            "fi\n"
+            f'exec {shlex.quote(real_docker)} "$@"\n'
+        )
+        for path in (hold, hold / "bin", wrapper):
+            path.chmod(0o755)
+
+    def hold(self, command: str) -> None:
+        """The next docker command line holding COMMAND waits, and never runs."""
+        (self.hold_dir / "reached").unlink(missing_ok=True)
+        (self.hold_dir / "gate").write_text(command)
+        (self.hold_dir / "gate").chmod(0o644)
+
+    def held(self) -> str:
+        """The command line being held ('' until one is)."""
+        try:
+            return (self.hold_dir / "reached").read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+    def release(self) -> None:
+        """The held command exits 1 without running; nothing is held from now on."""
+        (self.hold_dir / "gate").unlink(missing_ok=True)
+
+    def __repr__(self) -> str:
+        return f"HoldingSshHost({self.docker_url!r})"
+
+
 def _group_exists(name: str) -> bool:
     try:
         grp.getgrnam(name)
