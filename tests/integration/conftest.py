@@ -21,9 +21,12 @@ from tests.support.world import project_env
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
     for item in items:
-        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+        if Path(str(item.fspath)).is_relative_to(here):
             item.add_marker(pytest.mark.integration)
+    # The long ones first: the parallel workers start on them, and the seconds-long tests fill in.
+    items.sort(key=lambda item: item.get_closest_marker("integration") is None)
 
 
 # The session's parts whose logs a failing test's report ends with, by fixture name.
