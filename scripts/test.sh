@@ -53,7 +53,9 @@ fi
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT
 set +e
-$py -m pytest -q -rs --strict-markers --junitxml "$report" -n "$workers" ${paths[@]+"${paths[@]}"} "$@"
+# --maxschedchunk 1: each worker is handed a test or two at a time, not a long run of consecutive
+# ones (which gave one worker every integration test).
+$py -m pytest -q -rs --strict-markers --junitxml "$report" -n "$workers" --maxschedchunk 1 ${paths[@]+"${paths[@]}"} "$@"
 status=$?
 set -e
 skipped="$($py - "$report" <<'PY'
