@@ -122,8 +122,13 @@ def _clean(record: dict[str, Any]) -> None:
 
 
 def stop_orphans(root: Path | None = None, say: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Stop and remove what sessions that are gone left; returns their records."""
-    root = root or ROOT
+    """Stop and remove what sessions that are gone left; returns their records. One caller at a
+    time (the suite's parallel workers all look at once)."""
+    with _util.machine_wide("orphans"):
+        return _stop_orphans(root or ROOT, say)
+
+
+def _stop_orphans(root: Path, say: Callable[[str], None]) -> list[dict[str, Any]]:
     cleaned = []
     for directory in sorted(root.glob("*-*")) if root.is_dir() else []:
         if not directory.is_dir() or not _owner_gone(directory):
