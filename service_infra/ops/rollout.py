@@ -163,13 +163,19 @@ class Docker:
         return found[0] if found else None
 
 
-def last_health_error(state: dict[str, Any]) -> str:
+def clip(text: str, limit: int, secrets: dict[str, str]) -> str:
+    """TEXT on one line and at most LIMIT characters, its secret values masked first: a cut made
+    before the masking could leave the start of a value in it."""
+    return " ".join(mask_secrets(text, secrets).split())[:limit]
+
+
+def last_health_error(state: dict[str, Any], secrets: dict[str, str]) -> str:
     """What the image's own health check last printed when it failed (or why there is none)."""
     health = state.get("Health") or {}
     for entry in reversed(health.get("Log") or []):
         if entry.get("ExitCode") != 0:
-            output = " ".join(str(entry.get("Output") or "").split())
-            return f"exit {entry.get('ExitCode')}: {output[:300] or '(no output)'}"
+            output = clip(str(entry.get("Output") or ""), 300, secrets)
+            return f"exit {entry.get('ExitCode')}: {output or '(no output)'}"
     if not health:
         return "the image has no health check of its own"
     return "no failed check recorded"
@@ -206,8 +212,9 @@ class ProbeResult:
     detail: str
 
 
-def probe(docker: Docker, check: HealthCheck, container: str) -> ProbeResult:
-    """One GET of the container's health URL from the proxy: the HTTP status and the start of the body."""
+def probe(docker: Docker, check: HealthCheck, container: str, secrets: dict[str, str]) -> ProbeResult:
+    """One GET of the container's health URL from the proxy: the HTTP status and the start of the
+    body (SECRETS masked: an app may answer with its own environment)."""
     url = f"http://{container}:{check.port}{check.path}"
     done = docker.run(
         "exec", check.proxy, "curl", "-sS", "--max-time", str(PROBE_TIMEOUT_SECONDS), "-w", "\\n%{http_code}", url,
@@ -217,9 +224,9 @@ def probe(docker: Docker, check: HealthCheck, container: str) -> ProbeResult:
     if done.returncode == 0 and code.startswith("2"):
         return ProbeResult(True, f"GET {url}: HTTP {code}")
     if done.returncode == 0:
-        text = " ".join(body.split())[:200]
+        text = clip(body, 200, secrets)
         return ProbeResult(False, f"GET {url}: HTTP {code}{': ' + text if text else ''}")
-    error = " ".join((done.stderr or done.stdout).split())[:300] or f"exit {done.returncode}"
+    error = clip(done.stderr or done.stdout, 300, secrets) or f"exit {done.returncode}"
     if "curl:" not in error:
         # Not curl's complaint: the proxy itself could not run it.
         raise RolloutError(f"could not probe {url} from the proxy {check.proxy}: {error}")
@@ -227,12 +234,18 @@ def probe(docker: Docker, check: HealthCheck, container: str) -> ProbeResult:
 
 
 def wait_healthy(
-    docker: Docker, container: str, check: HealthCheck, timeout: float, first: dict[str, Any] | None = None
+    docker: Docker,
+    container: str,
+    check: HealthCheck,
+    timeout: float,
+    first: dict[str, Any] | None = None,
+    secrets: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Wait until the container answers its health URL; raise as soon as it cannot become healthy:
     it exits or restarts, its image's own check reports it unhealthy, or ``check.retries``
     probes in a row fail after its start period. FIRST: its `docker inspect` document, if the
-    caller has just read it."""
+    caller has just read it. SECRETS: the values masked in what it says (name: value)."""
+    secrets = secrets or {}
     started_at = time.monotonic()
     deadline = started_at + timeout
     restarts: int | None = None
@@ -258,8 +271,10 @@ def wait_healthy(
             continue
         first_look = False
         if (state.get("Health") or {}).get("Status") == "unhealthy":
-            raise RolloutError(f"its image's own health check reports it unhealthy ({last_health_error(state)})")
-        result = probe(docker, check, container)
+            raise RolloutError(
+                f"its image's own health check reports it unhealthy ({last_health_error(state, secrets)})"
+            )
+        result = probe(docker, check, container, secrets)
         if result.ok:
             return document
         last = result.detail
@@ -288,7 +303,7 @@ def last_exit_code(docker: Docker, container: str, document: dict[str, Any]) -> 
     return codes[-1] if codes else "unknown"
 
 
-def diagnose(docker: Docker, container: str, check: HealthCheck) -> str:
+def diagnose(docker: Docker, container: str, check: HealthCheck, secrets: dict[str, str]) -> str:
     """What an operator needs to see why a version failed: its last log lines (both streams, in
     order) and one more probe of its health URL, with the values of its secrets masked."""
     logs = docker.run("logs", "--timestamps", "--tail", str(LOG_LINES), container, timeout=60)
@@ -296,11 +311,11 @@ def diagnose(docker: Docker, container: str, check: HealthCheck) -> str:
     lines = sorted(line for line in (logs.stdout + logs.stderr).splitlines() if line.strip())
     text = "\n".join("    " + line.partition(" ")[2] for line in lines[-LOG_LINES:]) or "    (nothing)"
     try:
-        final = probe(docker, check, container).detail
+        final = probe(docker, check, container, secrets).detail
     except RolloutError as error:
         final = str(error)
     report = f"\n  last {LOG_LINES} log lines of {container}:\n{text}\n  one more probe: {final}"
-    return mask_secrets(report, _secret_values(docker.inspect(container), check.secret_env))
+    return mask_secrets(report, secrets)
 
 
 def _secret_values(document: dict[str, Any] | None, names: Sequence[str]) -> dict[str, str]:
@@ -334,19 +349,22 @@ def activate(
     between the disconnect and the connect below) it rejoins the network first, so the proxy can
     reach it by name; with the alias already, it is only checked again."""
     found = docker.inspect(container)
+    # Masked in everything said below: what the app prints or answers may hold them.
+    secrets = _secret_values(found, check.secret_env)
     if found is not None and network not in _networks(found):
         docker.check("network", "connect", network, container)
         found = None  # looked at again below
     try:
-        document = wait_healthy(docker, container, check, timeout, first=found)
+        document = wait_healthy(docker, container, check, timeout, first=found, secrets=secrets)
     except RolloutError as error:
-        details = diagnose(docker, container, check)
+        details = diagnose(docker, container, check, secrets)
         docker.run("container", "kill", container)
-        raise RolloutError(
+        message = (
             f"service {service}, tag {tag}: the new container {container} is not healthy, so it was not put "
             f"live: {error}. The running version keeps serving. Fix services.{service}.tag (or the image) and "
             f"run `pulumi up` again.{details}"
-        ) from None
+        )
+        raise RolloutError(mask_secrets(message, secrets)) from None
     if alias not in _aliases(document, network):
         # Docker adds an alias only when connecting; the container joined the network without
         # one at creation (nothing routes to it by name yet), so it reconnects with the alias.

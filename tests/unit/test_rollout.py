@@ -155,6 +155,28 @@ def test_failed_checks_after_the_start_period_fail_at_once_with_logs_and_a_probe
     assert docker.commands()[-1] == ("container", "kill", "llm-server-prod-v2")
 
 
+def test_an_app_that_answers_with_its_environment_leaks_no_secret_not_even_across_the_cut() -> None:
+    """The probe's body and the image's own check output are cut to a few hundred characters: the
+    values are masked before the cut, so a value the cut crosses leaves no prefix behind; a value
+    with line breaks is masked before the text is put on one line."""
+    key = "sk-live-0123456789abcdef0123456789abcdef"
+    pem = "-----BEGIN KEY-----\nMIIEvgIBADANBgkqhkiG9w0BAQEFAASC\n-----END KEY-----"
+    env: dict[str, Any] = {"Config": {"Env": [f"API_KEY={key}", f"TLS_KEY={pem}"]}}
+    echo = "x" * (200 - 12) + f"API_KEY={key} TLS_KEY={pem}"  # the key's value crosses the 200th character
+    health = {"Status": "unhealthy", "Log": [{"ExitCode": 1, "Output": "y" * 290 + key + "\n" + pem}]}
+    check = rollout.HealthCheck("llm-server-prod-proxy", 8000, "/health", 0, secret_env=("API_KEY", "TLS_KEY"))
+    for document, probes in [
+        (state(None, **env), [("", f"{echo}\n503", "")]),  # its health URL echoes its environment
+        ({**state(None, **env), "State": {"Running": True, "Health": health}}, [HEALTHY]),  # its own check does
+    ]:
+        docker = ScriptedDocker([document], probes=probes, logs=(f"key {key}\n{pem}\n", ""))
+        with pytest.raises(rollout.RolloutError) as failed:
+            activate(docker, check=check)
+        message = str(failed.value)
+        assert key[:6] not in message and "MIIEvgIB" not in message, message
+        assert "[secret API_KEY]" in message or "[secret TLS_KEY]" in message, message
+
+
 def test_failures_while_it_starts_do_not_count() -> None:
     docker = ScriptedDocker([state(None)], probes=[REFUSED] * 6 + [HEALTHY])
     activate(docker, check=rollout.HealthCheck("p", 8000, "/health", start_period=3600))
