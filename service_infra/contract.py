@@ -6,6 +6,7 @@ types, its labels, its container rules), so a rename here reaches both. Standard
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 PROJECT = "service-infra"
@@ -76,8 +77,9 @@ _NUMERIC_USER = re.compile(r"^[+-]?[0-9]+$")
 
 
 def root_user_problem(user: str) -> str | None:
-    """Why `user` (Docker's user[:group]) would run as root or not run at all; None when it is fine."""
-    name = user.split(":", 1)[0]
+    """Why `user` (Docker's user[:group]) would run as root or not run at all; None when it is
+    fine. Group 0 is root enough: it owns what root's group owns (sockets, keys, /etc files)."""
+    name, _, group = user.partition(":")
     if name == "":
         return f"got {user!r} with no user, which Docker runs as the image's user (often root)"
     if name == "root":
@@ -88,7 +90,22 @@ def root_user_problem(user: str) -> str | None:
             return f"got {user!r}, which Docker reads as uid 0 (root)"
         if uid < 0:
             return f"got {user!r}, a negative uid"
+    if group == "root" or (_NUMERIC_USER.match(group) and int(group) == 0):
+        return f"got {user!r}, whose group Docker reads as gid 0 (root's group)"
     return None
+
+
+def every_interface(address: str) -> bool:
+    """Whether a published port's host address is every interface of the host, in any spelling:
+    0.0.0.0, ::, [::], ::ffff:0.0.0.0, 0 (what inet_aton reads as 0.0.0.0)."""
+    bare = address.strip().strip("[]")
+    try:
+        parsed = ipaddress.ip_address(int(bare) if bare.isdigit() else bare)
+    except ValueError:
+        return False  # not an address: Docker refuses it, nothing is published
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    return parsed.is_unspecified
 
 
 # Fly.io regions, from `fly platform regions` (the Fly stand-in serves the same list).

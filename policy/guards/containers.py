@@ -5,7 +5,6 @@ prod publishes its ports only on the address the stack names (published-ports-ex
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from service_infra.contract import (
     LABEL_VERSION,
     LOG_OPTIONS,
     RESTART_POLICY,
+    every_interface,
     root_user_problem,
 )
 
@@ -123,12 +123,7 @@ def _every_interface(ip: Any) -> bool:
     """Whether a port binding's `ip` publishes on every interface: absent, empty, 0.0.0.0 or ::."""
     if ip is None or ip == "":
         return True
-    if not isinstance(ip, str):
-        return False
-    try:
-        return ipaddress.ip_address(ip.strip("[]")).is_unspecified
-    except ValueError:
-        return False  # not an address: Docker refuses it, nothing is published
+    return isinstance(ip, str) and every_interface(ip)
 
 
 def published_port_findings(args: ResourceValidationArgs, target: Target | LiveTarget) -> Iterator[str]:

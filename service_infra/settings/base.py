@@ -15,6 +15,9 @@ IMAGE_REPOSITORY = re.compile(r"^[a-z0-9]+([._:/-][a-z0-9]+)*$")
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 DOCKER_LABEL_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 PROD_TAG = re.compile(r"^sha-[0-9a-f]{7,40}$")
+# A URL path (RFC 3986's path characters, %XX escapes), less what a shell or curl reads apart:
+# quotes, ';', '*' and every glob or query character.
+URL_PATH = re.compile(r"/(?:[A-Za-z0-9\-._~!$&()+,=:@/]|%[0-9A-Fa-f]{2})*")
 # POSIX environment variable names (portable character set): a letter or '_', then letters, digits, '_'.
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FLY_APP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$")

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from service_infra.contract import DEFAULT_CONTAINER_USER, root_user_problem
+from service_infra.contract import DEFAULT_CONTAINER_USER, every_interface, root_user_problem
 from service_infra.settings.base import (
     HOST_KEY,
     IMAGE_TAG,
@@ -173,15 +173,15 @@ class DockerTarget(Model):
                     "(e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"
                 )
             return DEFAULT_BIND
-        try:
-            address = ipaddress.ip_address(bind)
-        except ValueError:
-            raise ValueError(f"must be an IP address such as 0.0.0.0 or 127.0.0.1, got {bind!r}") from None
-        if address.is_unspecified and parse_context(info).tier is Tier.PROD:
+        if every_interface(bind) and parse_context(info).tier is Tier.PROD:
             raise ValueError(
                 f"{bind} publishes prod on every interface of the host; set the address clients use "
                 "(e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"
             )
+        try:
+            ipaddress.ip_address(bind)
+        except ValueError:
+            raise ValueError(f"must be an IP address such as 0.0.0.0 or 127.0.0.1, got {bind!r}") from None
         return bind
 
     @field_validator("user")

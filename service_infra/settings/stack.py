@@ -22,6 +22,7 @@ from service_infra.settings.base import (
     IMAGE_TAG,
     PROD_TAG,
     SECRET_NAME,
+    URL_PATH,
     Model,
     ParseContext,
     SecretRef,
@@ -112,6 +113,11 @@ class Service(Model):
     def _health_path(cls, path: str) -> str:
         if not path.startswith("/"):
             raise ValueError(f"must start with '/', e.g. /health, got {path!r}")
+        if not URL_PATH.fullmatch(path):
+            raise ValueError(
+                f"must be a URL path: letters, digits, - . _ ~ ! $ & ( ) + , = : @ / and %XX escapes, "
+                f"no spaces, quotes, ';', query or glob characters; got {path!r}"
+            )
         return path
 
     @field_validator("allowed_origins", mode="before")

@@ -160,7 +160,9 @@ def user_check(user: Any, props: dict[str, Any] | None = None) -> list[str]:
 
 
 # The settings' own list (tests/unit/test_prod_guards.py): every spelling Docker reads as root.
-@pytest.mark.parametrize("user", ["0", "00", "+0", "-0", "000:1000", "root", "root:root", ":10001", "", "-5"])
+@pytest.mark.parametrize(
+    "user", ["0", "00", "+0", "-0", "000:1000", "root", "root:root", ":10001", "", "-5", "10001:0", "10001:root"]
+)
 def test_root_in_any_spelling_is_refused_in_every_stack(user: str) -> None:
     (message,) = user_check(user)
     assert message.startswith(f"Container 'llm-server-container': the container would run as root (got {user!r}")
@@ -172,7 +174,7 @@ def test_a_container_without_a_user_runs_the_images_user_and_is_refused() -> Non
     assert "with no user" in message and "services.llm-server.docker.user" in message
 
 
-@pytest.mark.parametrize("user", ["10001:10001", "app", "1000", "+1000:0", "nobody"])
+@pytest.mark.parametrize("user", ["10001:10001", "app", "1000", "+1000:1000", "nobody", "app:staff"])
 def test_non_root_users_pass(user: str) -> None:
     assert user_check(user) == []
 
@@ -214,7 +216,7 @@ def ports_check(ip: Any, target: Target = PROD) -> list[str]:
     return violations(PORTS_POLICY, resource_args(resources.CONTAINER, "llm-server-proxy", props), target)
 
 
-@pytest.mark.parametrize("ip", [None, "", "0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0", "::0"])
+@pytest.mark.parametrize("ip", [None, "", "0.0.0.0", "::", "[::]", "0:0:0:0:0:0:0:0", "::0", "::ffff:0.0.0.0", "0"])
 def test_prod_refuses_a_port_published_on_every_interface(ip: Any) -> None:
     (message,) = ports_check(ip)
     assert message.startswith("Container 'llm-server-proxy': port 8000 is published on every interface")

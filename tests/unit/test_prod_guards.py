@@ -52,7 +52,10 @@ def test_other_stack_names_choose_their_environment() -> None:
     assert problems(load_stack_config("prod"), "prod-eu") == []
 
 
-@pytest.mark.parametrize("user", ["0", "00", "+0", "-0", "000:1000", "root", "root:root", ":10001", "", "-5"])
+# Group 0 too: root's group owns what root does on the host's files and sockets.
+@pytest.mark.parametrize(
+    "user", ["0", "00", "+0", "-0", "000:1000", "root", "root:root", ":10001", "", "-5", "10001:0", "10001:root"]
+)
 def test_root_in_any_spelling_is_refused(user: str) -> None:
     assert root_user_problem(user) is not None
     config = load_stack_config("prod")
@@ -61,7 +64,7 @@ def test_root_in_any_spelling_is_refused(user: str) -> None:
     assert found.startswith(f"{P}services.llm-server.docker.user: containers run as a non-root user; got {user!r}")
 
 
-@pytest.mark.parametrize("user", ["10001:10001", "app", "1000", "+1000:0", "nobody"])
+@pytest.mark.parametrize("user", ["10001:10001", "app", "1000", "+1000:1000", "nobody", "app:staff"])
 def test_non_root_users_pass(user: str) -> None:
     assert root_user_problem(user) is None
 
@@ -109,6 +112,17 @@ PROD_BYPASSES: list[tuple[str, Change, str]] = [
     ("github dropped", _drop_github,
      f"{P}github.environments.production: prod needs the GitHub environment production (reviewers, branches "
      "[main]) to gate its deploys; add it under github.environments"),
+    # Every interface in the spellings Docker or inet_aton also read so (staging refuses the last
+    # two as addresses at all, so they stay out of test_staging_may_choose_differently).
+    ("every interface, IPv4-mapped", _set(llm_docker, "bind", "::ffff:0.0.0.0"),
+     f"{P}services.llm-server.docker.bind: ::ffff:0.0.0.0 publishes prod on every interface of the host; set the "
+     "address clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
+    ("every interface, bracketed", _set(llm_docker, "bind", "[::]"),
+     f"{P}services.llm-server.docker.bind: [::] publishes prod on every interface of the host; set the address "
+     "clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
+    ("every interface, as 0", _set(llm_docker, "bind", "0"),
+     f"{P}services.llm-server.docker.bind: 0 publishes prod on every interface of the host; set the address "
+     "clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
 ]  # fmt: skip
 
 
