@@ -77,7 +77,6 @@ def test_bad_input_fails_clearly_and_keeps_the_running_version(
     stack.set("docker_hosts.mini.url", ssh_host.docker_url)
 
     stack.preview(expect_no_changes=True)  # back where it started
-    stack.destroy()
 
 
 def test_staging_refuses_the_published_example_passphrase(

@@ -40,6 +40,13 @@ def links(engine_bridges: set[str] | frozenset[str] = frozenset()) -> set[tuple[
     return seen
 
 
+def steady(found: set[tuple[str, bool]], engine_bridges: set[str]) -> set[tuple[str, bool]]:
+    """FOUND less what other engines add and remove as their containers and networks come and go
+    (veths and br-* bridges: the suite's parallel workers each run an engine), but this engine's
+    own bridges: what a restart of this engine must leave as it was."""
+    return {(name, up) for name, up in found if name in engine_bridges or not name.startswith(("veth", "br-"))}
+
+
 def version_answering(port: int) -> str | None:
     try:
         status, body = http_get(f"http://127.0.0.1:{port}/health", timeout=2)
@@ -73,13 +80,18 @@ def test_the_service_comes_back_by_itself_after_a_daemon_restart_a_proxy_restart
 
         # A reboot of the host, as Docker sees it: the daemon stops (and its containers), and
         # starts again with the same data root.
-        before = links(bridges(engine))
+        mine = bridges(engine)
+        before = links(mine)
         stopping = time.monotonic()
         started = engine.restart()
         since_start = seconds_until_answers(port, v1.app_version, started)
         print(f"daemon restart: answered {since_start:.1f}s after dockerd started, "
               f"{time.monotonic() - stopping:.1f}s after it was stopped")  # fmt: skip
-        assert links(bridges(engine)) == before, "restarting the private dockerd changed another interface"
+        after_restart = links(mine)
+        assert steady(before, mine) <= steady(after_restart, mine), (
+            "restarting the private dockerd took down or removed another interface: "
+            f"{sorted(steady(before, mine) - steady(after_restart, mine))}"
+        )
         assert app_containers(engine) == [live]
         assert inspect(engine, PROXY)["State"]["Running"]
         stack.preview(refresh=True, expect_no_changes=True)

@@ -73,7 +73,6 @@ def test_a_release_is_its_digest_and_rollback_returns_to_it_after_the_tag_moved(
         stack.preview(expect_no_changes=True)
     finally:
         registry.push(v1.local_ref, example_image.repo, v1.tag)  # the session's other tests use v1
-    stack.destroy()
 
 
 def test_a_secret_rotation_rolls_out_beside_the_old_container_and_fails_no_request(
@@ -106,7 +105,6 @@ def test_a_secret_rotation_rolls_out_beside_the_old_container_and_fails_no_reque
         assert value not in state
         assert hashlib.sha256(value.encode()).hexdigest()[:8] not in state
     stack.preview(expect_no_changes=True)
-    stack.destroy()
 
 
 def test_prune_images_frees_the_host_of_what_no_kept_release_needs_and_nothing_else(

@@ -33,4 +33,3 @@ def test_no_secret_in_state_output_or_argv(
         assert value not in state, f"{name} in the state files"
         assert value not in stack_file, f"{name} in the stack file"
         assert not any(value in arg for args in argv for arg in args), f"{name} in a flyctl argv"
-    stack.destroy()

@@ -106,9 +106,9 @@ def remove_leftovers(engine: DockerEngine) -> list[Labelled]:
 
 
 def remove_stack_objects(engine: DockerEngine) -> list[Labelled]:
-    """Remove what this run's stacks made (the harness's own daemons carry no RUN_LABEL): after a
-    tear-down whose destroy failed, so the next test's stacks do not meet its fixed names. Tests
-    use an engine one at a time."""
+    """Remove what this run's stacks made (the harness's own daemons carry no RUN_LABEL): a test's
+    tear-down, so the next test's stacks do not meet its fixed names. Tests use an engine one at a
+    time."""
     mine = [thing for thing in labelled_objects(engine) if thing.run_label == str(THIS_RUN)]
     return _remove(engine, sorted(mine, key=lambda thing: (KINDS.index(thing.kind), thing.name)))
 

@@ -409,6 +409,8 @@ class HoldingSshHost(SshHost):
         )
         for path in (hold, hold / "bin", wrapper):
             path.chmod(0o755)
+        # The login user's sessions mark the held command here.
+        os.chown(hold, pwd.getpwnam(self.user).pw_uid, -1)
 
     def hold(self, command: str) -> None:
         """The next docker command line holding COMMAND waits, and never runs."""
