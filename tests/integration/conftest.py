@@ -3,6 +3,7 @@ a real registry, a real S3 store for shared state, and the `fly` stand-in. A par
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import tempfile
@@ -110,7 +111,9 @@ def registry(engine: DockerEngine) -> Iterator[Registry]:
 @pytest.fixture(scope="session")
 def example_image(engine: DockerEngine, registry: Registry, run_dir: Path) -> Iterator[ExampleImage]:
     # Each worker has its own engine; the first builds the images, the others load them.
-    with ExampleImage(engine, registry, owner="acme", archive=run_dir / "example-images.tar") as image:
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    archive = run_dir / "example-images.tar"
+    with ExampleImage(engine, registry, owner="acme", archive=archive, sharers=workers) as image:
         yield image
 
 

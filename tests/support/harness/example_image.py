@@ -65,10 +65,11 @@ class ExampleImage:
         app_versions: Sequence[str] = ("1.0.0", "1.1.0"),
         build_timeout: float = 1800.0,
         archive: Path | None = None,
+        sharers: int = 1,
     ) -> None:
         """ARCHIVE, when given, is a `docker save` file that engines share (the suite's parallel
         workers each run their own): the first to come builds the images and saves them there,
-        the others load them instead of building them again."""
+        the others load them instead of building them again; the last of the SHARERS removes it."""
         if not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", owner) or not re.fullmatch(
             r"[a-z0-9]+(?:[._-][a-z0-9]+)*", name
         ):
@@ -82,6 +83,7 @@ class ExampleImage:
         self.app_versions = tuple(app_versions)
         self.build_timeout = build_timeout
         self.archive = archive
+        self.sharers = sharers
         self.loaded: set[str] = set()  # local refs the archive gave this engine
         self.versions: list[ImageVersion] = []
         self.build_seconds: list[float] = []
@@ -136,6 +138,11 @@ class ExampleImage:
                 partial = self.archive.with_name(self.archive.name + ".partial")
                 self.engine.run("save", "-o", str(partial), *refs, timeout=self.build_timeout)
                 partial.rename(self.archive)
+            served = self.archive.with_name(self.archive.name + ".served")
+            with served.open("a") as record:
+                record.write(f"{self.engine.host}\n")
+            if len(served.read_text().splitlines()) >= self.sharers:
+                self.archive.unlink()  # a few hundred MB no one needs any more
         return self
 
     def _load_archive(self) -> None:
