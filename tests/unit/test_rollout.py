@@ -163,11 +163,11 @@ def test_an_app_that_answers_with_its_environment_leaks_no_secret_not_even_acros
     pem = "-----BEGIN KEY-----\nMIIEvgIBADANBgkqhkiG9w0BAQEFAASC\n-----END KEY-----"
     env: dict[str, Any] = {"Config": {"Env": [f"API_KEY={key}", f"TLS_KEY={pem}"]}}
     echo = "x" * (200 - 12) + f"API_KEY={key} TLS_KEY={pem}"  # the key's value crosses the 200th character
-    health = {"Status": "unhealthy", "Log": [{"ExitCode": 1, "Output": "y" * 290 + key + "\n" + pem}]}
+    its_check = [{"ExitCode": 1, "Output": "y" * 290 + key + "\n" + pem}]
     check = rollout.HealthCheck("llm-server-prod-proxy", 8000, "/health", 0, secret_env=("API_KEY", "TLS_KEY"))
     for document, probes in [
         (state(None, **env), [("", f"{echo}\n503", "")]),  # its health URL echoes its environment
-        ({**state(None, **env), "State": {"Running": True, "Health": health}}, [HEALTHY]),  # its own check does
+        (state("unhealthy", log=its_check, **env), [HEALTHY]),  # its image's own check does
     ]:
         docker = ScriptedDocker([document], probes=probes, logs=(f"key {key}\n{pem}\n", ""))
         with pytest.raises(rollout.RolloutError) as failed:
