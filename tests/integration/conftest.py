@@ -20,14 +20,33 @@ from tests.support.pulumi_project import Engine, Project, ensure_pulumi
 from tests.support.stacks import public_health_endpoint, state_policies
 from tests.support.world import project_env
 
+# The modules whose tests take longest, longest test first (benchmarks/suite.py lists the slowest
+# tests of a run): the parallel workers start on them, so no long test starts last.
+LONGEST_FIRST = (
+    "test_shared_backend.py",
+    "test_ssh_host.py",
+    "test_interrupted_updates.py",
+    "test_mac_host_reboot.py",
+    "test_releases.py",
+    "test_github.py",
+    "test_upgrade.py",
+    "test_local_stack.py",
+)
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
         if Path(str(item.fspath)).is_relative_to(here):
             item.add_marker(pytest.mark.integration)
-    # The long ones first: the parallel workers start on them, and the seconds-long tests fill in.
-    items.sort(key=lambda item: item.get_closest_marker("integration") is None)
+
+    def order(item: pytest.Item) -> tuple[bool, int]:
+        """Integration tests first, the long ones before them; the seconds-long tests fill in."""
+        name = Path(str(item.fspath)).name
+        rank = LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+        return item.get_closest_marker("integration") is None, rank
+
+    items.sort(key=order)
 
 
 # The session's parts whose logs a failing test's report ends with, by fixture name.
