@@ -6,7 +6,8 @@
 #
 # Usage: scripts/test.sh [--fast] [PYTEST ARGS...]
 #   (none)   everything, what CI runs (.ci/run); the tests in parallel workers (pytest-xdist),
-#            SERVICE_INFRA_TEST_WORKERS of them (default 3: the integration tests mostly wait)
+#            SERVICE_INFRA_TEST_WORKERS of them (default 3: the integration tests mostly wait; 1
+#            where they must share your Docker engine, e.g. Docker Desktop on a Mac)
 #   --fast   lint, format, types, the offline check, and the unit, policy and stand-in tests
 #            (no engine, no Docker): the minute or two to run before every commit
 set -euo pipefail
@@ -47,8 +48,22 @@ if [ "$fast" -eq 1 ]; then
 else
   log "tests"
   paths=()
-  workers="${SERVICE_INFRA_TEST_WORKERS:-3}"
+  workers="${SERVICE_INFRA_TEST_WORKERS:-}"
+  if [ -z "$workers" ]; then
+    workers=3
+    # Parallel workers each need an engine of their own (their stacks' names are fixed): a private
+    # dockerd (root on Linux), never the one Docker Desktop or a system dockerd serves.
+    if [ "${SERVICE_INFRA_TEST_PRIVATE_DOCKERD:-}" != 1 ] && docker info >/dev/null 2>&1; then
+      if [ "$(uname -s)" = Linux ] && [ "$(id -u)" -eq 0 ]; then
+        export SERVICE_INFRA_TEST_PRIVATE_DOCKERD=1
+      else
+        log "your Docker engine answers and no private one can start here: the tests run one at a time on it"
+        workers=1
+      fi
+    fi
+  fi
 fi
+[ "$workers" -gt 1 ] || workers=0 # one worker: in this process, without pytest-xdist
 # -rs lists skips; --strict-markers catches typos. A skipped test fails the run below.
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT

@@ -109,6 +109,14 @@ def engine() -> Iterator[DockerEngine]:
     # The daemons and temp dirs of an earlier, killed run (they outlive it, in sessions of their own).
     runs.stop_orphans()
     with DockerEngine() as docker_engine:
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        if workers > 1 and not docker_engine.private:
+            pytest.fail(
+                f"{workers} parallel workers would share the Docker engine at {docker_engine.host}, and their "
+                "stacks' fixed names would clash: run one worker (SERVICE_INFRA_TEST_WORKERS=1 scripts/test.sh), "
+                "or, as root on Linux, give each its own engine (SERVICE_INFRA_TEST_PRIVATE_DOCKERD=1)",
+                pytrace=False,
+            )
         # What an earlier run of the suite left when it was killed (its fixed names would clash).
         for thing in remove_leftovers(docker_engine):
             print(f"removed {thing.kind} {thing.name}, left by test run {thing.run_label}")
