@@ -81,7 +81,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="The test gate's time: fast tier, full suite, fresh machine.")
     parser.add_argument("--modes", default="fast,full", help="comma-separated: fast, full, cold")
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--logs", type=Path, default=Path(tempfile.gettempdir()) / "si-bench-suite-logs")
     args = parser.parse_args()
+    args.logs.mkdir(parents=True, exist_ok=True)
     modes = args.modes.split(",")
     unknown = set(modes) - set(COMMANDS)
     if unknown:
@@ -100,6 +102,9 @@ def main() -> None:
                 if output.splitlines()[-1].startswith("exit code "):
                     print(f"{mode}: FAILED ({output.splitlines()[-1]}); the figures below are still its times")
                 walls[mode].append(wall)
+                log = args.logs / f"{mode}-{run}.log"
+                log.write_text(output)
+                print(f"{mode}: its whole output is in {log}")
                 report(mode, wall, seen, output)
                 shutil.rmtree(checkout, ignore_errors=True)
     finally:
