@@ -84,6 +84,13 @@ def _drop_github(config: Config) -> None:
     del config[f"{P}github"]
 
 
+def every_interface_refused(bind: str) -> str:
+    return (
+        f"{P}services.llm-server.docker.bind: {bind} publishes prod on every interface of the host; set the address "
+        "clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"
+    )
+
+
 PROD_BYPASSES: list[tuple[str, Change, str]] = [
     ("volumes made deletable", _set(llm_docker, "retain_volumes", False),
      f"{P}services.llm-server.docker.retain_volumes: prod data outlives the stack; remove `retain_volumes: false`"),
@@ -91,11 +98,9 @@ PROD_BYPASSES: list[tuple[str, Change, str]] = [
      f"{P}services.llm-server.docker.bind: prod publishes only where you say: set it to the address clients use "
      "(e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
     ("every interface, said", _set(llm_docker, "bind", "0.0.0.0"),
-     f"{P}services.llm-server.docker.bind: 0.0.0.0 publishes prod on every interface of the host; set the address "
-     "clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
+     every_interface_refused("0.0.0.0")),
     ("every interface, IPv6", _set(llm_docker, "bind", "::"),
-     f"{P}services.llm-server.docker.bind: :: publishes prod on every interface of the host; set the address "
-     "clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
+     every_interface_refused("::")),
     ("admins bypass", _set(production, "can_admins_bypass", True),
      f"{P}github.environments.production.can_admins_bypass: admins may not bypass prod's reviewers; remove it"),
     ("self-review", _set(production, "prevent_self_review", False),
@@ -115,14 +120,11 @@ PROD_BYPASSES: list[tuple[str, Change, str]] = [
     # Every interface in the spellings Docker or inet_aton also read so (staging refuses the last
     # two as addresses at all, so they stay out of test_staging_may_choose_differently).
     ("every interface, IPv4-mapped", _set(llm_docker, "bind", "::ffff:0.0.0.0"),
-     f"{P}services.llm-server.docker.bind: ::ffff:0.0.0.0 publishes prod on every interface of the host; set the "
-     "address clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
+     every_interface_refused("::ffff:0.0.0.0")),
     ("every interface, bracketed", _set(llm_docker, "bind", "[::]"),
-     f"{P}services.llm-server.docker.bind: [::] publishes prod on every interface of the host; set the address "
-     "clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
+     every_interface_refused("[::]")),
     ("every interface, as 0", _set(llm_docker, "bind", "0"),
-     f"{P}services.llm-server.docker.bind: 0 publishes prod on every interface of the host; set the address "
-     "clients use (e.g. the Mac Mini's Tailscale or LAN address, or 127.0.0.1 behind a tunnel)"),
+     every_interface_refused("0")),
 ]  # fmt: skip
 
 

@@ -90,6 +90,13 @@ def seven_reviewers(config: Config) -> None:
     production(config)["reviewers"] = {"users": [f"user{i}" for i in range(5)], "teams": ["a", "b"]}
 
 
+def not_a_url_path(path: str) -> str:
+    return (
+        f"{P}services.llm-server.health_path: must be a URL path: letters, digits, - . _ ~ ! $ & ( ) + , = : @ / and "
+        f"%XX escapes, no spaces, quotes, ';', query or glob characters; got {path!r}"
+    )
+
+
 BAD_PROD_CONFIGS: list[tuple[str, Callable[[Config], None], str]] = [
     ("typo in a key", set_(lambda c: llm(c)["docker"], "prot", 1),
      f"{P}services.llm-server.docker.prot: unknown key; did you mean `port`?"),
@@ -114,14 +121,11 @@ BAD_PROD_CONFIGS: list[tuple[str, Callable[[Config], None], str]] = [
     ("origin with path", set_(llm, "allowed_origins", "https://app.example/path"),
      f"{P}services.llm-server.allowed_origins: 'https://app.example/path' is not an origin like https://app.example.com"),
     ("health path with a space", set_(llm, "health_path", "/health check"),
-     f"{P}services.llm-server.health_path: must be a URL path: letters, digits, - . _ ~ ! $ & ( ) + , = : @ / and "
-     "%XX escapes, no spaces, quotes, ';', query or glob characters; got '/health check'"),
+     not_a_url_path("/health check")),
     ("health path with a command", set_(llm, "health_path", "/health;id"),
-     f"{P}services.llm-server.health_path: must be a URL path: letters, digits, - . _ ~ ! $ & ( ) + , = : @ / and "
-     "%XX escapes, no spaces, quotes, ';', query or glob characters; got '/health;id'"),
+     not_a_url_path("/health;id")),
     ("health path with a glob", set_(llm, "health_path", "/health[1-9]"),
-     f"{P}services.llm-server.health_path: must be a URL path: letters, digits, - . _ ~ ! $ & ( ) + , = : @ / and "
-     "%XX escapes, no spaces, quotes, ';', query or glob characters; got '/health[1-9]'"),
+     not_a_url_path("/health[1-9]")),
     ("root container", set_(lambda c: llm(c)["docker"], "user", "root"),
      f"{P}services.llm-server.docker.user: containers run as a non-root user; got 'root', use e.g. '10001:10001'"),
     ("hot reload in prod", set_(lambda c: llm(c)["docker"], "hot_reload", {"source": "examples/service"}),
