@@ -195,8 +195,10 @@ def test_registry_login_push_pull_through_ssh_engine(
     def docker(*args: str, env: dict[str, str], check: bool = True, input: str | None = None):
         return ssh_host.docker(*args, known_hosts_path=known_hosts, env=env, check=check, input=input, timeout=600)
 
-    # Drop the registry-named tag (layers stay under the local build name) so pulls are real.
-    docker("image", "rm", ref, env=anon)
+    # Drop the registry-named tag (layers stay under the local build name) so pulls are real; a
+    # test before this one on its worker may have dropped it already.
+    docker("image", "rm", ref, env=anon, check=False)
+    assert docker("image", "inspect", ref, env=anon, check=False).returncode != 0, f"{ref} is still on the engine"
     denied = docker("pull", ref, env=anon, check=False)
     assert denied.returncode != 0
     assert re.search(r"no basic auth credentials|unauthorized|authentication required", denied.stderr, re.I), (
