@@ -318,13 +318,12 @@ def ensure_commands(commands: Mapping[str, str], why: str) -> None:
     install = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "--no-install-recommends", *pkgs]
     # One apt at a time on this machine (the suite's parallel workers start their parts at once).
     with machine_wide("apt"):
-        missing = {cmd: pkg for cmd, pkg in missing.items() if not _have(cmd)}
-        proc = run(install, env=env, check=False, timeout=900) if missing else None
-        if proc is not None and proc.returncode != 0:
+        if all(_have(cmd) for cmd in missing):
+            return  # another worker installed them while this one waited
+        proc = run(install, env=env, check=False, timeout=900)
+        if proc.returncode != 0:
             run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update"], env=env, check=False, timeout=600)
             proc = run(install, env=env, check=False, timeout=900)
-    if proc is None:
-        return
     still = [cmd for cmd in missing if not _have(cmd)]
     if proc.returncode != 0 or still:
         raise HarnessError(
