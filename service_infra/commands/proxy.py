@@ -18,6 +18,7 @@ COMMAND = ("nginx", "-e", "stderr", "-c", CONFIG_PATH, "-g", "daemon off;")
 DOCKER_DNS = "127.0.0.11"
 # How long nginx trusts an answer about the live alias; a switch waits this out (see ops.rollout).
 DNS_VALID_SECONDS = PROXY_DNS_VALID_SECONDS
+CONNECT_TIMEOUT = "250ms"
 
 
 def healthcheck_test() -> list[str]:
@@ -55,7 +56,11 @@ http {{
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
             proxy_buffering off;
-            proxy_connect_timeout 2s;
+            # A connect on the host's own bridge takes well under a millisecond; the one that
+            # times out is to a version that has just stopped (its address is gone while the
+            # DNS answer above still names it), and the next try goes to the live one: this
+            # bounds how long the switch holds a request (it was 2s).
+            proxy_connect_timeout {CONNECT_TIMEOUT};
             proxy_read_timeout 300s;
             proxy_send_timeout 300s;
             proxy_next_upstream error timeout http_502 http_503 http_504;

@@ -1,4 +1,5 @@
-"""The command lines of a rollout's command resources: activate a version, retire the old one.
+"""The command lines of a rollout's command resources: configure the proxy, activate a version,
+retire the old one.
 
 They run ``service_infra.ops.rollout`` (standard library only) on the machine that runs Pulumi.
 """
@@ -43,3 +44,8 @@ def activate_operation(a: Activation) -> list[str]:
 
 def retire_operation(container: str, drain_seconds: int) -> list[str]:
     return [*OPERATION, "retire", "--container", container, "--drain-seconds", str(drain_seconds)]
+
+
+def configure_proxy_operation(proxy: str, path: str) -> list[str]:
+    """The configuration itself comes on standard input."""
+    return [*OPERATION, "configure-proxy", "--proxy", proxy, "--path", path]

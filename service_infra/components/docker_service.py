@@ -121,7 +121,19 @@ class DockerService(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
             opts=pulumi.ResourceOptions.merge(child, made_once),
         )
-        self.proxy = self._proxy(name, base_name, target, args.proxy, network, labels, child)
+        proxy_conf = proxy.nginx_conf(name, rollout.LIVE_ALIAS, target.container_port)
+        self.proxy = self._proxy(name, base_name, target, args.proxy, proxy_conf, network, labels, child)
+        docker_cli_env = {DOCKER_CLI_ENV: json.dumps(args.docker_cli)}
+        # The proxy's configuration changes in the running proxy (rollout.configure_proxy), so a
+        # new one never replaces the proxy and lets go of the port; a new proxy starts with it too.
+        self.proxy_config = local.Command(
+            f"{name}-proxy-config",
+            create=self.proxy.name.apply(lambda p: shlex.join(rollout.configure_proxy_operation(p, proxy.CONFIG_PATH))),
+            stdin=proxy_conf,
+            environment=docker_cli_env,
+            triggers=[self.proxy.id],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.proxy]),
+        )
 
         # Pulled by digest, and kept on the host when a later release replaces it: a rollback to
         # any earlier release finds its bits there, whatever the registry holds by then.
@@ -208,8 +220,9 @@ class DockerService(pulumi.ComponentResource):
                 )
             ),
             delete=self.container.name.apply(lambda c: shlex.join(rollout.retire_operation(c, target.drain_seconds))),
-            environment={DOCKER_CLI_ENV: json.dumps(args.docker_cli)},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, self.proxy]),
+            environment=docker_cli_env,
+            # Put live behind the proxy's current configuration.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container, self.proxy_config]),
         )
         # What is live, as the activation reported it: after a failed rollout these (and the
         # stack outputs built from them) still name the version that kept serving.
@@ -232,6 +245,7 @@ class DockerService(pulumi.ComponentResource):
         base_name: str,
         target: DockerTarget,
         proxy_image: ProxySettings,
+        conf: str,
         network: docker.Network,
         labels: dict[str, str],
         child: pulumi.ResourceOptions,
@@ -243,11 +257,7 @@ class DockerService(pulumi.ComponentResource):
             image=image.image_id,
             command=list(proxy.COMMAND),
             user=target.user,
-            uploads=[
-                docker.ContainerUploadArgs(
-                    file=proxy.CONFIG_PATH, content=proxy.nginx_conf(name, rollout.LIVE_ALIAS, target.container_port)
-                )
-            ],
+            uploads=[docker.ContainerUploadArgs(file=proxy.CONFIG_PATH, content=conf)],
             ports=[docker.ContainerPortArgs(internal=proxy.LISTEN_PORT, external=target.port, ip=target.bind)],
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
             restart=RESTART_POLICY,
@@ -262,8 +272,10 @@ class DockerService(pulumi.ComponentResource):
             wait_timeout=60,
             # Stacks from before the proxy had the app container on this port under this name:
             # taking its place frees the port first (once, with a short gap).
+            # A changed configuration reaches the running proxy through its own command resource.
             opts=pulumi.ResourceOptions.merge(
-                child, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-container")])
+                child,
+                pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-container")], ignore_changes=["uploads"]),
             ),
         )
 

@@ -10,7 +10,8 @@ healthy: that is known as soon as it exits, or fails its checks after its start 
 resource, which Pulumi runs after the new one is live) stops the old container gracefully, so
 its in-flight requests finish and new ones go to the new version.
 
-``python3 -m service_infra.ops.rollout activate|retire ...`` runs them; the docker CLI to use (local
+``python3 -m service_infra.ops.rollout activate|retire|configure-proxy ...`` runs them (the last
+puts a changed nginx configuration in the running proxy); the docker CLI to use (local
 ``docker -H ...`` or ``ssh ... docker`` with the pinned host key) comes as JSON in
 SERVICE_INFRA_DOCKER_CLI. Standard library only, and nothing from the rest of service_infra, so
 any ``python3`` can run it; ``service_infra.commands.rollout`` builds its command lines.
@@ -375,6 +376,31 @@ def activate(
     return {"service": service, "tag": tag, "container": container, "network": network, "alias": alias}
 
 
+def configure_proxy(docker: Docker, proxy: str, path: str, conf: str) -> str:
+    """Make CONF the running proxy's nginx configuration at PATH, in place: written beside it,
+    checked by nginx, moved over it and reloaded. A reload lets the old workers finish their
+    requests and never lets go of the published port, which a new container would (a change of
+    the configuration would otherwise replace the proxy, with a gap for every client)."""
+    current = docker.run("container", "exec", proxy, "cat", path)
+    if current.returncode == 0 and current.stdout == conf:
+        return f"proxy {proxy}: its configuration is current"
+    staged = f"{path}.new"
+    # As root in the container: the proxy runs as a user that cannot write its own configuration.
+    as_root = ("container", "exec", "--user", "0", proxy)
+    docker.check(*as_root, "sh", "-c", 'printf "%s" "$1" > "$2"', "sh", conf, staged)
+    tested = docker.run("container", "exec", proxy, "nginx", "-e", "stderr", "-t", "-c", staged)
+    if tested.returncode != 0:
+        docker.run(*as_root, "rm", "-f", staged)
+        detail = " ".join((tested.stderr or tested.stdout).split()) or f"exit {tested.returncode}"
+        raise RolloutError(
+            f"proxy {proxy}: nginx refused the new configuration, so the running one stays: {detail}. "
+            "Check the proxy image (proxy.image) or report this as a bug of service-infra."
+        )
+    docker.check(*as_root, "mv", staged, path)
+    docker.check("container", "exec", proxy, "nginx", "-e", "stderr", "-c", path, "-s", "reload")
+    return f"proxy {proxy}: configuration updated and reloaded"
+
+
 def retire(docker: Docker, container: str, drain_seconds: int) -> str:
     """Stop the old version gracefully: SIGTERM, up to drain_seconds for in-flight requests.
 
@@ -402,6 +428,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     op.add_argument("--health-path", required=True)
     op.add_argument("--start-period", type=int, default=10, help="seconds of failed checks not counted")
     op.add_argument("--secret-env", action="append", default=[], help="a secret variable's name (masked in output)")
+    op = ops.add_parser("configure-proxy", help="make standard input the proxy's nginx configuration")
+    op.add_argument("--proxy", required=True)
+    op.add_argument("--path", required=True, help="the configuration file nginx runs from")
     op = ops.add_parser("retire", help="stop a replaced version after draining it")
     op.add_argument("--container", required=True)
     op.add_argument("--drain-seconds", type=int, default=30)
@@ -421,6 +450,8 @@ def _run(args: argparse.Namespace, docker: Docker) -> int:
         )
         result = activate(docker, args.service, args.tag, args.container, args.network, args.alias, check, args.timeout)
         print(json.dumps(result, sort_keys=True))
+    elif args.op == "configure-proxy":
+        print(configure_proxy(docker, args.proxy, args.path, sys.stdin.read()))
     else:
         print(retire(docker, args.container, args.drain_seconds))
     return 0

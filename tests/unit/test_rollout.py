@@ -331,3 +331,49 @@ def test_the_control_folders_of_killed_runs_are_removed_and_no_live_ones(tmp_pat
         (folder / "master").write_text("")
     rollout.remove_dead_control_dirs(str(tmp_path))
     assert not left.exists() and live.exists() and other.exists()
+
+
+class ProxyDocker(rollout.Docker):
+    """A running proxy whose configuration file holds CURRENT, and whose nginx accepts a new one
+    when VALID; records every call."""
+
+    def __init__(self, current: str, valid: bool = True) -> None:
+        super().__init__(["docker", "-H", "unix:///var/run/docker.sock"])
+        self.current, self.valid = current, valid
+        self.calls: list[tuple[str, ...]] = []
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        self.calls.append(args)
+        if args[-2:] == ("cat", PROXY_CONF):
+            return subprocess.CompletedProcess(args, 0, self.current, "")
+        if "-t" in args and not self.valid:
+            return subprocess.CompletedProcess(args, 1, "", 'nginx: [emerg] unknown directive "bogus"\n')
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+
+PROXY_CONF = "/etc/nginx/service-infra.conf"
+
+
+def test_a_current_proxy_configuration_is_left_alone() -> None:
+    docker = ProxyDocker("conf v2\n")
+    assert "current" in rollout.configure_proxy(docker, "svc-prod-proxy", PROXY_CONF, "conf v2\n")
+    assert len(docker.calls) == 1  # only read: no write, no reload
+
+
+def test_a_changed_proxy_configuration_is_checked_moved_in_and_reloaded_in_the_running_proxy() -> None:
+    docker = ProxyDocker("conf v1\n")
+    rollout.configure_proxy(docker, "svc-prod-proxy", PROXY_CONF, "conf v2\n")
+    write, test, move, reload = docker.calls[1:]
+    assert write[:5] == ("container", "exec", "--user", "0", "svc-prod-proxy")
+    assert write[-2:] == ("conf v2\n", f"{PROXY_CONF}.new")  # an argument, never a shell word
+    assert test[-3:] == ("-t", "-c", f"{PROXY_CONF}.new")
+    assert move[-3:] == ("mv", f"{PROXY_CONF}.new", PROXY_CONF)
+    assert reload[:3] == ("container", "exec", "svc-prod-proxy") and reload[-2:] == ("-s", "reload")
+
+
+def test_a_configuration_nginx_refuses_leaves_the_running_one_in_place() -> None:
+    docker = ProxyDocker("conf v1\n", valid=False)
+    with pytest.raises(rollout.RolloutError, match=r"nginx refused the new configuration.*unknown directive"):
+        rollout.configure_proxy(docker, "svc-prod-proxy", PROXY_CONF, "bogus;\n")
+    assert docker.calls[-1][-3:] == ("rm", "-f", f"{PROXY_CONF}.new")
+    assert not any("reload" in call or "mv" in call for call in docker.calls)

@@ -97,7 +97,9 @@ def test_prod_proxy_owns_the_port(stacks: dict[str, Recorder]) -> None:
 
 def test_prod_activation_waits_then_goes_live_over_ssh(stacks: dict[str, Recorder]) -> None:
     app = container(stacks["prod"])
-    (activation,) = [r for r in stacks["prod"].of_type(COMMAND) if "service_infra.ops.rollout" in r.inputs["create"]]
+    (activation,) = [
+        r for r in stacks["prod"].of_type(COMMAND) if "service_infra.ops.rollout activate" in r.inputs["create"]
+    ]
     create = shlex.split(activation.inputs["create"])
     assert create[:4] == ["python3", "-m", "service_infra.ops.rollout", "activate"]
     assert create[create.index("--container") + 1] == app["name"]
@@ -119,6 +121,23 @@ def test_prod_activation_waits_then_goes_live_over_ssh(stacks: dict[str, Recorde
     cli = json.loads(activation.inputs["environment"]["SERVICE_INFRA_DOCKER_CLI"])
     assert cli[0] == "ssh" and cli[-2:] == ["mac-mini.tailnet.example", "docker"]
     assert "StrictHostKeyChecking=yes" in cli
+
+
+def test_the_proxy_configuration_reaches_the_running_proxy_in_place(stacks: dict[str, Recorder]) -> None:
+    (configure,) = [r for r in stacks["prod"].of_type(COMMAND) if r.name == "llm-server-proxy-config"]
+    assert shlex.split(configure.inputs["create"])[3:] == [
+        "configure-proxy",
+        "--proxy",
+        "llm-server-prod-proxy",
+        "--path",
+        "/etc/nginx/service-infra.conf",
+    ]
+    # The text nginx runs from, on standard input; the same as the proxy container starts with.
+    (upload,) = proxy(stacks["prod"])["uploads"]
+    assert configure.inputs["stdin"] == upload["content"]
+    assert "proxy_connect_timeout 250ms;" in upload["content"]
+    cli = json.loads(configure.inputs["environment"]["SERVICE_INFRA_DOCKER_CLI"])
+    assert cli[0] == "ssh" and "StrictHostKeyChecking=yes" in cli
 
 
 def test_a_new_tag_is_a_new_container_beside_the_old(stacks: dict[str, Recorder]) -> None:
@@ -158,7 +177,7 @@ def test_local_stack_hot_reloads_the_example_service(stacks: dict[str, Recorder]
     assert "--reload" in inputs["command"]
     assert "APP_ENV=local" in inputs["envs"]
     assert proxy(recorder)["ports"] == [{"internal": 8080, "external": 8000, "ip": "127.0.0.1"}]
-    (activation,) = [r for r in recorder.of_type(COMMAND) if "service_infra.ops.rollout" in r.inputs["create"]]
+    (activation,) = [r for r in recorder.of_type(COMMAND) if "service_infra.ops.rollout activate" in r.inputs["create"]]
     assert json.loads(activation.inputs["environment"]["SERVICE_INFRA_DOCKER_CLI"]) == [
         "docker", "-H", "unix:///var/run/docker.sock"
     ]  # fmt: skip
