@@ -20,7 +20,8 @@ from pathlib import Path
 
 from service_infra.commands.docker import docker_cli, remote_script
 from service_infra.contract import PROJECT
-from service_infra.settings import DockerHostSettings, Settings, Tier
+from service_infra.settings import DockerHostSettings, Settings, SettingsError, Tier, load_stack_file
+from service_infra.settings.isolation import shared_reach_problems, sibling_stack_files
 from service_infra.stack_secrets import refuse_example_passphrase
 
 CHECK_TIMEOUT_SECONDS = 30
@@ -166,6 +167,37 @@ def connection_findings(name: str, host: DockerHostSettings, run: Runner) -> lis
     return [ssh_ok, docker_ok, Finding(name, "daemon", Status.FAIL, problem)]
 
 
+def engine_command(host: DockerHostSettings) -> list[str]:
+    """The engine's ID: what tells two engines on one host apart (one per environment)."""
+    return [*docker_cli(host), "info", "--format", "{{.ID}}"]
+
+
+def engine_finding(name: str, host: DockerHostSettings, done: subprocess.CompletedProcess[str]) -> Finding:
+    engine_id = done.stdout.strip()
+    key = f"{host_key(name)}.engine_id"
+    if done.returncode != 0 or not engine_id:
+        status = Status.FAIL if host.engine_id else Status.WARN
+        return Finding(name, "engine", status, f"could not read the engine's ID ({_last_line(done.stderr)})")
+    if host.engine_id is None:
+        return Finding(
+            name,
+            "engine",
+            Status.OK,
+            f"ID {engine_id}; pin it so no other engine is taken for this one: "
+            f"pulumi config set --path 'docker_hosts.{name}.engine_id' {engine_id}",
+        )
+    if engine_id != host.engine_id:
+        return Finding(
+            name,
+            "engine",
+            Status.FAIL,
+            f"{key}: {host.ssh_user + '@' if host.is_ssh else ''}{host.ssh_host or host.url} reaches the engine "
+            f"{engine_id}, not the pinned {host.engine_id}: this user's Docker context points at another "
+            "environment's engine, or the engine was re-installed (then pin the new ID); nothing was changed",
+        )
+    return Finding(name, "engine", Status.OK, f"ID {engine_id}, as pinned")
+
+
 CREDENTIAL_STORE_SCRIPT = (
     # Helpers sit next to docker: look where docker will be once it is on the PATH.
     f'PATH="$PATH:{":".join(DOCKER_DIRS)}"\n'
@@ -282,6 +314,8 @@ def doctor_findings(config: Settings, run: Runner, min_free_gib: int = MIN_FREE_
         findings += connection
         if connection[0].status is Status.FAIL:  # ssh itself failed: nothing else can be asked
             continue
+        if all(f.status is Status.OK for f in connection):
+            findings.append(engine_finding(name, host, run(engine_command(host))))
         if host.is_ssh:
             server = config.registry.server if config.registry else "ghcr.io"
             findings.append(credential_store_finding(name, config, run(credential_store_command(host, server))))
@@ -320,7 +354,11 @@ def check_docker_hosts(config: Settings, run: Runner = run_check) -> None:
     ssh_hosts = [name for name in hosts_in_use(config) if config.docker_hosts[name].is_ssh]
 
     def fatal(name: str) -> list[str]:
-        return [f.message for f in connection_findings(name, config.docker_hosts[name], run) if f.status is Status.FAIL]
+        host = config.docker_hosts[name]
+        findings = connection_findings(name, host, run)
+        if host.engine_id and all(f.status is Status.OK for f in findings):
+            findings.append(engine_finding(name, host, run(engine_command(host))))
+        return [f.message for f in findings if f.status is Status.FAIL]
 
     with ThreadPoolExecutor(max_workers=max(1, len(ssh_hosts))) as pool:
         problems = [message for messages in pool.map(fatal, ssh_hosts) for message in messages]
@@ -328,8 +366,25 @@ def check_docker_hosts(config: Settings, run: Runner = run_check) -> None:
         raise HostCheckError(problems)
 
 
+def refuse_shared_reach(config: Settings, stack: str, project_dir: Path) -> None:
+    """Prod reaches nothing that another stack of the project reaches: no Docker host identity,
+    published port or Fly app of theirs (settings/isolation.py). A stack file that does not load
+    is left out here: its own update and `check` name its problems."""
+    stacks = {stack: config}
+    for name, path in sibling_stack_files(project_dir, stack).items():
+        try:
+            stacks[name] = load_stack_file(path)
+        except SettingsError:
+            continue
+    problems = shared_reach_problems(stacks, only=stack)
+    if problems:
+        raise SettingsError(problems)
+
+
 def check_before_changes(config: Settings, stack: str, project_dir: Path) -> None:
     """Everything that must hold before the program declares a resource."""
+    if config.environment is Tier.PROD:
+        refuse_shared_reach(config, stack, project_dir)
     if config.environment is not Tier.LOCAL:
         refuse_example_passphrase(stack, project_dir)
     check_docker_hosts(config)

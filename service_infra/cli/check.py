@@ -4,6 +4,8 @@ Needs no Pulumi CLI. Without the passphrase, secure values are checked for prese
 the stack's passphrase in PULUMI_CONFIG_PASSPHRASE (or a file named by PULUMI_CONFIG_PASSPHRASE_FILE)
 each secret value is also checked against what its service can receive intact (a NUL byte, what
 flyctl's secrets parser would alter), naming the secret, never showing it.
+The files are also compared: no two may name the same Docker host identity, published port on
+one host, or Fly app (settings/isolation.py).
 Exit 0 when every file is valid, 2 with one line per problem otherwise.
 """
 
@@ -14,7 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from service_infra.settings import SettingsError, check_secret_values, load_stack_file
+from service_infra.settings import Settings, SettingsError, check_secret_values, load_stack_file
+from service_infra.settings.isolation import shared_reach_problems
+from service_infra.settings.loader import stack_name_of
 from service_infra.stack_secrets import encryption_salt, secret_values
 
 
@@ -34,9 +38,11 @@ def passphrase_from_environment() -> str | None:
 def check(stack_files: Sequence[Path]) -> int:
     failed = False
     passphrase = passphrase_from_environment()
+    loaded: dict[str, Settings] = {}
     for path in stack_files:
         try:
             settings = load_stack_file(path)
+            loaded[stack_name_of(path) or str(path)] = settings
             values = secret_values(path, passphrase) if passphrase is not None else None
             if values is not None:
                 check_secret_values(settings, values)
@@ -53,4 +59,8 @@ def check(stack_files: Sequence[Path]) -> int:
                 print(f"{path}: {problem}")
         else:
             print(f"{path}: ok")
-    return 2 if failed else 0
+    # Each environment reaches only itself: nothing two of the files both reach.
+    shared = shared_reach_problems(loaded)
+    for problem in shared:
+        print(problem)
+    return 2 if failed or shared else 0

@@ -48,6 +48,10 @@ class DockerHostSettings(Model):
     public_host: str | None = None
     """Name clients use to reach the published ports; unset: the SSH host, or 127.0.0.1 for a
     local engine."""
+    engine_id: str | None = None
+    """The Docker engine's ID, as `python -m service_infra doctor` prints it (`docker info
+    --format '{{.ID}}'`). Pinned: an update refuses any other engine, and no two stacks may name
+    the same one (each environment has an engine of its own: docs/mac-mini.md)."""
 
     @field_validator("url")
     @classmethod
@@ -75,6 +79,15 @@ class DockerHostSettings(Model):
             )
         return key.strip() if key else key
 
+    @field_validator("engine_id")
+    @classmethod
+    def _engine_id(cls, engine_id: str | None) -> str | None:
+        if engine_id is not None and not re.fullmatch(r"[A-Za-z0-9:_-]{8,200}", engine_id):
+            raise ValueError(
+                f"must be the engine's ID as `python -m service_infra doctor` prints it, got {engine_id!r}"
+            )
+        return engine_id
+
     @model_validator(mode="after")
     def _ssh_needs_pinned_key(self) -> DockerHostSettings:
         if self.is_ssh and not self.host_key:
@@ -87,6 +100,10 @@ class DockerHostSettings(Model):
     @property
     def is_ssh(self) -> bool:
         return self.url.startswith("ssh://")
+
+    @property
+    def ssh_user(self) -> str:
+        return urlsplit(self.url).username or ""
 
     @property
     def ssh_host(self) -> str:

@@ -25,6 +25,11 @@ PATH_FIX = (
 )
 
 Answer = tuple[int, str, str]
+ENGINE_ID = "7f3c2a9e-51b0-4d8e-9a61-0c5e2b7d4f18"
+ENGINE_HINT = (
+    f"ok    mac-mini  engine: ID {ENGINE_ID}; pin it so no other engine is taken for this one: "
+    f"pulumi config set --path 'docker_hosts.mac-mini.engine_id' {ENGINE_ID}"
+)
 
 
 def done(argv: list[str], answer: Answer) -> subprocess.CompletedProcess[str]:
@@ -37,6 +42,7 @@ class Host:
     def __init__(self, **answers: Answer) -> None:
         self.answers: dict[str, Answer] = {
             "version": (0, "27.3.1\n", ""),
+            "engine": (0, f"{ENGINE_ID}\n", ""),
             "locate": (0, "", ""),
             "credentials": (0, "none\n", ""),
             "disk": (0, "/dev/disk3s5 488245288 200000000 52428800 80% /System/Volumes/Data\n", ""),
@@ -50,6 +56,8 @@ class Host:
         remote = argv[-1]
         if argv[-4:] == ["docker", "version", "--format", "{{.Server.Version}}"]:
             return done(argv, self.answers["version"])
+        if argv[-4:] == ["docker", "info", "--format", "{{.ID}}"]:
+            return done(argv, self.answers["engine"])
         if "docker-credential-" in remote:
             return done(argv, self.answers["credentials"])
         if "df -Pk" in remote:
@@ -75,6 +83,7 @@ def test_a_healthy_mac_is_ok_on_every_line() -> None:
         "ok    mac-mini  ssh: mac-mini.tailnet.example:22 answers with the pinned host key",
         "ok    mac-mini  docker: on the PATH of a non-interactive SSH session",
         "ok    mac-mini  daemon: Docker 27.3.1 answers",
+        ENGINE_HINT,
         "ok    mac-mini  credential store: no credsStore: logins live in config.json",
         "ok    mac-mini  disk: 50.0 GiB free (at least 10)",
         "ok    mac-mini  ollama :11434: host.docker.internal:11434 answers from a container",
@@ -168,7 +177,7 @@ def test_ollama_is_not_checked_from_a_container_before_the_proxy_image_is_there(
 
 def test_the_doctor_prints_one_line_per_check_and_exits_1_on_a_failure(capsys: pytest.CaptureFixture[str]) -> None:
     assert doctor(STAGING, run=Host()) == 0
-    assert len(capsys.readouterr().out.splitlines()) == 6
+    assert len(capsys.readouterr().out.splitlines()) == 7
     assert doctor(STAGING, run=Host(version=(127, "", "command not found"))) == 1
     assert doctor(STAGING, run=Host(disk=(0, "d 1 1 1024 99% /\n", ""))) == 0  # warnings only
 
@@ -242,3 +251,34 @@ def test_only_env_values_naming_the_host_gateway_are_checked() -> None:
     config = staging()
     assert preflight.ollama_ports(config, "mac-mini") == [11434]
     assert preflight.ollama_ports(config, "elsewhere") == []
+
+
+def pinned(engine_id: str = ENGINE_ID) -> Settings:
+    config = staging()
+    host = config.docker_hosts["mac-mini"].model_copy(update={"engine_id": engine_id})
+    return config.model_copy(update={"docker_hosts": {"mac-mini": host}})
+
+
+def test_the_pinned_engine_is_confirmed() -> None:
+    host = Host()
+    assert f"ok    mac-mini  engine: ID {ENGINE_ID}, as pinned" in lines(host, pinned())
+    preflight.check_docker_hosts(pinned(), host)
+
+
+def test_another_engine_than_the_pinned_one_stops_the_preflight_naming_the_key() -> None:
+    """The SSH user's Docker context reaching prod's engine (or any other) is refused before any
+    resource is touched; without a pin the preflight does not ask (one round trip less)."""
+    other = Host(engine=(0, "0b9e4c1d-2f6a-4e7b-8c3d-5a1f9e2b6c70\n", ""))
+    with pytest.raises(preflight.HostCheckError) as raised:
+        preflight.check_docker_hosts(pinned(), other)
+    (problem,) = raised.value.problems
+    assert problem.startswith("service-infra:docker_hosts.mac-mini.engine_id: deploy-staging@mac-mini.tailnet.example")
+    assert f"not the pinned {ENGINE_ID}" in problem and "nothing was changed" in problem
+    unpinned = Host()
+    preflight.check_docker_hosts(staging(), unpinned)
+    assert not any("info" in argv for argv in unpinned.commands)
+
+
+def test_a_pinned_engine_id_must_look_like_one() -> None:
+    with pytest.raises(ValueError, match="engine's ID as `python -m service_infra doctor` prints it"):
+        DockerHostSettings(url="ssh://deploy@mini:22", host_key="ssh-ed25519 AAAAC3Nza", engine_id="x; rm -rf /")
