@@ -20,8 +20,8 @@ from pathlib import Path
 
 from service_infra.commands.docker import docker_cli, remote_script
 from service_infra.contract import PROJECT
-from service_infra.settings import DockerHostSettings, Settings, SettingsError, Tier, load_stack_file
-from service_infra.settings.isolation import shared_reach_problems, sibling_stack_files
+from service_infra.settings import DockerHostSettings, Settings, SettingsError, Tier
+from service_infra.settings.isolation import shared_reach_problems, sibling_settings
 from service_infra.stack_secrets import refuse_example_passphrase
 
 CHECK_TIMEOUT_SECONDS = 30
@@ -368,15 +368,8 @@ def check_docker_hosts(config: Settings, run: Runner = run_check) -> None:
 
 def refuse_shared_reach(config: Settings, stack: str, project_dir: Path) -> None:
     """Prod reaches nothing that another stack of the project reaches: no Docker host identity,
-    published port or Fly app of theirs (settings/isolation.py). A stack file that does not load
-    is left out here: its own update and `check` name its problems."""
-    stacks = {stack: config}
-    for name, path in sibling_stack_files(project_dir, stack).items():
-        try:
-            stacks[name] = load_stack_file(path)
-        except SettingsError:
-            continue
-    problems = shared_reach_problems(stacks, only=stack)
+    published port or Fly app of theirs (settings/isolation.py)."""
+    problems = shared_reach_problems({stack: config, **sibling_settings(project_dir, stack)}, only=stack)
     if problems:
         raise SettingsError(problems)
 

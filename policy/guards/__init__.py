@@ -6,7 +6,8 @@ values that are not known yet during a preview left out of the check rather than
 (``values``). Where a stack is prod (named prod by the engine, or configured as prod) every
 policy is mandatory, elsewhere advisory (``target``).
 
-One module per rule family (``images``, ``containers``, ``volumes``, ``github``, ``secrets``, ``fly``);
+One module per rule family (``images``, ``containers``, ``volumes``, ``github``, ``secrets``, ``fly``,
+``isolation``);
 ``pack`` lists the policies. Names shared with the program come from ``service_infra.contract``.
 Tests import this package without running the pack (``policy/__main__.py`` serves it).
 """

@@ -29,6 +29,7 @@ from .github import (
     production_environment_findings,
 )
 from .images import images_pinned_findings
+from .isolation import shared_docker_identity_findings
 from .secrets import no_plaintext_secrets_findings
 from .target import LiveTarget, Target
 from .volumes import docker_volume_protected_findings
@@ -119,6 +120,12 @@ def policies(target: Target | LiveTarget) -> list[Policy]:
             description="In prod, the production GitHub environment exists to gate deploys.",
             validate=stack_validation(lambda args: production_environment_exists_findings(args, target)),
             severity=Severity.HIGH,
+        ),
+        StackValidationPolicy(
+            name="docker-host-own-identity",
+            description="In prod, no Docker host is reached as a user another stack of the project logs in as.",
+            validate=stack_validation(lambda args: shared_docker_identity_findings(args, target)),
+            severity=Severity.CRITICAL,
         ),
         ResourceValidationPolicy(
             name="no-plaintext-secrets",

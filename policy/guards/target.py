@@ -79,6 +79,10 @@ class LiveTarget:
     def is_prod(self) -> bool:
         return self.current.is_prod
 
+    @property
+    def stack(self) -> str | None:
+        return self.current.stack
+
 
 # pulumi_policy keeps the pack's level in a name-mangled attribute of its servicer.
 _PACK_LEVEL_ATTRIBUTE = "_PolicyAnalyzerServicer__policy_pack_enforcement_level"

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from service_infra.contract import PROJECT
-from service_infra.settings.loader import stack_name_of
+from service_infra.settings.errors import SettingsError
+from service_infra.settings.loader import load_stack_file, stack_name_of
 from service_infra.settings.stack import Settings
 
 
@@ -28,12 +30,22 @@ class Reached:
     how_to: str
 
 
+def docker_host_identity(url: str) -> str | None:
+    """How an ssh:// Docker host URL (a stack's `docker_hosts.<host>.url`, the Docker provider's
+    `host`) is named across stacks: the login on the host; None for another scheme."""
+    parts = urlsplit(url)
+    if parts.scheme != "ssh" or not parts.hostname:
+        return None
+    return f"the Docker host identity {parts.username}@{parts.hostname.lower()}:{parts.port or 22}"
+
+
 def reached(settings: Settings) -> Iterator[Reached]:
     for name, host in settings.docker_hosts.items():
         key = f"{PROJECT}:docker_hosts.{name}"
-        if host.is_ssh:
+        identity = docker_host_identity(host.url)
+        if identity:
             yield Reached(
-                f"the Docker host identity {host.ssh_user}@{host.ssh_host.lower()}:{host.ssh_port}",
+                identity,
                 f"{key}.url",
                 "give each environment its own SSH user and Docker engine on the host (docs/mac-mini.md)",
             )
@@ -64,7 +76,7 @@ def reached(settings: Settings) -> Iterator[Reached]:
 
 def shared_reach_problems(stacks: Mapping[str, Settings], only: str | None = None) -> list[str]:
     """One line per thing two of STACKS (by name) both reach; with ONLY, the lines about that
-    stack alone."""
+    stack alone, said from its side (its key first)."""
     owners: dict[str, tuple[str, Reached]] = {}
     problems: list[str] = []
     for stack, settings in stacks.items():
@@ -72,9 +84,9 @@ def shared_reach_problems(stacks: Mapping[str, Settings], only: str | None = Non
             first = owners.setdefault(item.what, (stack, item))
             if first[0] == stack or only not in {None, stack, first[0]}:
                 continue
-            other, theirs = first
+            (mine, ours), (other, theirs) = ((stack, item), first) if only in {None, stack} else (first, (stack, item))
             problems.append(
-                f"{stack}: {item.key}: {item.what} is also the {other} stack's ({theirs.key}); "
+                f"{mine}: {ours.key}: {item.what} is also the {other} stack's ({theirs.key}); "
                 f"each environment reaches only itself: {item.how_to}"
             )
     return problems
@@ -88,3 +100,15 @@ def sibling_stack_files(project_dir: Path, stack: str) -> dict[str, Path]:
         if name and name != stack:
             siblings[name] = path
     return siblings
+
+
+def sibling_settings(project_dir: Path, stack: str) -> dict[str, Settings]:
+    """The settings of the project's other stack files, by stack name. A file that does not
+    load is left out: its own update and `check` name its problems."""
+    loaded: dict[str, Settings] = {}
+    for name, path in sibling_stack_files(project_dir, stack).items():
+        try:
+            loaded[name] = load_stack_file(path)
+        except SettingsError:
+            continue
+    return loaded

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.fakes.github_api import DEFAULT_TOKEN, GithubApi
-from tests.fakes.github_api.client import call, seal
+from tests.fakes.github_api import DEFAULT_TOKEN, DEFAULT_TOKEN_LABEL, GithubApi
+from tests.fakes.github_api.client import OPENER, call, seal
 
 OWNER, REPO = "acme", "local-llm-server"
 USERS = {"alice-acme": 101, "bob-acme": 102}
@@ -443,3 +446,132 @@ def test_environment_names_are_url_escaped_in_paths(api: GithubApi) -> None:
     assert call(api, "PUT", f"{REPO_PATH}/environments/pre%20prod", {})[0] == 200
     assert "pre prod" in api.environments
     assert api.requests[-1].route == f"PUT {REPO_PATH}/environments/pre prod"
+
+
+# --- fine-grained tokens ------------------------------------------------------------------------
+
+REFUSED = {
+    "message": "Resource not accessible by personal access token",
+    "documentation_url": "https://docs.github.com/rest",
+    "status": "403",
+}
+
+
+def call_as(api: GithubApi, token: str, method: str, path: str, body: Any = None) -> tuple[int, Any, str | None]:
+    """METHOD /api/v3<path> with `token`: status, JSON body and the X-Accepted-GitHub-Permissions header."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(api.rest_url + path.lstrip("/"), data=data, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with OPENER.open(request, timeout=10) as response:
+            raw, status, headers = response.read(), response.status, response.headers
+    except urllib.error.HTTPError as error:
+        raw, status, headers = error.read(), error.code, error.headers
+    return status, json.loads(raw) if raw else None, headers.get("X-Accepted-GitHub-Permissions")
+
+
+def sealed_for(api: GithubApi, key_path: str, value: str) -> dict[str, str]:
+    """A secret body sealed with the key at `key_path` (fetched with the default token)."""
+    key = call(api, "GET", key_path)[1]
+    return {"encrypted_value": seal(key["key"], value), "key_id": key["key_id"]}
+
+
+def test_an_environments_token_writes_environment_secrets_and_variables_only(api: GithubApi) -> None:
+    production(api)  # made with the default token
+    token = api.add_token("github_pat_environments", {"environments": "write"})
+    env = f"{REPO_PATH}/environments/production"
+    by_id = f"/repositories/{api.repo_id}/environments/production/secrets"
+    status, key, accepted = call_as(api, token, "GET", f"{by_id}/public-key")
+    assert (status, accepted) == (200, "environments=read")
+    secret = {"encrypted_value": seal(key["key"], "fly-token"), "key_id": key["key_id"]}
+    assert call_as(api, token, "PUT", f"{by_id}/FLY_API_TOKEN", secret) == (201, {}, "environments=write")
+    assert api.decrypt_secret("production", "FLY_API_TOKEN") == "fly-token"
+    assert call_as(api, token, "DELETE", f"{env}/secrets/FLY_API_TOKEN")[:2] == (204, None)
+    assert call_as(api, token, "POST", f"{env}/variables", {"name": "MODEL_NAME", "value": "qwen"})[:2] == (201, {})
+    assert call_as(api, token, "DELETE", f"{env}/variables/MODEL_NAME")[:2] == (204, None)
+
+    assert call_as(api, token, "PUT", env, {"wait_timer": 1}) == (403, REFUSED, "administration=write")
+    assert call_as(api, token, "DELETE", env) == (403, REFUSED, "administration=write")
+    policy = {"name": "main", "type": "branch"}
+    assert call_as(api, token, "POST", f"{env}/deployment-branch-policies", policy) == (
+        403,
+        REFUSED,
+        "administration=write",
+    )
+    repo_secret = sealed_for(api, f"{REPO_PATH}/actions/secrets/public-key", "codecov")
+    assert call_as(api, token, "PUT", f"{REPO_PATH}/actions/secrets/CODECOV_TOKEN", repo_secret) == (
+        403,
+        REFUSED,
+        "secrets=write",
+    )
+    state = api.environments["production"]
+    assert (state["wait_timer"], state["branch_policies"], api.repo_secrets) == (5, {}, {})  # nothing changed
+    assert [(r.method, r.token) for r in api.requests if r.status == 403] == [
+        ("PUT", token),
+        ("DELETE", token),
+        ("POST", token),
+        ("PUT", token),
+    ]
+
+
+def test_an_administration_token_makes_environments_but_not_their_secrets(api: GithubApi) -> None:
+    token = api.add_token("github_pat_administration", {"administration": "write"})
+    staging = f"{REPO_PATH}/environments/staging"
+    status, env, accepted = call_as(api, token, "PUT", staging, {"wait_timer": 2})
+    assert (status, env["name"], accepted) == (200, "staging", "administration=write")
+    secret = sealed_for(api, f"{staging}/secrets/public-key", "v")
+    assert call_as(api, token, "PUT", f"{staging}/secrets/DEPLOY_KEY", secret) == (
+        403,
+        REFUSED,
+        "environments=write",
+    )
+    assert api.environments["staging"]["secrets"] == {}
+    # Reading an environment back is the Actions permission's, not Administration's.
+    assert call_as(api, token, "GET", staging) == (403, REFUSED, "actions=read")
+
+
+def test_a_read_grant_does_not_write(api: GithubApi) -> None:
+    production(api)
+    api.set_variable("production", "MODEL_NAME", "llama")
+    token = api.add_token(
+        "github_pat_readonly", {"environments": "read", "actions": "read", "secrets": "read", "administration": "read"}
+    )
+    env = f"{REPO_PATH}/environments/production"
+    assert call_as(api, token, "GET", env)[::2] == (200, "actions=read")
+    assert call_as(api, token, "GET", f"{env}/variables/MODEL_NAME")[1]["value"] == "llama"
+    assert call_as(api, token, "GET", f"{REPO_PATH}/actions/secrets")[::2] == (200, "secrets=read")
+    assert call_as(api, token, "PATCH", f"{env}/variables/MODEL_NAME", {"value": "qwen"}) == (
+        403,
+        REFUSED,
+        "environments=write",
+    )
+    assert call_as(api, token, "DELETE", f"{REPO_PATH}/actions/secrets/ANY") == (403, REFUSED, "secrets=write")
+    assert call_as(api, token, "PUT", env, {}) == (403, REFUSED, "administration=write")
+    assert api.environments["production"]["variables"]["MODEL_NAME"]["value"] == "llama"
+
+
+def test_every_token_reads_metadata_and_the_default_token_does_everything(api: GithubApi) -> None:
+    token = api.add_token("github_pat_nothing", {})
+    assert call_as(api, token, "GET", REPO_PATH)[::2] == (200, "metadata=read")
+    assert call_as(api, token, "GET", f"/orgs/{OWNER}/teams/platform") == (403, REFUSED, "members=read")
+    # The configured token stands for a classic one: every route, and no fine-grained header.
+    assert call_as(api, DEFAULT_TOKEN, "GET", f"/orgs/{OWNER}/teams/platform")[::2] == (200, None)
+    assert call_as(api, DEFAULT_TOKEN, "PUT", f"{REPO_PATH}/environments/production", {})[::2] == (200, None)
+
+
+def test_requests_record_which_token_they_carried(api: GithubApi) -> None:
+    token = api.add_token("github_pat_ci", {"environments": "write"}, label="ci")
+    call(api, "GET", "/user")
+    call_as(api, token, "GET", "/user")
+    call(api, "GET", "/user", auth=None)
+    call(api, "GET", "/user", auth="Bearer ghp_wrong")
+    assert [r.token for r in api.requests] == [DEFAULT_TOKEN_LABEL, "ci", None, None]
+
+
+def test_add_token_takes_githubs_permission_names_and_levels(api: GithubApi) -> None:
+    with pytest.raises(ValueError, match="unknown permission 'environment'"):
+        api.add_token("github_pat_x", {"environment": "write"})
+    with pytest.raises(ValueError, match="must be 'read' or 'write', not 'admin'"):
+        api.add_token("github_pat_x", {"environments": "admin"})
+    with pytest.raises(ValueError, match="already in use"):
+        api.add_token(DEFAULT_TOKEN, {"environments": "write"})

@@ -178,6 +178,15 @@ def test_error_answers_are_as_described(api: GithubApi, checker: SpecChecker) ->
     assert [str(problem) for problem in checker.check_all(api.requests, OWNER, REPO)] == []
 
 
+def test_a_refusal_of_a_fine_grained_token_is_as_described(api: GithubApi, checker: SpecChecker) -> None:
+    token = api.add_token("github_pat_environments", {"environments": "write"})
+    call(api, "PUT", f"{REPO_PATH}/environments/production", environment_body(), auth=f"Bearer {token}")
+    secret = {"encrypted_value": "c2VhbGVk", "key_id": "1"}
+    call(api, "PUT", f"{REPO_PATH}/actions/secrets/OK", secret, auth=f"Bearer {token}")
+    assert [r.status for r in api.requests] == [403, 403]
+    assert [str(problem) for problem in checker.check_all(api.requests, OWNER, REPO)] == []
+
+
 def test_the_checker_finds_what_disagrees(checker: SpecChecker) -> None:
     def exchange(method: str, path: str, body: Any, status: int, response: Any) -> ApiRequest:
         return ApiRequest(method, f"/api/v3{path}", {}, body, status, response)

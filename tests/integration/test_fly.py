@@ -69,7 +69,7 @@ def test_policy_pack_refuses_unprotected_fly_data_in_prod(
     project: Project, fly_state: dict[str, Path], public_health_url: str
 ) -> None:
     """`pulumi preview --policy-pack policy` through the real engine: mandatory in prod only."""
-    config = fly_config("it-policy-app", public_health_url)
+    config = fly_config("it-policy-app-staging", public_health_url)
     config["services"]["image-descriptor"]["fly"]["protect"] = False
 
     staging = project.stack("staging", config, FLY_SECRETS)
@@ -80,7 +80,13 @@ def test_policy_pack_refuses_unprotected_fly_data_in_prod(
     # Prod must have its protected GitHub `production` environment (the settings refuse it
     # otherwise); the stand-in answers the reviewer look-ups a preview makes.
     with GithubApi(GITHUB_OWNER, GITHUB_REPOSITORY, users=GITHUB_USERS) as github_api:
-        prod_config = {**config, "environment": "prod", "github": production_github(github_api.base_url)}
+        # Each stack its own app: a prod stack naming a sibling's app is refused before any policy runs.
+        prod_config = {
+            **fly_config("it-policy-app", public_health_url),
+            "environment": "prod",
+            "github": production_github(github_api.base_url),
+        }
+        prod_config["services"]["image-descriptor"]["fly"]["protect"] = False
         prod_secrets = {**FLY_SECRETS, "GITHUB_TOKEN": github_api.token}
         prod = project.stack("prod", prod_config, prod_secrets)
         with pytest.raises(auto.CommandError) as refused:
@@ -92,7 +98,8 @@ def test_policy_pack_refuses_unprotected_fly_data_in_prod(
         assert not any(value in message for value in prod_secrets.values())
         assert not fly_state["state"].exists()  # previews wrote nothing to Fly
 
-        config["services"]["image-descriptor"]["fly"]["protect"] = True
-        allowed = project.stack("prod-protected", {**prod_config, "services": config["services"]}, prod_secrets)
+        protected = fly_config("it-policy-app-protected", public_health_url)["services"]
+        protected["image-descriptor"]["fly"]["protect"] = True
+        allowed = project.stack("prod-protected", {**prod_config, "services": protected}, prod_secrets)
         run = allowed.preview(policy_packs=[POLICY_PACK])
         assert "fly-volumes-protected" not in run.output, run.output[-3000:]

@@ -32,8 +32,14 @@ EXPECTED_POLICIES = {
     "published-ports-explicit",
     "production-environment-exists",
     "app-versions-health-gated",
+    "docker-host-own-identity",
 }
-STACK_POLICIES = {"production-environment-branch-policy", "production-environment-exists", "app-versions-health-gated"}
+STACK_POLICIES = {
+    "production-environment-branch-policy",
+    "production-environment-exists",
+    "app-versions-health-gated",
+    "docker-host-own-identity",
+}
 
 
 @pytest.mark.parametrize(

@@ -120,7 +120,7 @@ def test_served_pack_describes_itself(prod: Served, staging: Served) -> None:
     for served, level in ((prod, proto.MANDATORY), (staging, proto.ADVISORY)):
         info = served.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
         assert info.name == guards.PACK_NAME
-        assert len(info.policies) == 11
+        assert len(info.policies) == 12
         assert {p.enforcementLevel for p in info.policies} == {level}
 
 

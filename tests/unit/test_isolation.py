@@ -91,8 +91,8 @@ def test_a_prod_update_refuses_what_a_sibling_stack_reaches_before_any_resource(
     with pytest.raises(SettingsError) as refused:
         preflight.refuse_shared_reach(prod, "prod", project)
     assert refused.value.problems == [
-        "staging: service-infra:docker_hosts.mac-mini.url: the Docker host identity "
-        "deploy-prod@mac-mini.tailnet.example:22 is also the prod stack's (service-infra:docker_hosts.mac-mini.url); "
+        "prod: service-infra:docker_hosts.mac-mini.url: the Docker host identity "
+        "deploy-prod@mac-mini.tailnet.example:22 is also the staging stack's (service-infra:docker_hosts.mac-mini.url); "
         "each environment reaches only itself: give each environment its own SSH user and Docker engine on the "
         "host (docs/mac-mini.md)"
     ]

@@ -13,8 +13,22 @@ and response shapes, status codes and validation:
   private halves the stand-in keeps, so that tests can decrypt what the provider stored;
 - environment variables.
 
-Every exchange is recorded (method, path, query, JSON body, status, JSON answer). Requests need
-``Authorization: Bearer <token>`` (or ``token <token>``) with the configured token.
+Every exchange is recorded (method, path, query, JSON body, status, JSON answer, and the label of
+the token it carried). Requests need ``Authorization: Bearer <token>`` (or ``token <token>``).
+
+Tokens: the configured one (``token=``, recorded as ``"default"``) may do everything, like a
+classic token. ``api.add_token("github_pat_...", {"environments": "write"})`` adds a fine-grained
+one holding only the repository permissions given (GitHub's names: ``administration``,
+``environments``, ``secrets``, ``actions``...; "read" or "write", write includes read; metadata:read
+comes with every token), and the organization's ``members`` for team look-ups. Each route refuses
+such a token unless it holds what GitHub requires there: 403 "Resource not accessible by personal
+access token", with ``X-Accepted-GitHub-Permissions`` (e.g. ``administration=write``) naming what
+the route accepts (sent with every answer a served route gives a fine-grained token). The
+requirements are ``ROUTE_PERMISSIONS`` in server.py, modelled from GitHub's "Permissions required
+for fine-grained personal access tokens", read 2026-12-06:
+https://docs.github.com/en/rest/overview/permissions-required-for-fine-grained-personal-access-tokens
+There, reading an environment is the Actions permission's, writing one Administration's, and
+environment secrets and variables are the Environments permission's.
 
 Each team has a permission on the repository (``api.set_team_access("platform", "pull")``;
 write access by default): as on GitHub, a required-reviewer team without write access is
@@ -35,9 +49,11 @@ The stand-in's requests and answers are checked against GitHub's published REST 
 
 from tests.fakes.github_api.server import (
     DEFAULT_TOKEN,
+    DEFAULT_TOKEN_LABEL,
+    ROUTE_PERMISSIONS,
     ApiRequest,
     GithubApi,
 )
 from tests.fakes.github_api.shapes import Permission
 
-__all__ = ["DEFAULT_TOKEN", "ApiRequest", "GithubApi", "Permission"]
+__all__ = ["DEFAULT_TOKEN", "DEFAULT_TOKEN_LABEL", "ROUTE_PERMISSIONS", "ApiRequest", "GithubApi", "Permission"]

@@ -12,9 +12,9 @@ import json
 import re
 import secrets
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from nacl.exceptions import CryptoError
@@ -34,6 +34,9 @@ ROLE_NAMES: dict[Permission, str] = {
 }
 
 DEFAULT_TOKEN = "ghp_servicEinfraStandinT0ken0000000000000"
+DEFAULT_TOKEN_LABEL = "default"  # how requests made with the configured token are recorded
+ACCEPTED_PERMISSIONS_HEADER = "X-Accepted-GitHub-Permissions"
+NOT_ACCESSIBLE = "Resource not accessible by personal access token"
 DOCS = "https://docs.github.com/rest"
 REST_PREFIX = "/api/v3"
 GRAPHQL_PATH = "/api/graphql"
@@ -73,6 +76,7 @@ class ApiRequest:
     body: Any  # the parsed JSON body (untrusted: any JSON value), or None
     status: int = 0
     response: Any = None  # the JSON body answered, or None
+    token: str | None = None  # the label of the token it carried (`DEFAULT_TOKEN_LABEL`...), None if none passed
 
     @property
     def route(self) -> str:
@@ -99,11 +103,183 @@ def _new_key() -> KeyPair:
     return KeyPair(key_id=str(secrets.randbelow(9 * 10**17) + 10**17), private=PrivateKey.generate())
 
 
+Access = Literal["read", "write"]
+Grant = tuple[str, Access]  # a fine-grained permission and its level, e.g. ("administration", "write")
+
+# The fine-grained permissions a token can be given (`GithubApi.add_token`), as GitHub's
+# app-permissions schema names them: the repository permissions of the pinned description
+# (openapi.py), plus `variables` (the page's "Variables" repository permission, which that
+# schema does not list), the organization's `members` (team look-ups) and the user's
+# `git_ssh_keys` (GET /users/{username}/keys, see below).
+TOKEN_PERMISSIONS: frozenset[str] = frozenset(
+    {
+        "actions",
+        "administration",
+        "artifact_metadata",
+        "attestations",
+        "checks",
+        "code_quality",
+        "codespaces",
+        "contents",
+        "dependabot_secrets",
+        "deployments",
+        "discussions",
+        "environments",
+        "issues",
+        "merge_queues",
+        "metadata",
+        "packages",
+        "pages",
+        "pull_requests",
+        "repository_custom_properties",
+        "repository_hooks",
+        "repository_projects",
+        "secret_scanning_alerts",
+        "secrets",
+        "security_events",
+        "single_file",
+        "statuses",
+        "variables",
+        "vulnerability_alerts",
+        "workflows",
+        "members",
+        "git_ssh_keys",
+    }
+)
+
+_METADATA: tuple[Grant, ...] = (("metadata", "read"),)  # every fine-grained token has it
+_ACTIONS_READ: tuple[Grant, ...] = (("actions", "read"),)
+_ADMINISTRATION_WRITE: tuple[Grant, ...] = (("administration", "write"),)
+_ENVIRONMENTS_READ: tuple[Grant, ...] = (("environments", "read"),)
+_ENVIRONMENTS_WRITE: tuple[Grant, ...] = (("environments", "write"),)
+_SECRETS_READ: tuple[Grant, ...] = (("secrets", "read"),)
+_SECRETS_WRITE: tuple[Grant, ...] = (("secrets", "write"),)
+_MEMBERS_READ: tuple[Grant, ...] = (("members", "read"),)
+
+# What each route of the stand-in accepts from a fine-grained token: any one of the listed
+# (permission, level) grants will do, and write includes read. Keyed by method and GitHub's
+# path template; `GithubApi._build_routes` serves exactly these routes, in its own order.
+#
+# Modelled from GitHub's "Permissions required for fine-grained personal access tokens",
+# https://docs.github.com/en/rest/overview/permissions-required-for-fine-grained-personal-access-tokens,
+# read 2026-12-06: its tables as GitHub's docs generate them for the current REST version
+# (github/docs, src/github-apps/data/fpt-2026-03-10/fine-grained-pat-permissions.json).
+# Where the page is silent or ambiguous the comment says so, and the stricter reading is taken.
+ROUTE_PERMISSIONS: Mapping[tuple[str, str], tuple[Grant, ...]] = {
+    # Look-ups. The page does not list "Get the authenticated user", "Get a user", "List GPG
+    # keys for a user" or "Get an organization" (public resources); read strictly as needing
+    # metadata:read, which every token has.
+    ("GET", "/user"): _METADATA,
+    ("GET", "/users/{username}"): _METADATA,
+    ("GET", "/users/{username}/gpg_keys"): _METADATA,
+    # Listed under the *user* permission "Git SSH keys" (read), while the page's preamble says
+    # public resources may be reachable without the permission; read strictly: required.
+    ("GET", "/users/{username}/keys"): (("git_ssh_keys", "read"),),
+    ("GET", "/orgs/{org}"): _METADATA,
+    # Team look-ups: the organization permission "Members" (read).
+    ("GET", "/orgs/{org}/teams/{team_slug}"): _MEMBERS_READ,
+    ("GET", "/orgs/{org}/teams/{team_slug}/members"): _MEMBERS_READ,
+    ("GET", "/orgs/{org}/teams/{team_slug}/repos"): _MEMBERS_READ,
+    ("GET", "/repos/{owner}/{repo}"): _METADATA,
+    # Not on the page (it lists /repositories, the list of public repositories, under
+    # Metadata); read as repos/get, metadata:read.
+    ("GET", "/repositories/{repository_id}"): _METADATA,
+    # Environments: reading them is the *Actions* permission (read); creating, updating and
+    # deleting them is Administration (write). Not the Environments permission.
+    ("GET", "/repos/{owner}/{repo}/environments"): _ACTIONS_READ,
+    ("GET", "/repos/{owner}/{repo}/environments/{environment_name}"): _ACTIONS_READ,
+    ("PUT", "/repos/{owner}/{repo}/environments/{environment_name}"): _ADMINISTRATION_WRITE,
+    ("DELETE", "/repos/{owner}/{repo}/environments/{environment_name}"): _ADMINISTRATION_WRITE,
+    # Deployment branch policies: the same split.
+    ("GET", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies"): _ACTIONS_READ,
+    ("POST", "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies"): (
+        _ADMINISTRATION_WRITE
+    ),
+    (
+        "GET",
+        "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}",
+    ): _ACTIONS_READ,
+    (
+        "PUT",
+        "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}",
+    ): _ADMINISTRATION_WRITE,
+    (
+        "DELETE",
+        "/repos/{owner}/{repo}/environments/{environment_name}/deployment-branch-policies/{branch_policy_id}",
+    ): _ADMINISTRATION_WRITE,
+    # Repository secrets: Secrets.
+    ("GET", "/repos/{owner}/{repo}/actions/secrets/public-key"): _SECRETS_READ,
+    ("GET", "/repos/{owner}/{repo}/actions/secrets"): _SECRETS_READ,
+    ("GET", "/repos/{owner}/{repo}/actions/secrets/{secret_name}"): _SECRETS_READ,
+    ("PUT", "/repos/{owner}/{repo}/actions/secrets/{secret_name}"): _SECRETS_WRITE,
+    ("DELETE", "/repos/{owner}/{repo}/actions/secrets/{secret_name}"): _SECRETS_WRITE,
+    # Environment secrets: listed under Environments alone (not under Secrets). The page has
+    # only the /repos/{owner}/{repo}/environments/... paths; go-github's
+    # /repositories/{repository_id}/environments/... forms are read as the same operations.
+    ("GET", "/repositories/{repository_id}/environments/{environment_name}/secrets/public-key"): _ENVIRONMENTS_READ,
+    ("GET", "/repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key"): _ENVIRONMENTS_READ,
+    ("GET", "/repositories/{repository_id}/environments/{environment_name}/secrets"): _ENVIRONMENTS_READ,
+    ("GET", "/repos/{owner}/{repo}/environments/{environment_name}/secrets"): _ENVIRONMENTS_READ,
+    ("GET", "/repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}"): _ENVIRONMENTS_READ,
+    ("GET", "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"): _ENVIRONMENTS_READ,
+    ("PUT", "/repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}"): (
+        _ENVIRONMENTS_WRITE
+    ),
+    ("PUT", "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"): _ENVIRONMENTS_WRITE,
+    ("DELETE", "/repositories/{repository_id}/environments/{environment_name}/secrets/{secret_name}"): (
+        _ENVIRONMENTS_WRITE
+    ),
+    ("DELETE", "/repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}"): _ENVIRONMENTS_WRITE,
+    # Environment variables: Environments (the Variables permission covers repository ones).
+    ("GET", "/repos/{owner}/{repo}/environments/{environment_name}/variables"): _ENVIRONMENTS_READ,
+    ("POST", "/repos/{owner}/{repo}/environments/{environment_name}/variables"): _ENVIRONMENTS_WRITE,
+    ("GET", "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"): _ENVIRONMENTS_READ,
+    ("PATCH", "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"): _ENVIRONMENTS_WRITE,
+    ("DELETE", "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"): _ENVIRONMENTS_WRITE,
+}
+
+_NUMERIC_PARAMETERS = frozenset({"repository_id", "branch_policy_id"})
+
+
+def _route_pattern(template: str) -> re.Pattern[str]:
+    """The regular expression a path template stands for: one group per {parameter}."""
+    regex = "".join(
+        (r"(\d+)" if part[1:-1] in _NUMERIC_PARAMETERS else r"([^/]+)") if part.startswith("{") else re.escape(part)
+        for part in re.split(r"(\{[a-z_]+\})", template)
+    )
+    return re.compile(f"^{regex}/?$")
+
+
+def accepted_header(accepted: Sequence[Grant]) -> str:
+    """The X-Accepted-GitHub-Permissions value: each accepted set as `name=level`, sets separated by `; `."""
+    return "; ".join(f"{name}={access}" for name, access in accepted)
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token the stand-in accepts: `permissions` None means every permission (the configured token)."""
+
+    label: str
+    permissions: Mapping[str, Access] | None
+
+    def allows(self, accepted: Sequence[Grant]) -> bool:
+        """Whether the token holds one of the accepted grants (write includes read)."""
+        if self.permissions is None:
+            return True
+        for name, access in accepted:
+            granted = self.permissions.get(name)
+            if granted == "write" or (granted == "read" and access == "read"):
+                return True
+        return False
+
+
 @dataclass
 class Route:
     method: str
+    template: str  # GitHub's path template, e.g. /repos/{owner}/{repo}/environments/{environment_name}
     pattern: re.Pattern[str]
     handler: Callable[..., Reply]  # (*path parameters, body=<parsed JSON>)
+    accepted: tuple[Grant, ...]  # ROUTE_PERMISSIONS[(method, template)]
 
 
 class GithubApi:
@@ -144,6 +320,8 @@ class GithubApi:
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._routes = self._build_routes()
+        # Accepted tokens by their value; the configured one may do everything.
+        self._tokens: dict[str, Token] = {token: Token(DEFAULT_TOKEN_LABEL, None)}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -217,6 +395,31 @@ class GithubApi:
             )
             self.environments[env["name"]] = env
             return env
+
+    def add_token(self, token: str, permissions: Mapping[str, str], *, label: str | None = None) -> str:
+        """Accept another token, a fine-grained one holding only `permissions`; returns the token.
+
+        `permissions` maps GitHub's permission names (`TOKEN_PERMISSIONS`: `administration`,
+        `environments`, `secrets`, ...) to "read" or "write" (write includes read); metadata:read
+        comes with every token, as on GitHub. Each route then refuses the token, as GitHub does,
+        unless it holds what `ROUTE_PERMISSIONS` says the route accepts. Requests made with it are
+        recorded with `label` (by default the token itself) in `ApiRequest.token`.
+        """
+        if not token or token != token.strip() or " " in token:
+            raise ValueError(f"a token is one word, not {token!r}")
+        granted: dict[str, Access] = {"metadata": "read"}
+        for name, access in permissions.items():
+            if name not in TOKEN_PERMISSIONS:
+                raise ValueError(f"unknown permission {name!r}; GitHub's names: {', '.join(sorted(TOKEN_PERMISSIONS))}")
+            if access not in ("read", "write"):
+                raise ValueError(f"permission {name!r} must be 'read' or 'write', not {access!r}")
+            granted[name] = cast(Access, access)
+        record = Token(label or token, granted)
+        with self._lock:
+            if token in self._tokens or any(t.label == record.label for t in self._tokens.values()):
+                raise ValueError(f"token {token!r} or label {record.label!r} is already in use")
+            self._tokens[token] = record
+        return token
 
     def set_team_access(self, slug: str, permission: Permission | None) -> None:
         """The team's permission on the repository (None: no access), as an org admin would set it."""
@@ -356,61 +559,76 @@ class GithubApi:
     # ------------------------------------------------------------------ routes
 
     def _build_routes(self) -> list[Route]:
-        seg = r"([^/]+)"
-        repo = rf"/repos/{seg}/{seg}"
-        env = rf"{repo}/environments/{seg}"
-        by_id_env = rf"/repositories/(\d+)/environments/{seg}"
+        repo = "/repos/{owner}/{repo}"
+        env = f"{repo}/environments/{{environment_name}}"
+        by_id_env = "/repositories/{repository_id}/environments/{environment_name}"
+        policies = f"{env}/deployment-branch-policies"
         table: list[tuple[str, str, Callable[..., Reply]]] = [
-            ("GET", r"/user", self._get_authenticated_user),
-            ("GET", rf"/users/{seg}", self._get_user),
-            ("GET", rf"/users/{seg}/gpg_keys", self._get_user_keys),
-            ("GET", rf"/users/{seg}/keys", self._get_user_keys),
-            ("GET", rf"/orgs/{seg}", self._get_org),
-            ("GET", rf"/orgs/{seg}/teams/{seg}", self._get_team),
-            ("GET", rf"/orgs/{seg}/teams/{seg}/members", self._get_team_list),
-            ("GET", rf"/orgs/{seg}/teams/{seg}/repos", self._get_team_repos),
+            ("GET", "/user", self._get_authenticated_user),
+            ("GET", "/users/{username}", self._get_user),
+            ("GET", "/users/{username}/gpg_keys", self._get_user_keys),
+            ("GET", "/users/{username}/keys", self._get_user_keys),
+            ("GET", "/orgs/{org}", self._get_org),
+            ("GET", "/orgs/{org}/teams/{team_slug}", self._get_team),
+            ("GET", "/orgs/{org}/teams/{team_slug}/members", self._get_team_list),
+            ("GET", "/orgs/{org}/teams/{team_slug}/repos", self._get_team_repos),
             ("GET", repo, self._get_repo),
-            ("GET", r"/repositories/(\d+)", self._get_repo_by_id),
-            ("GET", rf"{repo}/environments", self._list_environments),
+            ("GET", "/repositories/{repository_id}", self._get_repo_by_id),
+            ("GET", f"{repo}/environments", self._list_environments),
             ("GET", env, self._get_environment),
             ("PUT", env, self._put_environment),
             ("DELETE", env, self._delete_environment),
-            ("GET", rf"{env}/deployment-branch-policies", self._list_branch_policies),
-            ("POST", rf"{env}/deployment-branch-policies", self._create_branch_policy),
-            ("GET", rf"{env}/deployment-branch-policies/(\d+)", self._get_branch_policy),
-            ("PUT", rf"{env}/deployment-branch-policies/(\d+)", self._update_branch_policy),
-            ("DELETE", rf"{env}/deployment-branch-policies/(\d+)", self._delete_branch_policy),
-            ("GET", rf"{repo}/actions/secrets/public-key", self._get_repo_public_key),
-            ("GET", rf"{repo}/actions/secrets", self._list_repo_secrets),
-            ("GET", rf"{repo}/actions/secrets/{seg}", self._get_repo_secret),
-            ("PUT", rf"{repo}/actions/secrets/{seg}", self._put_repo_secret),
-            ("DELETE", rf"{repo}/actions/secrets/{seg}", self._delete_repo_secret),
+            ("GET", policies, self._list_branch_policies),
+            ("POST", policies, self._create_branch_policy),
+            ("GET", f"{policies}/{{branch_policy_id}}", self._get_branch_policy),
+            ("PUT", f"{policies}/{{branch_policy_id}}", self._update_branch_policy),
+            ("DELETE", f"{policies}/{{branch_policy_id}}", self._delete_branch_policy),
+            ("GET", f"{repo}/actions/secrets/public-key", self._get_repo_public_key),
+            ("GET", f"{repo}/actions/secrets", self._list_repo_secrets),
+            ("GET", f"{repo}/actions/secrets/{{secret_name}}", self._get_repo_secret),
+            ("PUT", f"{repo}/actions/secrets/{{secret_name}}", self._put_repo_secret),
+            ("DELETE", f"{repo}/actions/secrets/{{secret_name}}", self._delete_repo_secret),
             # Environment secrets: go-github addresses them by repository id; GitHub's current
             # docs by owner/repo. Both are served.
-            ("GET", rf"{by_id_env}/secrets/public-key", self._get_env_public_key_by_id),
-            ("GET", rf"{env}/secrets/public-key", self._get_env_public_key),
-            ("GET", rf"{by_id_env}/secrets", self._list_env_secrets_by_id),
-            ("GET", rf"{env}/secrets", self._list_env_secrets),
-            ("GET", rf"{by_id_env}/secrets/{seg}", self._get_env_secret_by_id),
-            ("GET", rf"{env}/secrets/{seg}", self._get_env_secret),
-            ("PUT", rf"{by_id_env}/secrets/{seg}", self._put_env_secret_by_id),
-            ("PUT", rf"{env}/secrets/{seg}", self._put_env_secret),
-            ("DELETE", rf"{by_id_env}/secrets/{seg}", self._delete_env_secret_by_id),
-            ("DELETE", rf"{env}/secrets/{seg}", self._delete_env_secret),
-            ("GET", rf"{env}/variables", self._list_env_variables),
-            ("POST", rf"{env}/variables", self._create_env_variable),
-            ("GET", rf"{env}/variables/{seg}", self._get_env_variable),
-            ("PATCH", rf"{env}/variables/{seg}", self._update_env_variable),
-            ("DELETE", rf"{env}/variables/{seg}", self._delete_env_variable),
+            ("GET", f"{by_id_env}/secrets/public-key", self._get_env_public_key_by_id),
+            ("GET", f"{env}/secrets/public-key", self._get_env_public_key),
+            ("GET", f"{by_id_env}/secrets", self._list_env_secrets_by_id),
+            ("GET", f"{env}/secrets", self._list_env_secrets),
+            ("GET", f"{by_id_env}/secrets/{{secret_name}}", self._get_env_secret_by_id),
+            ("GET", f"{env}/secrets/{{secret_name}}", self._get_env_secret),
+            ("PUT", f"{by_id_env}/secrets/{{secret_name}}", self._put_env_secret_by_id),
+            ("PUT", f"{env}/secrets/{{secret_name}}", self._put_env_secret),
+            ("DELETE", f"{by_id_env}/secrets/{{secret_name}}", self._delete_env_secret_by_id),
+            ("DELETE", f"{env}/secrets/{{secret_name}}", self._delete_env_secret),
+            ("GET", f"{env}/variables", self._list_env_variables),
+            ("POST", f"{env}/variables", self._create_env_variable),
+            ("GET", f"{env}/variables/{{name}}", self._get_env_variable),
+            ("PATCH", f"{env}/variables/{{name}}", self._update_env_variable),
+            ("DELETE", f"{env}/variables/{{name}}", self._delete_env_variable),
         ]
-        return [Route(method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in table]
+        unlisted = {(method, template) for method, template, _ in table} ^ set(ROUTE_PERMISSIONS)
+        if unlisted:
+            raise RuntimeError(f"routes and ROUTE_PERMISSIONS disagree on: {sorted(unlisted)}")
+        return [
+            Route(method, template, _route_pattern(template), handler, ROUTE_PERMISSIONS[(method, template)])
+            for method, template, handler in table
+        ]
 
     def handle(self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes) -> Reply:
         """One request: (status, JSON body or None). Records it."""
+        status, response, _ = self.respond(method, raw_path, headers, raw_body)
+        return status, response
+
+    def respond(
+        self, method: str, raw_path: str, headers: Mapping[str, str], raw_body: bytes
+    ) -> tuple[int, Json | list[Json] | None, dict[str, str]]:
+        """`handle`, with the headers the answer carries beyond the usual ones (X-Accepted-GitHub-Permissions)."""
         parts = urlsplit(raw_path)
         path, query = parts.path, parse_qs(parts.query)
         body: object = None
         status, response = 500, None
+        token: Token | None = None
+        extra_headers: dict[str, str] = {}
         try:
             if raw_body:
                 try:
@@ -418,23 +636,26 @@ class GithubApi:
                 except ValueError:
                     body = raw_body.decode(errors="replace")
                     raise ApiError(400, "Problems parsing JSON") from None
-            self._authorize(headers.get("Authorization", ""))
-            status, response = self._dispatch(method, path, body)
+            token = self._authorize(headers.get("Authorization", ""))
+            status, response = self._dispatch(method, path, body, token, extra_headers)
         except ApiError as error:
             status, response = error.status, error.body
         finally:
+            label = token.label if token is not None else None
             with self._lock:
-                self.requests.append(ApiRequest(method, path, query, body, status, response))
-        return status, response
+                self.requests.append(ApiRequest(method, path, query, body, status, response, label))
+        return status, response, extra_headers
 
-    def _authorize(self, header: str) -> None:
+    def _authorize(self, header: str) -> Token:
         scheme, _, credential = header.partition(" ")
         if not header:
             raise ApiError(401, "Requires authentication")
-        if scheme.lower() not in ("bearer", "token") or credential.strip() != self.token:
+        token = self._tokens.get(credential.strip()) if scheme.lower() in ("bearer", "token") else None
+        if token is None:
             raise ApiError(401, "Bad credentials")
+        return token
 
-    def _dispatch(self, method: str, path: str, body: object) -> Reply:
+    def _dispatch(self, method: str, path: str, body: object, token: Token, extra_headers: dict[str, str]) -> Reply:
         if path == GRAPHQL_PATH:
             if method != "POST":
                 raise not_found()
@@ -448,6 +669,11 @@ class GithubApi:
         for route in self._routes:
             match = route.pattern.match(rest)
             if match and route.method == method:
+                if token.permissions is not None:
+                    # GitHub tells fine-grained tokens (not classic ones) what the route accepts.
+                    extra_headers[ACCEPTED_PERMISSIONS_HEADER] = accepted_header(route.accepted)
+                if not token.allows(route.accepted):
+                    raise ApiError(403, NOT_ACCESSIBLE)
                 args = [unquote(group) for group in match.groups()]
                 with self._lock:
                     return route.handler(*args, body=body)
@@ -941,7 +1167,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
-        status, body = self.api.handle(self.command, self.path, dict(self.headers.items()), raw_body)
+        status, body, extra_headers = self.api.respond(self.command, self.path, dict(self.headers.items()), raw_body)
         data = b"" if body is None or status == 204 else json.dumps(body).encode()
         self.send_response(status)
         if data:
@@ -956,6 +1182,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("X-RateLimit-Resource", "core")
         if status == 303 and isinstance(body, dict) and "id" in body:
             self.send_header("Location", self.path.rstrip("/") + f"/{body['id']}")
+        for name, value in extra_headers.items():
+            self.send_header(name, value)
         self.end_headers()
         if data:
             self.wfile.write(data)

@@ -149,7 +149,7 @@ from .docker_engine import DockerEngine, existing_engine_host
 from .example_image import ExampleImage, ImageVersion
 from .object_store import Credentials, ObjectStore
 from .registry import Registry
-from .ssh_host import HoldingSshHost, MacLikeSshHost, SshHost, generate_ed25519_key
+from .ssh_host import HoldingSshHost, MacLikeSshHost, SshHost, ensure_login_user, generate_ed25519_key
 
 __all__ = [
     "Credentials",
@@ -162,6 +162,7 @@ __all__ = [
     "ObjectStore",
     "Registry",
     "SshHost",
+    "ensure_login_user",
     "exclusive",
     "existing_engine_host",
     "free_port",

@@ -95,7 +95,11 @@ class DockerEngine(Daemon):
         use_existing: bool | None = None,
         start_timeout: float = 60.0,
         base_dir: Path | str | None = None,
+        socket_group: str | None = None,
     ) -> None:
+        # A private engine whose socket only this group may open (dockerd --group), as one
+        # environment's engine on a shared host is only its own user's; unset: docker's default.
+        self.socket_group = socket_group
         if use_existing is None:
             use_existing = os.environ.get("SERVICE_INFRA_TEST_PRIVATE_DOCKERD", "") not in ("1", "true", "yes")
         self.use_existing = use_existing
@@ -222,6 +226,7 @@ class DockerEngine(Daemon):
                 "--ip6tables=false",
                 f"--bridge={self.bridge}",
                 f"--default-address-pool=base=10.{second}.128.0/17,size=24",
+                *([f"--group={self.socket_group}"] if self.socket_group else []),
             ]
             self._dockerd_args = args
             self.host = f"unix://{sock}"

@@ -275,19 +275,10 @@ class SshHost(Daemon):
         if self.requested_user == "root" or (self.requested_user is None and sock_gid == 0):
             return "root"
         name = self.requested_user or DEFAULT_LOGIN_USER
-        # The suite's parallel workers each start an SSH host, and may all add the same user.
-        with machine_wide("users"):
-            try:
-                pwd.getpwnam(name)
-            except KeyError:
-                run(["useradd", "--system", "--create-home", "--user-group", "--shell", "/bin/sh", name], timeout=60)
-            # A locked password ("!") makes sshd (UsePAM no) refuse even key logins; "*" = no password.
-            run(["usermod", "-p", "*", name], timeout=60)
-            groups = {g for g in ("docker",) if _group_exists(g)}
-            if sock_gid is not None and sock_gid != 0:
-                groups.add(grp.getgrgid(sock_gid).gr_name)
-            if groups:
-                run(["usermod", "-a", "-G", ",".join(sorted(groups)), name], timeout=60)
+        groups = {g for g in ("docker",) if _group_exists(g)}
+        if sock_gid is not None and sock_gid != 0:
+            groups.add(grp.getgrgid(sock_gid).gr_name)
+        ensure_login_user(name, groups)
         return name
 
     def _socket_group(self) -> int | None:
@@ -431,6 +422,20 @@ class HoldingSshHost(SshHost):
 
     def __repr__(self) -> str:
         return f"HoldingSshHost({self.docker_url!r})"
+
+
+def ensure_login_user(name: str, groups: set[str] | frozenset[str] = frozenset()) -> None:
+    """A system user NAME (with a group of its own name) that sshd lets log in with a key, and
+    in GROUPS. Root only; the suite's parallel workers may all add the same user at once."""
+    with machine_wide("users"):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            run(["useradd", "--system", "--create-home", "--user-group", "--shell", "/bin/sh", name], timeout=60)
+        # A locked password ("!") makes sshd (UsePAM no) refuse even key logins; "*" = no password.
+        run(["usermod", "-p", "*", name], timeout=60)
+        if groups:
+            run(["usermod", "-a", "-G", ",".join(sorted(groups)), name], timeout=60)
 
 
 def _group_exists(name: str) -> bool:
