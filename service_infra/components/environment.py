@@ -139,6 +139,8 @@ class ServiceEnvironment(pulumi.ComponentResource):
                         secret_values=secrets,
                         config_key=f"{PROJECT}:github.environments.{env_name}",
                         protect=config.environment is Tier.PROD and env_name == PRODUCTION_ENVIRONMENT,
+                        # Only prod's token administers the repository (settings.stack._github_scope_problems).
+                        owns=config.environment is Tier.PROD,
                     ),
                     opts=child,
                 )

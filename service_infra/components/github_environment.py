@@ -1,4 +1,8 @@
-"""A deployment environment of the service's repository: protection, secrets and variables."""
+"""A deployment environment of the service's repository: protection, secrets and variables.
+
+The prod stack owns every environment (it makes it and sets its protection); another stack sets
+only its own environment's secrets and variables, in the environment prod's stack made, with a
+token that cannot administer the repository (settings.stack._github_scope_problems)."""
 
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ class GithubEnvironmentArgs:
     config_key: str
     # Prod's production environment: Pulumi refuses to delete it (its reviewers gate prod).
     protect: bool = False
+    # Whether this stack makes the environment and sets its protection (prod's stack), or only
+    # fills in the secrets and variables of one that exists.
+    owns: bool = True
 
 
 class UnknownReviewerError(ValueError):
@@ -67,7 +74,8 @@ def _resolve_ids(
 
 
 class GithubEnvironment(pulumi.ComponentResource):
-    """Required reviewers (names resolved to ids), branch policies, Actions secrets and variables."""
+    """Required reviewers (names resolved to ids), branch policies, Actions secrets and variables;
+    only the secrets and variables where the stack does not own the environment."""
 
     def __init__(
         self,
@@ -77,8 +85,47 @@ class GithubEnvironment(pulumi.ComponentResource):
     ) -> None:
         super().__init__(GITHUB_ENVIRONMENT_TYPE, name, None, opts)
         environment, repository, provider = args.settings, args.repository, args.provider
-        secrets, config_key = args.secret_values, args.config_key
+        secrets = args.secret_values
         child = pulumi.ResourceOptions(parent=self, provider=provider)
+        environment_name: pulumi.Input[str] = name
+        in_environment = child
+        if args.owns:
+            self.environment = self._protected_environment(name, args, child)
+            environment_name = self.environment.environment
+            in_environment = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.environment]))
+            for branch in environment.branches:
+                github.RepositoryEnvironmentDeploymentPolicy(
+                    f"{name}-branch-{branch}",
+                    repository=repository,
+                    environment=environment_name,
+                    branch_pattern=branch,
+                    opts=in_environment,
+                )
+        for secret_name in environment.secrets:
+            github.ActionsEnvironmentSecret(
+                f"{name}-secret-{secret_name}",
+                repository=repository,
+                environment=environment_name,
+                secret_name=secret_name,
+                value=secrets[secret_name],
+                opts=in_environment,
+            )
+        for variable_name, value in sorted(environment.variables.items()):
+            github.ActionsEnvironmentVariable(
+                f"{name}-variable-{variable_name}",
+                repository=repository,
+                environment=environment_name,
+                variable_name=variable_name,
+                value=value,
+                opts=in_environment,
+            )
+        self.register_outputs({"environment": environment_name})
+
+    def _protected_environment(
+        self, name: str, args: GithubEnvironmentArgs, child: pulumi.ResourceOptions
+    ) -> github.RepositoryEnvironment:
+        """The environment itself, with its reviewers (names resolved to ids) and branch policy."""
+        environment, repository, provider, config_key = args.settings, args.repository, args.provider, args.config_key
         # Plain (not output) invokes, so an unknown name fails here, naming its config key,
         # before anything is written to GitHub.
         lookup = pulumi.InvokeOptions(parent=self, provider=provider)
@@ -97,8 +144,7 @@ class GithubEnvironment(pulumi.ComponentResource):
         )
         if user_problems or team_problems:
             raise UnknownReviewerError("\n".join(user_problems + team_problems))
-
-        self.environment = github.RepositoryEnvironment(
+        return github.RepositoryEnvironment(
             name,
             repository=repository,
             environment=name,
@@ -115,31 +161,3 @@ class GithubEnvironment(pulumi.ComponentResource):
             else None,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=args.protect)),
         )
-        in_environment = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.environment]))
-        for branch in environment.branches:
-            github.RepositoryEnvironmentDeploymentPolicy(
-                f"{name}-branch-{branch}",
-                repository=repository,
-                environment=self.environment.environment,
-                branch_pattern=branch,
-                opts=in_environment,
-            )
-        for secret_name in environment.secrets:
-            github.ActionsEnvironmentSecret(
-                f"{name}-secret-{secret_name}",
-                repository=repository,
-                environment=self.environment.environment,
-                secret_name=secret_name,
-                value=secrets[secret_name],
-                opts=in_environment,
-            )
-        for variable_name, value in sorted(environment.variables.items()):
-            github.ActionsEnvironmentVariable(
-                f"{name}-variable-{variable_name}",
-                repository=repository,
-                environment=self.environment.environment,
-                variable_name=variable_name,
-                value=value,
-                opts=in_environment,
-            )
-        self.register_outputs({"environment": self.environment.environment})

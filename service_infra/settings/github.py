@@ -79,14 +79,21 @@ class GithubSettings(Model):
     base_url: str | None = None
     """API URL for GitHub Enterprise; unset: GitHub's API."""
     token_secret: SecretRef = Field(default="GITHUB_TOKEN", validate_default=True)
-    """The secret holding the token the github provider uses: a fine-grained or GitHub App
-    token with Administration, Environments, Secrets and Variables write on the repository."""
+    """The secret holding the token the github provider uses, a fine-grained or GitHub App token
+    on the repository alone. Prod's: Administration, Environments and Secrets write (it sets
+    every environment's protection and the repository secrets). Any other stack's: Environments
+    write and nothing more (its environment's secrets and variables), so it can never change
+    `production`."""
     environments: dict[str, GithubEnvironmentSettings] = Field(default_factory=dict)
     """Deployment environments by name (letters, digits, `_`, `.`, `-`). Prod needs
-    `production`."""
+    `production`, and declares every environment's protection (reviewers, branches, ...),
+    staging's too; another stack lists only its own environment's `secrets` and `variables`, and
+    that environment must exist (prod's stack makes it). An environment that receives prod's
+    secrets gets prod's rules: named branches (no glob characters), no admin bypass."""
     repository_secrets: tuple[SecretRef, ...] = ()
-    """Secrets (names under `secrets`) set as repository-level Actions secrets, e.g.
-    `CODECOV_TOKEN`."""
+    """Prod only: secrets (names under `secrets`) set as repository-level Actions secrets, which
+    every branch can read, e.g. `CODECOV_TOKEN`; a deploy credential (a key, a token the stack
+    uses, one of its environments' secrets) is refused here."""
 
     _token = field_validator("token_secret")(check_secret_reference)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -269,15 +270,79 @@ def _cross_checks(settings: Settings) -> list[str]:
         if env is Tier.LOCAL:
             problems.append(f"{PROJECT}:services.{name}.fly: the local stack runs on Docker only; remove `fly`")
     if settings.github is not None:
-        for env_name, gh_env in settings.github.environments.items():
-            key = f"{PROJECT}:github.environments.{env_name}"
-            if env_name == "production" and gh_env.reviewers.count == 0:
-                problems.append(f"{key}.reviewers: production needs 1 to {MAX_REVIEWERS} reviewers (users or teams)")
-            if env is not Tier.LOCAL and not gh_env.branches:
-                problems.append(
-                    f"{key}.branches: set the branches allowed to deploy (e.g. [main] for production, [staging] for staging)"
-                )
+        problems += _github_scope_problems(settings.github, env)
     return problems
+
+
+# What only the stack whose GitHub token administers the repository may set (prod's).
+ENVIRONMENT_PROTECTION = ("reviewers", "prevent_self_review", "wait_timer", "can_admins_bypass", "branches")
+# Glob characters: a branch pattern holding one lets branches nobody named deploy.
+_BRANCH_GLOB = re.compile(r"[*?\[\]]")
+
+
+def _github_scope_problems(github: GithubSettings, env: Tier) -> list[str]:
+    """GitHub's fine-grained tokens cannot be scoped to one environment: a token that can set an
+    environment's protection can set production's. So the repository-level settings (every
+    environment's protection, repository secrets) are the prod stack's; another stack sets only
+    its environment's secrets and variables, with a token that has Environments write alone."""
+    problems: list[str] = []
+    prefix = f"{PROJECT}:github"
+    if env is not Tier.PROD:
+        where = "Pulumi.prod.yaml"
+        if github.repository_secrets:
+            problems.append(
+                f"{prefix}.repository_secrets: repository secrets are the prod stack's to set (every branch can "
+                f"read them, and setting them takes a token with Secrets write on the repository): move them to "
+                f"{where}; {env.value}'s token has Environments write and nothing more (docs/delivery.md)"
+            )
+        for env_name, gh_env in github.environments.items():
+            for field in ENVIRONMENT_PROTECTION:
+                if field in gh_env.model_fields_set:
+                    problems.append(
+                        f"{prefix}.environments.{env_name}.{field}: an environment's protection is the prod stack's "
+                        f"to set (only its token administers the repository): move it to {where} under "
+                        f"github.environments.{env_name}; {env.value} sets only the environment's secrets and "
+                        "variables (docs/delivery.md)"
+                    )
+        return problems
+    for env_name, gh_env in github.environments.items():
+        key = f"{prefix}.environments.{env_name}"
+        if env_name == PRODUCTION_ENVIRONMENT and gh_env.reviewers.count == 0:
+            problems.append(f"{key}.reviewers: production needs 1 to {MAX_REVIEWERS} reviewers (users or teams)")
+        if not gh_env.branches:
+            problems.append(
+                f"{key}.branches: set the branches allowed to deploy (e.g. [main] for production, [staging] for staging)"
+            )
+        if gh_env.secrets and env_name != PRODUCTION_ENVIRONMENT:  # production's own: _prod_guard_problems
+            # It receives prod's secrets: prod's rules, whatever its name.
+            for pattern in gh_env.branches:
+                if _BRANCH_GLOB.search(pattern):
+                    problems.append(
+                        f"{key}.branches: {pattern!r} is a pattern, and this environment receives prod's secrets "
+                        f"({', '.join(gh_env.secrets)}): name the branches (e.g. main)"
+                    )
+            if gh_env.can_admins_bypass:
+                problems.append(
+                    f"{key}.can_admins_bypass: this environment receives prod's secrets; admins may not bypass it"
+                )
+    credentials = _credential_secrets(github)
+    for name in github.repository_secrets:
+        if name in credentials or _CREDENTIAL_NAME.search(name):
+            problems.append(
+                f"{prefix}.repository_secrets: {name} looks like a deploy credential, and every branch can read "
+                "repository secrets: put it in the environment that needs it (github.environments.<name>.secrets)"
+            )
+    return problems
+
+
+# Names of what deploys or opens an environment: never a repository secret.
+_CREDENTIAL_NAME = re.compile(r"PRIVATE_KEY|SSH|PASSPHRASE|DEPLOY|^AWS_|FLY_API_TOKEN|GITHUB_TOKEN|GHCR|PULUMI")
+
+
+def _credential_secrets(github: GithubSettings) -> set[str]:
+    """The stack's own credentials as the GitHub section knows them: its token and what its
+    environments hold."""
+    return {github.token_secret, *(name for gh_env in github.environments.values() for name in gh_env.secrets)}
 
 
 def _stack_binding_problems(stack: str | None, tier: Tier) -> list[str]:

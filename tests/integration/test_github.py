@@ -20,6 +20,7 @@ from pulumi import automation as auto
 
 from service_infra.contract import FLY_APP_SUFFIX, PROJECT
 from tests.fakes.github_api import GithubApi
+from tests.fakes.github_api.client import call
 from tests.fakes.github_api.openapi import SpecChecker, install_spec
 from tests.support import ROOT
 from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_http
@@ -29,14 +30,15 @@ from tests.support.stacks import GITHUB_REPOSITORY as REPOSITORY
 from tests.support.stacks import GITHUB_TEAMS as TEAMS
 from tests.support.stacks import GITHUB_USERS as USERS
 
-# Every resource of a committed stack (same shape in both): the stack; the environment, Docker
-# host, service, Fly app, health gate (x2), GitHub repository and environment components; the
-# docker and github providers; the service's network, proxy image and proxy, app image, volume,
-# container and its activation command; the Fly app, volume, secrets and release commands and
-# the two probes; in GitHub, the environment, its branch policy, two secrets, three variables,
-# and the repository secret. Prod adds production-preview: its environment component, the
-# environment, its branch policy and its secret.
-PREVIEW_CREATES = {"staging": 32, "prod": 36}
+# Every resource of a committed stack: the stack; the environment, Docker host, service, Fly
+# app, health gate (x2), GitHub repository and environment components; the docker and github
+# providers; the service's network, proxy image, proxy and its configuration command, app image,
+# volume, container and its activation command; the Fly app, volume, secrets and release
+# commands and the two probes; in GitHub, the environment's two secrets and three variables.
+# Prod's stack alone administers the repository, so it adds the environments themselves and their
+# branch policies (production, production-preview, staging: component, environment, policy
+# each), production-preview's secret and the repository secret.
+PREVIEW_CREATES = {"staging": 30, "prod": 40}
 
 # What was there before the program: must survive every up and the destroy.
 SEEDED_ENVIRONMENT = "qa-sandbox"
@@ -195,8 +197,11 @@ def test_prod_stack(
     try:
         stack.up()
         assert_no_github_errors(api)
-        assert set(api.environments) == {SEEDED_ENVIRONMENT, "production", "production-preview"}
+        assert set(api.environments) == {SEEDED_ENVIRONMENT, "production", "production-preview", "staging"}
         assert_environment_matches(api, "production", config, secrets)
+        # Staging's environment and its protection are prod's to set; its secrets are staging's.
+        assert branch_patterns(api, "staging") == ["staging"] and reviewer_ids(api, "staging") == set()
+        assert api.environments["staging"]["secrets"] == {}
         assert_environment_matches(api, "production-preview", config, secrets)
         # Prod's gate and data cannot be deleted by an update: the production environment, the
         # Docker volume and the Fly app and volume are protected in the state.
@@ -287,19 +292,53 @@ def test_staging_stack(
     fly_state: dict[str, Path],
     public_health_url: str,
 ) -> None:
+    """Staging's token has Environments write and nothing more (GitHub cannot scope a token to one
+    environment, so one that could protect staging could unprotect production): it fills in the
+    secrets and variables of the environment prod's stack made, and GitHub refuses it the rest."""
     api = github_api
+    # The environment as prod's stack makes it (test_prod_stack): branch policy `staging`.
+    api.add_environment(
+        "staging",
+        prevent_self_review=False,
+        can_admins_bypass=False,
+        deployment_branch_policy={"protected_branches": False, "custom_branch_policies": True},
+    )
+    api.add_environment("production", reviewers=[{"type": "User", "id": USERS["alice-acme"]}])
+    protection_before = {name: dict(api.environments[name]) for name in ("staging", "production")}
+    token = api.add_token(f"staging-token-{uuid.uuid4().hex[:8]}", {"environments": "write"}, label="staging")
     config = local_config("staging", api, ssh_host, registry, example_image, public_health_url)
-    secrets = secret_values("staging", api, registry)
+    secrets = {**secret_values("staging", api, registry), "GITHUB_TOKEN": token}
     stack = project.stack("staging", config, secrets)
     stack.up()
     assert_no_github_errors(api)
-    assert set(api.environments) == {SEEDED_ENVIRONMENT, "staging"}
-    assert_environment_matches(api, "staging", config, secrets)
-    assert reviewer_ids(api, "staging") == set()
-    assert api.environments["staging"]["prevent_self_review"] is False
-    assert branch_patterns(api, "staging") == ["staging"]
-    assert api.repo_secret("CODECOV_TOKEN") == secrets["CODECOV_TOKEN"]
+    assert {r.token for r in api.requests} == {"staging"}  # every request with staging's own token
+    assert set(api.environments) == {SEEDED_ENVIRONMENT, "staging", "production"}
+    wanted = config["github"]["environments"]["staging"]
+    assert sorted(api.environments["staging"]["secrets"]) == sorted(wanted["secrets"])
+    for secret_name in wanted["secrets"]:
+        assert api.decrypt_secret("staging", secret_name) == secrets[secret_name], secret_name
+    assert variables(api, "staging") == wanted["variables"]
+    for name, before in protection_before.items():
+        for field in (
+            "reviewers",
+            "prevent_self_review",
+            "wait_timer",
+            "can_admins_bypass",
+            "deployment_branch_policy",
+        ):
+            assert api.environments[name][field] == before[field], (name, field)
+    assert sorted(api.repo_secrets) == [SEEDED_REPO_SECRET[0]]
     assert_seeded_untouched(api)
+
+    # The same token, used as a branch pusher holding staging's secrets would: refused on production.
+    for method, path, body in (
+        ("PUT", f"/repos/{OWNER}/{REPOSITORY}/environments/production", {"reviewers": []}),
+        ("DELETE", f"/repos/{OWNER}/{REPOSITORY}/environments/production", None),
+        ("POST", f"/repos/{OWNER}/{REPOSITORY}/environments/production/deployment-branch-policies", {"name": "*"}),
+    ):
+        status, answer = call(api, method, path, body, auth=f"Bearer {token}")
+        assert status == 403 and answer["message"] == "Resource not accessible by personal access token", (path, answer)
+    assert reviewer_ids(api, "production") == {("User", USERS["alice-acme"])}
 
     writes = len([r for r in api.requests if r.method != "GET"])
     stack.preview(expect_no_changes=True)
@@ -311,10 +350,12 @@ def test_staging_stack(
     assert run_up(stack) == {"update": 1}
     assert variables(api, "staging")["RATE_LIMIT_RPM"] == "90"
 
+    # Destroy takes back what staging set, and leaves the environment (prod's).
     before = len(api.requests)
     stack.destroy()
     assert_no_github_errors(api, before)
-    assert set(api.environments) == {SEEDED_ENVIRONMENT}
+    assert set(api.environments) == {SEEDED_ENVIRONMENT, "staging", "production"}
+    assert api.environments["staging"]["secrets"] == {} and variables(api, "staging") == {}
     assert sorted(api.repo_secrets) == [SEEDED_REPO_SECRET[0]]
     assert_seeded_untouched(api)
     assert engine.run("ps", "-a", "-q", "--filter", "label=service-infra.environment=staging").stdout.strip() == ""

@@ -90,9 +90,12 @@ def test_staging_and_prod_on_one_host_reach_only_their_own_engine(
         done = staging_host.ssh("docker", "-H", prod_socket, "ps", known_hosts_path=known, check=False)
         assert done.returncode != 0 and "permission denied" in done.stderr.lower(), done.stderr
         # Staging's key does not log in as prod's user.
+        prod_known = prod_host.write_known_hosts(tmp_path / "prod_known_hosts")
+        # Prod's sshd, prod's pinned host key, staging's key (ssh_opts_for names the host's own port).
+        *options, port_flag, _ = staging_host.ssh_opts_for(prod_known)
+        assert port_flag == "-p"
         as_prod = [
-            "ssh", *staging_host.ssh_opts_for(prod_host.write_known_hosts(tmp_path / "prod_known_hosts")),
-            "-p", str(prod_host.port), "-l", prod_host.user, "--", prod_host.host, "docker", "ps",
+            "ssh", *options, "-p", str(prod_host.port), "-l", prod_host.user, "--", prod_host.host, "docker", "ps",
         ]  # fmt: skip
         login = subprocess.run(as_prod, capture_output=True, text=True, timeout=60, check=False)
         assert login.returncode == 255 and "permission denied" in login.stderr.lower(), login.stderr

@@ -188,8 +188,9 @@ def test_local_stack_hot_reloads_the_example_service(stacks: dict[str, Recorder]
 def test_prod_github_environment(stacks: dict[str, Recorder]) -> None:
     recorder = stacks["prod"]
     environments = {r.inputs["environment"]: r for r in recorder.of_type(ENVIRONMENT)}
-    # production gates deploys; production-preview holds prod's credentials for main's read-only jobs.
-    assert set(environments) == {"production", "production-preview"}
+    # production gates deploys; production-preview holds prod's credentials for main's read-only
+    # jobs; staging's protection is set here too, by the one token that administers the repository.
+    assert set(environments) == {"production", "production-preview", "staging"}
     environment = environments["production"]
     assert environment.inputs["environment"] == "production"
     assert environment.inputs["preventSelfReview"] is True
@@ -201,7 +202,8 @@ def test_prod_github_environment(stacks: dict[str, Recorder]) -> None:
     policies = recorder.of_type(
         "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
     )
-    assert [policy.inputs["branchPattern"] for policy in policies] == ["main", "main"]
+    assert sorted(policy.inputs["branchPattern"] for policy in policies) == ["main", "main", "staging"]
+    assert environments["staging"].inputs["preventSelfReview"] is False
     assert not environments["production-preview"].inputs.get("reviewers")
     variables = {
         r.inputs["variableName"]: r.inputs["value"]
@@ -228,15 +230,21 @@ def test_github_secrets_are_secret(stacks: dict[str, Recorder]) -> None:
     assert is_secret(provider.inputs["token"])
 
 
-def test_staging_github_environment_has_branch_policy_and_no_reviewers(stacks: dict[str, Recorder]) -> None:
+def test_staging_sets_its_environments_secrets_and_variables_and_nothing_else(stacks: dict[str, Recorder]) -> None:
+    """Staging's token cannot administer the repository: no environment, branch policy or
+    repository secret of staging's own; its secrets and variables go into the environment prod made."""
     recorder = stacks["staging"]
-    (environment,) = recorder.of_type(ENVIRONMENT)
-    assert environment.inputs["environment"] == "staging"
-    assert "reviewers" not in environment.inputs or not environment.inputs["reviewers"]
-    (policy,) = recorder.of_type(
-        "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+    assert recorder.of_type(ENVIRONMENT) == []
+    assert (
+        recorder.of_type("github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy")
+        == []
     )
-    assert policy.inputs["branchPattern"] == "staging"
+    assert recorder.of_type("github:index/actionsSecret:ActionsSecret") == []
+    secrets = recorder.of_type("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")
+    variables = recorder.of_type("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
+    assert sorted(r.inputs["secretName"] for r in secrets) == ["FLY_API_TOKEN", "SSH_PRIVATE_KEY"]
+    assert len(variables) == 3
+    assert {r.inputs["environment"] for r in [*secrets, *variables]} == {"staging"}
 
 
 FLY_APPS = {"staging": "acme-image-descriptor-staging", "prod": "acme-image-descriptor"}

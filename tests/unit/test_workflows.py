@@ -9,7 +9,6 @@ that only main may deploy to (a branch policy the prod stack itself declares).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ import yaml
 
 from service_infra.settings import load_stack_file
 from tests.support import ROOT
+from tests.support.workflows import SECRET_REFERENCE, environments, jobs
 
-WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 # Unprefixed names are the stack's own credentials, which live only in environments; staging's
 # copies for pull-request previews carry a STAGING_ prefix at repository level.
 STACK_CREDENTIALS = (
@@ -29,38 +28,7 @@ STACK_CREDENTIALS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
 )
-SECRET_REFERENCE = re.compile(r"secrets\.([A-Z0-9_]+)")
-
-
-def _load(path: Path) -> dict[Any, Any]:
-    return yaml.safe_load(path.read_text())
-
-
-def _triggers(workflow: dict[Any, Any]) -> set[str]:
-    on = workflow.get(True, workflow.get("on"))  # YAML 1.1 reads a bare `on` as True
-    return set(on) if isinstance(on, dict) else {on} if isinstance(on, str) else set(on or [])
-
-
-def _jobs() -> list[tuple[str, set[str], str, dict[str, Any]]]:
-    found = []
-    for path in WORKFLOWS:
-        workflow = _load(path)
-        for name, job in workflow["jobs"].items():
-            found.append((f"{path.name}:{name}", _triggers(workflow), yaml.safe_dump(job), job))
-    return found
-
-
-def _environments(job: dict[str, Any]) -> set[str]:
-    """Every environment name a job's `environment:` can evaluate to."""
-    value = job.get("environment")
-    if value is None:
-        return set()
-    text = value if isinstance(value, str) else value.get("name", "")
-    # `${{ cond && 'a' || 'b' }}`: the names are the quoted results, not what is compared.
-    return set(re.findall(r"(?:&&|\|\|)\s*'([a-z0-9-]+)'", text)) or {text}
-
-
-JOBS = _jobs()
+JOBS = jobs()
 
 
 @pytest.mark.parametrize(("name", "triggers", "text", "job"), JOBS, ids=[j[0] for j in JOBS])
@@ -72,7 +40,7 @@ def test_pull_request_jobs_hold_no_stack_credential_and_never_run_where_prod_dep
     assert "pull_request_target" not in triggers, f"{name}: pull_request_target runs branch code with secrets"
     used = set(SECRET_REFERENCE.findall(text))
     assert not used & set(STACK_CREDENTIALS), f"{name} reads {sorted(used & set(STACK_CREDENTIALS))}"
-    assert not _environments(job), f"{name} runs in an environment"
+    assert not environments(job), f"{name} runs in an environment"
     assert "DEPLOY_RUNNER" not in str(job.get("runs-on")), f"{name} may run on the deploy runner"
 
 
@@ -83,20 +51,58 @@ def test_every_job_holding_stack_credentials_sits_in_a_branch_bound_environment(
     used = set(SECRET_REFERENCE.findall(text)) & set(STACK_CREDENTIALS)
     if not used:
         return
-    environments = _environments(job)
-    assert environments, f"{name} reads {sorted(used)} outside an environment (a repository secret any branch reads)"
+    bound = environments(job)
+    assert bound, f"{name} reads {sorted(used)} outside an environment (a repository secret any branch reads)"
     declared = {
         env_name: settings
         for stack in ("staging", "prod")
         if (github := load_stack_file(ROOT / f"Pulumi.{stack}.yaml").github) is not None
         for env_name, settings in github.environments.items()
     }
-    for environment in environments:
+    for environment in bound:
         assert environment in declared, f"{name} uses environment {environment}, which no stack declares"
         branches = declared[environment].branches
         assert branches, f"{environment} has no deployment branch policy: every branch could use it"
         if environment.startswith("production"):
             assert list(branches) == ["main"], f"{environment} must deploy from main only, got {branches}"
+
+
+# Who may run on the deploy runner: a job whose own `if` or `runs-on` holds it to main.
+ONLY_MAIN = re.compile(r"github\.ref_name == 'main'|github\.ref == 'refs/heads/main'")
+
+
+def _deploy_runner_only_for_main(job: dict[str, Any]) -> bool:
+    runs_on = str(job.get("runs-on", ""))
+    if "DEPLOY_RUNNER" not in runs_on:
+        return True
+    if ONLY_MAIN.search(str(job.get("if", ""))):
+        return True
+    # `main && (DEPLOY_RUNNER || …) || (…)`: the deploy runner only on the main side of the condition.
+    main_side = re.match(r"\$\{\{\s*github\.ref_name == 'main' && \(([^)]*)\) \|\| \(([^)]*)\)\s*\}\}$", runs_on)
+    return bool(main_side) and "DEPLOY_RUNNER" in main_side.group(1) and "DEPLOY_RUNNER" not in main_side.group(2)
+
+
+@pytest.mark.parametrize(("name", "triggers", "text", "job"), JOBS, ids=[j[0] for j in JOBS])
+def test_no_job_a_branch_can_start_runs_on_the_deploy_runner(
+    name: str, triggers: set[str], text: str, job: dict[str, Any]
+) -> None:
+    """A pull request, a manual run from a branch or a push to staging runs branch code: it must
+    leave nothing behind where prod deploys. (A branch can also write a workflow of its own: the
+    runner group's workflow allow-list is what stops that, docs/security.md.)"""
+    assert _deploy_runner_only_for_main(job), f"{name} may run branch code on the deploy runner: {job.get('runs-on')}"
+
+
+@pytest.mark.parametrize(("name", "triggers", "text", "job"), JOBS, ids=[j[0] for j in JOBS])
+def test_prod_previews_hold_the_read_only_state_identity(
+    name: str, triggers: set[str], text: str, job: dict[str, Any]
+) -> None:
+    """production-preview serves code on main before any reviewer approves the deploy: it holds
+    prod's preview identity, which writes nothing (docs/team.md), never the deploy identity."""
+    if "production-preview" not in environments(job):
+        return
+    used = set(SECRET_REFERENCE.findall(text))
+    assert not used & {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}, f"{name} holds prod's deploy identity"
+    assert {"PREVIEW_AWS_ACCESS_KEY_ID", "PREVIEW_AWS_SECRET_ACCESS_KEY"} <= used, f"{name}: {sorted(used)}"
 
 
 def test_the_checks_can_fail() -> None:
@@ -109,6 +115,14 @@ def test_the_checks_can_fail() -> None:
         test_every_job_holding_stack_credentials_sits_in_a_branch_bound_environment(
             "bad", {"push"}, yaml.safe_dump(job), job
         )
+    with pytest.raises(AssertionError, match="branch code on the deploy runner"):
+        test_no_job_a_branch_can_start_runs_on_the_deploy_runner("bad", {"workflow_dispatch"}, "", job)
+    swapped = {"runs-on": "${{ github.ref_name == 'main' && (vars.X) || (vars.DEPLOY_RUNNER) }}"}
+    with pytest.raises(AssertionError, match="branch code on the deploy runner"):
+        test_no_job_a_branch_can_start_runs_on_the_deploy_runner("bad", {"push"}, "", swapped)
+    preview = {"environment": "production-preview", "env": {"K": "${{ secrets.AWS_ACCESS_KEY_ID }}"}}
+    with pytest.raises(AssertionError, match="deploy identity"):
+        test_prod_previews_hold_the_read_only_state_identity("bad", {"push"}, yaml.safe_dump(preview), preview)
     job["environment"] = "${{ github.ref_name == 'main' && 'production' || 'anything-goes' }}"
     with pytest.raises(AssertionError, match="anything-goes, which no stack declares"):
         test_every_job_holding_stack_credentials_sits_in_a_branch_bound_environment(
