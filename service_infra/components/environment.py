@@ -126,7 +126,12 @@ class ServiceEnvironment(pulumi.ComponentResource):
         if config.github is not None:
             repo = GithubRepository(
                 config.github.repository,
-                GithubRepositoryArgs(config.github, secrets[config.github.token_secret], secrets),
+                GithubRepositoryArgs(
+                    config.github,
+                    secrets[config.github.token_secret],
+                    secrets,
+                    protect_main=config.environment is Tier.PROD,
+                ),
                 opts=child,
             )
             for env_name, environment in config.github.environments.items():

@@ -90,6 +90,12 @@ class GithubSettings(Model):
     staging's too; another stack lists only its own environment's `secrets` and `variables`, and
     that environment must exist (prod's stack makes it). An environment that receives prod's
     secrets gets prod's rules: named branches (no glob characters), no admin bypass."""
+    main_branch: str = Field(default="main", min_length=1)
+    """Prod only: the branch prod deploys from, protected by the prod stack: an approving review
+    by someone other than its last pusher, a code owner's among them (`.github/CODEOWNERS`),
+    stale approvals dismissed, `required_checks` passing on an up-to-date branch, for admins too."""
+    required_checks: tuple[str, ...] = ("lint, types, unit tests, offline check", "pulumi preview (staging)")
+    """Prod only: the status checks `main_branch` requires (the pull-request workflow's job names)."""
     repository_secrets: tuple[SecretRef, ...] = ()
     """Prod only: secrets (names under `secrets`) set as repository-level Actions secrets, which
     every branch can read, e.g. `CODECOV_TOKEN`; a deploy credential (a key, a token the stack

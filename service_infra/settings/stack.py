@@ -295,6 +295,12 @@ def _github_scope_problems(github: GithubSettings, env: Tier) -> list[str]:
                 f"read them, and setting them takes a token with Secrets write on the repository): move them to "
                 f"{where}; {env.value}'s token has Environments write and nothing more (docs/delivery.md)"
             )
+        for field in ("main_branch", "required_checks"):
+            if field in github.model_fields_set:
+                problems.append(
+                    f"{prefix}.{field}: the protection of the branch prod deploys from is the prod stack's to set: "
+                    f"move it to {where}"
+                )
         for env_name, gh_env in github.environments.items():
             for field in ENVIRONMENT_PROTECTION:
                 if field in gh_env.model_fields_set:

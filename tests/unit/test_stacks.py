@@ -395,3 +395,22 @@ def test_a_reviewer_team_with_write_access_is_kept(role: str) -> None:
     recorder = run_stack(load_stack_config("prod"), "prod", Recorder(team_roles={"platform": role}))
     (production,) = [r for r in recorder.of_type(ENVIRONMENT) if r.inputs["environment"] == "production"]
     assert production.inputs["reviewers"][0]["teams"] == [numeric_id("platform")]
+
+
+def test_prod_protects_main_and_no_other_stack_can(stacks: dict[str, Recorder]) -> None:
+    """Code on main runs with prod's secrets (production-preview) before a deploy reviewer acts:
+    main takes another person's approval, a code owner's, admins included."""
+    protection_type = "github:index/branchProtectionV3:BranchProtectionV3"
+    (protection,) = stacks["prod"].of_type(protection_type)
+    assert protection.inputs["branch"] == "main" and protection.inputs["enforceAdmins"] is True
+    assert protection.inputs["requiredPullRequestReviews"] == {
+        "requiredApprovingReviewCount": 1,
+        "dismissStaleReviews": True,
+        "requireCodeOwnerReviews": True,
+        "requireLastPushApproval": True,
+    }
+    assert protection.inputs["requiredStatusChecks"] == {
+        "strict": True,
+        "checks": ["lint, types, unit tests, offline check", "pulumi preview (staging)"],
+    }
+    assert stacks["staging"].of_type(protection_type) == []
