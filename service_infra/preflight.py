@@ -379,5 +379,6 @@ def check_before_changes(config: Settings, stack: str, project_dir: Path) -> Non
     if config.environment is Tier.PROD:
         refuse_shared_reach(config, stack, project_dir)
     if config.environment is not Tier.LOCAL:
-        refuse_example_passphrase(stack, project_dir)
+        # Prod derives it every time: a cached "not the example" could have been planted.
+        refuse_example_passphrase(stack, project_dir, remember=config.environment is not Tier.PROD)
     check_docker_hosts(config)

@@ -99,13 +99,18 @@ def _checked_salts_dir() -> Path:
     return Path(cache) / "checked-salts"
 
 
-def _example_opens(salt: str) -> bool:
-    """Whether the example passphrase opens this salt (`opens_with`), remembering a "no".
+def _example_opens(salt: str, remember: bool) -> bool:
+    """Whether the example passphrase opens this salt (`opens_with`); with REMEMBER, a "no" is
+    kept in a cache.
 
     The PBKDF2 derivation costs most of a second on every preview and up; a salt's answer never
     changes (a new passphrase writes a new salt), and the salt is public, so its hash is cached.
-    Only "not the example" is remembered: the refusal is derived again every time."""
+    Only "not the example" is remembered: the refusal is derived again every time. Anyone who can
+    write the cache (a restored CI cache, another job on the runner) could plant a "no", so prod
+    never reads it."""
     marker = _checked_salts_dir() / hashlib.sha256(salt.encode()).hexdigest()
+    if not remember:
+        return opens_with(EXAMPLE_PASSPHRASE, salt)
     if marker.is_file():
         return False
     if opens_with(EXAMPLE_PASSPHRASE, salt):
@@ -118,10 +123,11 @@ def _example_opens(salt: str) -> bool:
     return False
 
 
-def refuse_example_passphrase(stack: str, project_dir: Path) -> None:
-    """Raise when Pulumi.<stack>.yaml is encrypted with the published example passphrase."""
+def refuse_example_passphrase(stack: str, project_dir: Path, remember: bool = True) -> None:
+    """Raise when Pulumi.<stack>.yaml is encrypted with the published example passphrase; without
+    REMEMBER (prod), derived every time, whatever a cache says."""
     salt = encryption_salt(project_dir / f"Pulumi.{stack}.yaml")
-    if salt and _example_opens(salt):
+    if salt and _example_opens(salt, remember):
         raise ExamplePassphraseError(
             f"the secrets of stack {stack} are encrypted with the published example passphrase, which anyone "
             f"can read in the README; nothing was changed. Rotate it, then set every secret again:\n"

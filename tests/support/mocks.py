@@ -152,7 +152,7 @@ def run_stack(config: dict[str, Any], stack: str = "test", recorder: Recorder | 
     releases.resolve_digest = recorder.resolve_digest
     # The committed stack files are encrypted with the published example passphrase, which the
     # program rightly refuses outside local; tests/unit/test_stack_secrets.py covers the refusal.
-    preflight.refuse_example_passphrase = lambda stack, project_dir: None
+    preflight.refuse_example_passphrase = lambda stack, project_dir, remember=True: None
     try:
         program()
     finally:

@@ -77,3 +77,21 @@ def test_a_salt_the_example_does_not_open_is_derived_once_and_a_refusal_every_ti
         with pytest.raises(ExamplePassphraseError):
             refuse_example_passphrase("staging", ROOT)
     assert len(derivations) == 3
+
+
+def test_prod_never_trusts_a_planted_cache_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A "not the example" marker for prod's salt, planted by whoever can write the cache (a
+    restored CI cache, another job on the runner): staging would skip the derivation, prod does not."""
+    monkeypatch.setenv("SERVICE_INFRA_CACHE", str(tmp_path / "cache"))
+    salt = encryption_salt(ROOT / "Pulumi.prod.yaml")
+    assert salt is not None
+    marker = tmp_path / "cache" / "checked-salts" / stack_secrets.hashlib.sha256(salt.encode()).hexdigest()
+    marker.parent.mkdir(parents=True)
+    marker.touch()
+    refuse_example_passphrase("prod", ROOT)  # the planted "no" is believed where remembering is allowed
+    with pytest.raises(ExamplePassphraseError):
+        refuse_example_passphrase("prod", ROOT, remember=False)
+    config = load_stack_file(ROOT / "Pulumi.prod.yaml")
+    monkeypatch.setattr(preflight, "check_docker_hosts", lambda _config: None)
+    with pytest.raises(ExamplePassphraseError):
+        preflight.check_before_changes(config, "prod", ROOT)
