@@ -128,3 +128,39 @@ def test_the_checks_can_fail() -> None:
         test_every_job_holding_stack_credentials_sits_in_a_branch_bound_environment(
             "bad", {"push"}, yaml.safe_dump(job), job
         )
+
+
+PULUMI_ACTION = "pulumi/actions@"
+
+
+def _steps() -> list[tuple[str, dict[str, Any]]]:
+    return [(name, step) for name, _, _, job in JOBS for step in job.get("steps", [])]
+
+
+def policy_config_problems(steps: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The pack decides its own levels (mandatory in prod): a workflow passing a policy-pack
+    config could turn a mandatory policy advisory or off. So none passes one, and every update
+    or preview through the Pulumi action runs the pack."""
+    found = []
+    for name, step in steps:
+        text = yaml.safe_dump(step)
+        if re.search(r"policyPackConfigs|policy-pack-config", text):
+            found.append(f"{name}: step {step.get('name')!r} passes a policy-pack config")
+        uses, inputs = str(step.get("uses", "")), step.get("with") or {}
+        runs_the_engine = uses.startswith(PULUMI_ACTION) and inputs.get("command") in {"up", "preview"}
+        if runs_the_engine and inputs.get("policyPacks") != "policy":
+            found.append(f"{name}: step {step.get('name')!r} runs `{inputs['command']}` without the policy pack")
+    return found
+
+
+def test_no_workflow_weakens_the_policy_pack() -> None:
+    assert policy_config_problems(_steps()) == []
+    bad = {
+        "uses": f"{PULUMI_ACTION}v7",
+        "with": {"command": "up", "policyPacks": "policy", "policyPackConfigs": "x.json"},
+    }
+    assert policy_config_problems([("bad", bad)]) == ["bad: step None passes a policy-pack config"]
+    bare = {"uses": f"{PULUMI_ACTION}v7", "with": {"command": "preview"}}
+    assert policy_config_problems([("bare", bare)]) == ["bare: step None runs `preview` without the policy pack"]
+    shell = {"run": "pulumi up --policy-pack policy --policy-pack-config off.json"}
+    assert policy_config_problems([("shell", shell)]) == ["shell: step None passes a policy-pack config"]
