@@ -11,7 +11,10 @@ of the service's repository that
   left alone),
 - are not among the service's last N releases in the stack's `releases` output (default: all
   it records, the last 10), and
-- no container uses, running or stopped.
+- no container uses, running or stopped, and
+- no other stack of the project keeps, when it shares the host (the same SSH login or pinned
+  engine: one engine for both, against docs/mac-mini.md's advice): every release that stack
+  records stays, and if its outputs cannot be read, nothing on that host is removed.
 
 Without --yes it only lists them. A service the stack has recorded no release of yet is left
 alone. Reads the stack's outputs (no secrets) and asks the hosts with the docker CLI.
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,8 @@ from service_infra.cli.rollback import RollbackError, stack_outputs
 from service_infra.commands.docker import docker_cli
 from service_infra.contract import IMAGE_DIGEST, RELEASES_KEPT, RELEASES_OUTPUT
 from service_infra.ops.rollout import Docker, RolloutError
-from service_infra.settings import SettingsError, load_stack_file
+from service_infra.settings import DockerHostSettings, Settings, SettingsError, load_stack_file
+from service_infra.settings.isolation import docker_host_identity, sibling_settings
 
 # One line per image reference: repository, tag, digest, image id.
 IMAGE_FORMAT = "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}"
@@ -90,9 +94,45 @@ def images_in_use(docker: Docker) -> set[str]:
     return set(docker.check("container", "inspect", "--format", "{{.Image}}", *ids).split())
 
 
-def prune(stack: str, outputs: Mapping[str, Any], keep: int, apply: bool, say: Any = print) -> int:
+def host_identities(host: DockerHostSettings) -> set[str]:
+    """What tells one engine from another across stacks: its SSH login, its pinned ID."""
+    return {i for i in (docker_host_identity(host.url), host.engine_id and f"engine {host.engine_id}") if i}
+
+
+def sharers(settings: Settings, host_name: str, others: Mapping[str, Settings]) -> list[str]:
+    """The other stacks that run on the same engine as SETTINGS' host HOST_NAME."""
+    mine = host_identities(settings.docker_hosts[host_name])
+    return sorted(
+        name for name, other in others.items() if any(mine & host_identities(h) for h in other.docker_hosts.values())
+    )
+
+
+def digests_others_keep(
+    services: Sequence[str], stacks: Sequence[str], read_outputs: Callable[[str], Mapping[str, Any]]
+) -> set[str] | str:
+    """Every digest those stacks record for SERVICES; or why they could not be read."""
+    kept: set[str] = set()
+    for stack in stacks:
+        try:
+            outputs = read_outputs(stack)
+        except RollbackError as error:
+            return f"stack {stack} shares this host and its releases could not be read ({error})"
+        for service in services:
+            kept.update(kept_digests(outputs, service, RELEASES_KEPT) or [])
+    return kept
+
+
+def prune(
+    stack: str,
+    outputs: Mapping[str, Any],
+    keep: int,
+    apply: bool,
+    say: Any = print,
+    read_outputs: Callable[[str], Mapping[str, Any]] = stack_outputs,
+) -> int:
     """List (or, with APPLY, remove) what may go on each host; returns how many references."""
     settings = load_stack_file(Path(f"Pulumi.{stack}.yaml"))
+    others = sibling_settings(Path("."), stack)
     total = 0
     for name, service in sorted(settings.docker_services().items()):
         assert service.docker is not None
@@ -100,6 +140,13 @@ def prune(stack: str, outputs: Mapping[str, Any], keep: int, apply: bool, say: A
         if digests is None:
             say(f"{name}: the stack records no release of it yet: left alone")
             continue
+        shared_with = sharers(settings, service.docker.host, others)
+        if shared_with:
+            theirs = digests_others_keep(sorted({name, *settings.docker_services()}), shared_with, read_outputs)
+            if isinstance(theirs, str):
+                say(f"{name} on {service.docker.host}: {theirs}: nothing removed there")
+                continue
+            digests = [*digests, *sorted(theirs - set(digests))]
         with Docker(docker_cli(settings.docker_hosts[service.docker.host])) as docker:
             refs = parse_images(
                 docker.check("image", "ls", "--digests", "--no-trunc", "--format", IMAGE_FORMAT, service.image)

@@ -3,10 +3,15 @@ and no container needs, and nothing else."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from service_infra.cli import prune_images
 from service_infra.cli.prune_images import ImageRef, kept_digests, parse_images, removable
+from service_infra.cli.rollback import RollbackError
+from tests.support import ROOT
 
 REPO = "ghcr.io/acme/local-llm-server"
 
@@ -55,3 +60,73 @@ def test_keep_must_leave_the_live_release(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit):
         prune_images.main(["--stack", "staging", "--keep", "0"])
     assert "--keep: at least 1" in capsys.readouterr().err
+
+
+class HostImages(prune_images.Docker):
+    """A host holding REFS, no container; records what is removed."""
+
+    def __init__(self, refs: list[ImageRef]) -> None:
+        super().__init__(["docker"])
+        self.refs, self.removed = refs, []
+
+    def __enter__(self) -> HostImages:
+        return self
+
+    def check(self, *args: str, timeout: float = 120) -> str:
+        if args[:2] == ("image", "ls"):
+            return "\n".join("\t".join((r.repository, r.tag, r.digest, r.image_id)) for r in self.refs)
+        if args[:2] == ("image", "rm"):
+            self.removed.append(args[2])
+        return ""
+
+
+def shared_host_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: bool) -> HostImages:
+    """The seeds in TMP_PATH (the working directory); with SHARE, staging logs in as prod does."""
+    for stack in ("staging", "prod"):
+        shutil.copy(ROOT / f"Pulumi.{stack}.yaml", tmp_path / f"Pulumi.{stack}.yaml")
+    if share:
+        text = (tmp_path / "Pulumi.staging.yaml").read_text().replace("deploy-staging@", "deploy-prod@")
+        (tmp_path / "Pulumi.staging.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    host = HostImages([ref(1), ref(2), ref(3)])
+    monkeypatch.setattr(prune_images, "Docker", lambda _cli: host)
+    return host
+
+
+def releases(*numbers: int) -> dict:
+    return {"releases": {"llm-server": [{"tag": f"t{n}", "digest": digest(n)} for n in numbers]}}
+
+
+def test_on_a_host_another_stack_shares_its_releases_stay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staging's prune on an engine prod also runs on (one login for both) leaves prod's
+    rollback images: digest 3 is prod's, digest 1 staging's live one; only 2 goes."""
+    host = shared_host_project(tmp_path, monkeypatch, share=True)
+    said: list[str] = []
+    count = prune_images.prune("staging", releases(1), 1, True, said.append, read_outputs=lambda _s: releases(3))
+    assert count == 1 and host.removed == [f"{REPO}@{digest(2)}"]
+
+
+def test_a_sharing_stack_whose_releases_cannot_be_read_keeps_the_host_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = shared_host_project(tmp_path, monkeypatch, share=True)
+
+    def unreadable(stack: str) -> dict:
+        raise RollbackError(f"`pulumi stack output --stack {stack}` failed: access denied")
+
+    said: list[str] = []
+    assert prune_images.prune("staging", releases(1), 1, True, said.append, read_outputs=unreadable) == 0
+    assert host.removed == []
+    assert "stack prod shares this host and its releases could not be read" in said[0] and "nothing removed" in said[0]
+
+
+def test_a_host_of_its_own_is_pruned_without_asking_other_stacks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host = shared_host_project(tmp_path, monkeypatch, share=False)
+
+    def never(stack: str) -> dict:
+        raise AssertionError(f"read {stack}'s outputs")
+
+    assert prune_images.prune("staging", releases(1), 1, True, lambda _m: None, read_outputs=never) == 2
+    assert host.removed == [f"{REPO}@{digest(2)}", f"{REPO}@{digest(3)}"]
