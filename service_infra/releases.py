@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from service_infra.contract import IMAGE_DIGEST, PROJECT, VERSION_KEY_SECRET
 from service_infra.settings import Settings, SettingsError
@@ -69,6 +70,35 @@ def bearer_token_url(challenge: str, repository: str) -> str | None:
     return f"{found['realm']}?{urllib.parse.urlencode(query)}"
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+def own_token_service(server: str, token_url: str) -> bool:
+    """Whether a challenge's realm is the registry's own host, over the registry's scheme: the
+    registry's credentials go nowhere else (GHCR's realm is https://ghcr.io/token)."""
+    scheme, host, _ = _origin(token_url)
+    own_scheme, own_host, _ = _origin(registry_base(server))
+    return host == own_host and (scheme == "https" or scheme == own_scheme)
+
+
+class _NoCredentialsElsewhere(urllib.request.HTTPRedirectHandler):
+    """urllib carries every header, Authorization too, into a redirect wherever it points: a
+    redirect to another origin (a CDN, or anyone the registry names) goes without it."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and _origin(newurl) != _origin(req.full_url):
+            new.remove_header("Authorization")
+        return new
+
+
+_OPENER = urllib.request.build_opener(_NoCredentialsElsewhere)
+
+
 def _request(url: str, headers: Mapping[str, str], method: str) -> urllib.request.Request:
     return urllib.request.Request(url, headers=dict(headers), method=method)
 
@@ -84,7 +114,7 @@ def resolve_digest(server: str, repository: str, tag: str, username: str, passwo
     auth: dict[str, str] = {}
     for _ in range(2):
         try:
-            with urllib.request.urlopen(_request(url, {**accept, **auth}, "HEAD"), timeout=timeout) as answer:
+            with _OPENER.open(_request(url, {**accept, **auth}, "HEAD"), timeout=timeout) as answer:
                 digest = answer.headers.get("Docker-Content-Digest", "")
                 if not IMAGE_DIGEST.match(digest):
                     raise RegistryError(f"{server} answered {repository}:{tag} without a sha256 digest")
@@ -95,6 +125,12 @@ def resolve_digest(server: str, repository: str, tag: str, username: str, passwo
                 token_url = bearer_token_url(challenge, repository)
                 if token_url is None:
                     auth = {"Authorization": _basic(username, password)}
+                elif not own_token_service(server, token_url):
+                    realm = urllib.parse.urlsplit(token_url)._replace(query="").geturl()
+                    raise RegistryError(
+                        f"{server} sent its credentials' token request to {realm}, not to itself: the registry "
+                        f"settings' password goes to {server} alone; check {PROJECT}:registry.server"
+                    ) from None
                 else:
                     auth = {"Authorization": f"Bearer {_token(token_url, username, password, timeout)}"}
                 continue
@@ -109,7 +145,7 @@ def resolve_digest(server: str, repository: str, tag: str, username: str, passwo
 def _token(url: str, username: str, password: str, timeout: float) -> str:
     request = _request(url, {"Authorization": _basic(username, password)}, "GET")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
+        with _OPENER.open(request, timeout=timeout) as answer:
             body = json.loads(answer.read())
     except urllib.error.HTTPError as error:
         raise RegistryError(f"the registry's token service refused the credentials (HTTP {error.code})") from None

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import http.server
+import json
 import re
-from typing import Any
+import threading
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 import pytest
 
@@ -162,3 +166,85 @@ def test_the_release_log_puts_the_live_release_first_and_keeps_ten() -> None:
     # After a failed rollout the release that kept serving is the live one, not this update's.
     assert release_log("c3", this, previous, "llm-server")[:2] == [release(3), release(0)]
     assert release_log("c99", this, None, "llm-server") == [this]
+
+
+class Registry(http.server.BaseHTTPRequestHandler):
+    """A registry on 127.0.0.1 answering from `script`, keyed by (host, path, whether the request
+    carries Authorization); every request's host, path and Authorization scheme are kept.
+    `localhost` reaches the same server under another origin: "somewhere else"."""
+
+    script: ClassVar[dict[tuple[str, str, bool], tuple[int, dict[str, str]]]] = {}
+    seen: ClassVar[list[tuple[str, str, str]]] = []
+
+    def do_HEAD(self) -> None:
+        self.answer()
+
+    def do_GET(self) -> None:
+        self.answer()
+
+    def answer(self) -> None:
+        host, path = self.headers.get("Host", "").split(":")[0], self.path.split("?")[0]
+        auth = self.headers.get("Authorization", "")
+        self.seen.append((host, path, auth.split(" ")[0]))
+        status, headers = self.script.get((host, path, bool(auth)), (404, {}))
+        body = json.dumps({"token": "pull-token"}).encode() if path == "/token" else b""
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command == "GET":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def registry() -> Iterator[int]:
+    Registry.script.clear()
+    Registry.seen.clear()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+    server.server_close()
+
+
+DIGEST = "sha256:" + "ab" * 32
+MANIFEST = "/v2/acme/app/manifests/sha-1"
+
+
+def resolve(port: int) -> str:
+    return releases.resolve_digest(f"127.0.0.1:{port}", "acme/app", "sha-1", "bot", "s3cret-password")
+
+
+def test_a_token_service_elsewhere_never_gets_the_password(registry: int) -> None:
+    realm = f"http://localhost:{registry}/token"
+    Registry.script["127.0.0.1", MANIFEST, False] = (401, {"WWW-Authenticate": f'Bearer realm="{realm}",service="r"'})
+    with pytest.raises(RegistryError, match=rf"token request to {re.escape(realm)}, not to itself"):
+        resolve(registry)
+    assert Registry.seen == [("127.0.0.1", MANIFEST, "")]
+
+
+def test_the_registrys_own_token_service_is_asked(registry: int) -> None:
+    realm = f"http://127.0.0.1:{registry}/token"
+    Registry.script["127.0.0.1", MANIFEST, False] = (401, {"WWW-Authenticate": f'Bearer realm="{realm}"'})
+    Registry.script["127.0.0.1", "/token", True] = (200, {"Content-Type": "application/json"})
+    Registry.script["127.0.0.1", MANIFEST, True] = (200, {"Docker-Content-Digest": DIGEST})
+    assert resolve(registry) == DIGEST
+    assert Registry.seen == [
+        ("127.0.0.1", MANIFEST, ""),
+        ("127.0.0.1", "/token", "Basic"),
+        ("127.0.0.1", MANIFEST, "Bearer"),
+    ]
+
+
+def test_a_redirect_elsewhere_carries_no_credentials(registry: int) -> None:
+    """The authenticated manifest request redirected to another origin (a CDN, say): asked there
+    without Authorization, where urllib alone would carry it along."""
+    Registry.script["127.0.0.1", MANIFEST, False] = (401, {"WWW-Authenticate": 'Basic realm="r"'})
+    Registry.script["127.0.0.1", MANIFEST, True] = (307, {"Location": f"http://localhost:{registry}{MANIFEST}"})
+    Registry.script["localhost", MANIFEST, False] = (200, {"Docker-Content-Digest": DIGEST})
+    assert resolve(registry) == DIGEST
+    assert Registry.seen == [("127.0.0.1", MANIFEST, ""), ("127.0.0.1", MANIFEST, "Basic"), ("localhost", MANIFEST, "")]
