@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Recover a stack after an update died half-way (killed, timed out, the laptop slept).
 #
-#   scripts/recover.sh STACK [--force] [--grace-minutes N]
+#   scripts/recover.sh STACK [--force]
 #
 # Backs up the state, clears the stack's lock only when its holder is gone (or with --force),
 # resolves the operations the update left pending against what exists on the Docker hosts,

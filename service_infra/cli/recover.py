@@ -1,6 +1,6 @@
 """Bring a stack back after an update died half-way (SIGKILL, a CI timeout, a laptop that slept).
 
-    python -m service_infra recover --stack staging [--force] [--grace-minutes 60]
+    python -m service_infra recover --stack staging [--force]
 
 1. Backs up the state: `pulumi stack export` to state-backups/<stack>-<UTC time>.json
    (`pulumi stack import --file` puts it back). First, in a file:// backend, a metadata file the
@@ -18,9 +18,12 @@
 3. Refreshes the state from what runs: `pulumi refresh --clear-pending-creates`, which also
    clears pending updates and deletes. When the stack is locked, the CLI names each holder
    (user@host, pid, since when); a lock is cleared (`pulumi cancel`) only when its holder is
-   gone: on this host, its pid is dead; elsewhere, it is older than the grace period; or with
-   --force. Since `cancel` clears every lock of the stack, the locks are read again right before
-   it, and an update that took the lock meanwhile keeps it. Then the removals of step 2.
+   known to be gone: taken on this host by this user, and its pid is dead. Another host's lock,
+   or another user's, needs --force, naming the holder: no clock or age says an update elsewhere
+   is over. Since `cancel` clears every lock of the stack, the locks are read again right before
+   it, and an update that took the lock meanwhile keeps it. Once a lock was cleared, step 2's
+   plan is made again from the state as it is then. Then the removals of step 2, each skipped if
+   the state (read again) now holds that name: another update made it since.
 4. Ends with `pulumi preview`: what the next `up` will do.
 
 Works with any backend the CLI does (file://, s3://, ...): it reads locks from the CLI's own
@@ -31,6 +34,7 @@ read (step 1). Needs the stack's passphrase, as `pulumi up` does.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import re
@@ -38,10 +42,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +58,6 @@ from service_infra.ops.rollout import Docker
 from service_infra.settings import Settings, SettingsError, load_stack_file
 
 BACKUP_DIR = Path("state-backups")
-DEFAULT_GRACE = timedelta(hours=1)
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
 VOLUME = "docker:index/volume:Volume"
@@ -111,21 +115,25 @@ class Clock:
     hostname: str = field(default_factory=socket.gethostname)
     alive: Callable[[int], bool] = pid_alive
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    user: str = field(default_factory=getpass.getuser)
 
 
-def why_still_held(holder: LockHolder, clock: Clock, grace: timedelta) -> str | None:
-    """Why the holder may still be running (then its lock stays); None when it is gone."""
-    if holder.host == clock.hostname:
-        if clock.alive(holder.pid):
-            return f"its process {holder.pid} is still running on this host: wait for it, or stop it"
-        return None
-    age = clock.now() - holder.since
-    if age < grace:
-        minutes = int((grace - age).total_seconds() // 60) + 1
+def why_still_held(holder: LockHolder, clock: Clock) -> str | None:
+    """Why the holder may still be running (then its lock stays); None when it is known to be
+    gone: its lock was taken here, by this user, and its process is dead. Anything else takes
+    --force: a lock's age proves nothing (clocks are skewed, updates run long), and another
+    machine may share this one's name."""
+    if holder.host != clock.hostname:
         return (
-            f"it runs on another host, {holder.host}, and took the lock {int(age.total_seconds() // 60)} min ago: "
-            f"ask there, or wait {minutes} min more, or pass --force once you know it is gone"
+            f"it runs on another host, {holder.host}, where this machine cannot see its process: ask there, "
+            f"and pass --force once you know {holder.user}@{holder.host}'s pid {holder.pid} is gone"
         )
+    if holder.user != clock.user:
+        return (
+            f"it is user {holder.user}'s, not yours ({clock.user}): pass --force once you know pid {holder.pid} is gone"
+        )
+    if clock.alive(holder.pid):
+        return f"its process {holder.pid} is still running on this host: wait for it, or stop it"
     return None
 
 
@@ -271,7 +279,6 @@ class Recovery:
     stack: str
     run: Run
     clock: Clock = field(default_factory=Clock)
-    grace: timedelta = DEFAULT_GRACE
     force: bool = False
     backup_dir: Path = BACKUP_DIR
     say: Callable[[str], None] = print
@@ -324,13 +331,15 @@ class Recovery:
         """Returns when every holder is gone (or --force); else RecoverError."""
         for holder in holders:
             self.say(f"locked by {holder} ({holder.url})")
-        still = [(h, why) for h in holders if (why := why_still_held(h, self.clock, self.grace))]
+        still = [(h, why) for h in holders if (why := why_still_held(h, self.clock))]
         if still and not self.force:
             lines = "; ".join(f"{holder.user}@{holder.host} pid {holder.pid}: {why}" for holder, why in still)
             raise RecoverError(f"the lock of {self.stack} is still held, so it stays: {lines}")
         self.say("the holder is gone" if not still else "--force: the lock will be cleared")
 
-    def refresh(self) -> None:
+    def refresh(self, on_unlocked: Callable[[], None] = lambda: None) -> None:
+        """`pulumi refresh --clear-pending-creates`; ON_UNLOCKED runs once a lock was cleared,
+        before the refresh that follows."""
         args = ("refresh", "--yes", "--non-interactive", "--skip-preview", "--clear-pending-creates")
         done = self.pulumi(*args)
         if _locked(done):
@@ -348,14 +357,30 @@ class Recovery:
                     )
                 self.say("clearing the lock (pulumi cancel)")
                 self.checked("cancel", "--yes")
+                on_unlocked()
                 done = self.pulumi(*args)
         if done.returncode != 0:
             raise RecoverError(f"`pulumi refresh` failed: {(done.stderr or done.stdout).strip()}")
         self.say("state refreshed from what runs")
 
+    def export(self) -> dict[str, Any]:
+        """The stack's state as it is now (not kept: the backup is step 1's)."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "state.json"
+            self.checked("stack", "export", "--file", str(path))
+            return json.loads(path.read_text())
+
     def remove_never_used(self, plan: Sequence[Pending]) -> None:
+        held = (
+            names_in_state(self.export().get("deployment") or {}) if any(p.action == "remove" for p in plan) else set()
+        )
         for pending in plan:
             if pending.action != "remove":
+                continue
+            if pending.name in held:
+                self.say(
+                    f"left {pending.what} {pending.name}: the stack's state holds it now (an update made it since)"
+                )
                 continue
             remove = ["rm", "--force"] if pending.what == "container" else ["network", "rm"]
             done = self.run(Docker(pending.docker).argv(*remove, pending.name))
@@ -363,18 +388,44 @@ class Recovery:
                 raise RecoverError(f"could not remove {pending.what} {pending.name}: {done.stderr.strip()}")
             self.say(f"removed {pending.what} {pending.name}, which the interrupted update was creating")
 
-    def __call__(self, settings: Settings) -> str:
-        _, exported = self.backup()
-        plan = plan_pending(exported.get("deployment") or {}, settings, self.run)
+    def plan(self, deployment: Mapping[str, Any], settings: Settings) -> list[Pending]:
+        plan = plan_pending(deployment, settings, self.run)
         for pending in plan:
             self.say(f"pending {pending.describe()}")
         if not plan:
             self.say("no operation was left pending")
-        self.refresh()
+        return plan
+
+    def __call__(self, settings: Settings) -> str:
+        _, exported = self.backup()
+        plan = self.plan(exported.get("deployment") or {}, settings)
+
+        def plan_again() -> None:
+            # The lock was held until now: what is pending may have changed hands meanwhile.
+            nonlocal plan
+            self.say("the lock is cleared: what is pending, read again")
+            plan = self.plan(self.export().get("deployment") or {}, settings)
+
+        self.refresh(on_unlocked=plan_again)
         self.remove_never_used(plan)
         preview = self.checked("preview", "--non-interactive", "--diff")
         self.say(preview.rstrip())
         return preview
+
+
+def names_in_state(deployment: Mapping[str, Any]) -> set[str]:
+    """The names of the Docker objects the state holds, made or being made."""
+    entries = [
+        *(deployment.get("resources") or []),
+        *(op.get("resource") or {} for op in deployment.get("pending_operations") or []),
+    ]
+    names = set()
+    for entry in entries:
+        for side in ("outputs", "inputs"):
+            name = (entry.get(side) or {}).get("name")
+            if isinstance(name, str):
+                names.add(name)
+    return names
 
 
 def _locked(done: subprocess.CompletedProcess[str]) -> bool:
@@ -393,12 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m service_infra recover", description="Recover a stack after an interrupted update."
     )
     parser.add_argument("--stack", required=True)
-    parser.add_argument("--force", action="store_true", help="clear the lock even if its holder may be running")
     parser.add_argument(
-        "--grace-minutes",
-        type=int,
-        default=int(DEFAULT_GRACE.total_seconds() // 60),
-        help="a lock taken on another host is stale after this long (default: %(default)s)",
+        "--force",
+        action="store_true",
+        help="clear the lock although its holder is not known to be gone (another host's, another user's)",
     )
     parser.add_argument("--backup-dir", type=Path, default=BACKUP_DIR, help="where the state backup goes")
     args = parser.parse_args(argv)
@@ -407,7 +456,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         recovery = Recovery(
             args.stack,
             _run,
-            grace=timedelta(minutes=args.grace_minutes),
             force=args.force,
             backup_dir=args.backup_dir,
         )

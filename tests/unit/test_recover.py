@@ -69,8 +69,16 @@ class Scripted:
         for words, answer in self.rules:
             if all(word in line for word in words.split()):
                 code, out, err = answer()
+                if argv[:2] == ["pulumi", "refresh"] and code == 0:
+                    self.refreshed()
                 return subprocess.CompletedProcess(argv, code, out, err)
+        if argv[:2] == ["pulumi", "refresh"]:
+            self.refreshed()
         return subprocess.CompletedProcess(argv, 0, "", "")
+
+    def refreshed(self) -> None:
+        """What `refresh --clear-pending-creates` leaves: nothing pending."""
+        self.deployment = {**self.deployment, "pending_operations": []}
 
     def pulumi_calls(self) -> list[str]:
         return [argv[1] for argv in self.calls if argv[0] == "pulumi"]
@@ -85,14 +93,14 @@ def answers(*results: tuple[int, str, str]) -> Callable[[], tuple[int, str, str]
 
 
 def recovery(
-    runner: Scripted,
+    runner: Callable[[Sequence[str]], subprocess.CompletedProcess[str]],
     tmp_path: Path,
     *,
     alive: frozenset[int] = frozenset(),
     force: bool = False,
     say: Callable[[str], None] = lambda _: None,
 ) -> Recovery:
-    clock = Clock(hostname=HERE, alive=lambda pid: pid in alive, now=lambda: NOW)
+    clock = Clock(hostname=HERE, alive=lambda pid: pid in alive, now=lambda: NOW, user="deploy")
     return Recovery("staging", runner, clock=clock, force=force, backup_dir=tmp_path / "backups", say=say)
 
 
@@ -117,18 +125,22 @@ def test_lock_holders_are_read_from_the_cli_message() -> None:
 
 
 @pytest.mark.parametrize(
-    ("host", "pid", "age", "still"),
+    ("host", "user", "pid", "age", "still"),
     [
-        (HERE, 4242, timedelta(minutes=1), False),  # this host, its process is gone
-        (HERE, 7, timedelta(days=3), True),  # this host, still running, however old
-        ("laptop.local", 4242, timedelta(minutes=10), True),  # elsewhere, within the grace period
-        ("laptop.local", 4242, timedelta(hours=2), False),  # elsewhere, past it
+        (HERE, "deploy", 4242, timedelta(minutes=1), False),  # this host, this user, its process is gone
+        (HERE, "deploy", 7, timedelta(days=3), True),  # this host, still running, however old
+        (HERE, "ops", 4242, timedelta(minutes=1), True),  # another user's: maybe another machine of this name
+        ("laptop.local", "deploy", 4242, timedelta(minutes=10), True),  # elsewhere
+        ("laptop.local", "deploy", 4242, timedelta(days=3), True),  # elsewhere, however old (or skewed)
+        ("laptop.local", "deploy", 4242, -timedelta(hours=5), True),  # a clock ahead of this one's
     ],
 )
-def test_a_lock_is_stale_only_when_its_holder_is_gone(host: str, pid: int, age: timedelta, still: bool) -> None:
-    holder = LockHolder("file:///l.json", "deploy", host, pid, NOW - age)
-    clock = Clock(hostname=HERE, alive=lambda p: p == 7, now=lambda: NOW)
-    assert (why_still_held(holder, clock, timedelta(hours=1)) is not None) is still
+def test_a_lock_is_stale_only_when_its_holder_is_known_to_be_gone(
+    host: str, user: str, pid: int, age: timedelta, still: bool
+) -> None:
+    holder = LockHolder("file:///l.json", user, host, pid, NOW - age)
+    clock = Clock(hostname=HERE, alive=lambda p: p == 7, now=lambda: NOW, user="deploy")
+    assert (why_still_held(holder, clock) is not None) is still
 
 
 def test_a_stale_lock_is_cleared_and_pending_operations_resolved(tmp_path: Path, settings: Settings) -> None:
@@ -156,8 +168,11 @@ def test_a_stale_lock_is_cleared_and_pending_operations_resolved(tmp_path: Path,
     preview = recovery(runner, tmp_path)(settings)
     assert preview == "~ 1 to update, + 1 to create"
     # The backup first, then a refresh that meets the lock, another that sees the same lock, the
-    # cancel, the refresh again, the preview.
-    assert runner.pulumi_calls() == ["whoami", "stack", "refresh", "refresh", "cancel", "refresh", "preview"]
+    # cancel, the state read again (the plan made anew), the refresh again, the state read once more
+    # before the removal, the preview.
+    assert runner.pulumi_calls() == [
+        "whoami", "stack", "refresh", "refresh", "cancel", "stack", "refresh", "stack", "preview"
+    ]  # fmt: skip
     (backup,) = (tmp_path / "backups").iterdir()
     assert backup.name == "staging-20260302T120000Z.json"
     assert json.loads(backup.read_text())["deployment"] == deployment
@@ -211,14 +226,42 @@ def test_a_live_holder_keeps_its_lock_and_nothing_changes(tmp_path: Path, settin
     assert runner.pulumi_calls() == ["whoami", "stack", "refresh"]  # no cancel, no second refresh
 
 
-def test_a_recent_lock_from_another_host_needs_force(tmp_path: Path, settings: Settings) -> None:
-    locked = LOCKED.format(host="laptop.local", pid=4242, at="2026-03-02T11:50:00Z")
+@pytest.mark.parametrize("at", ["2026-03-02T11:50:00Z", "2026-02-27T09:00:00Z"])
+def test_a_lock_from_another_host_needs_force_however_old(at: str, tmp_path: Path, settings: Settings) -> None:
+    locked = LOCKED.format(host="laptop.local", pid=4242, at=at)
     runner = Scripted({}, [("pulumi refresh", answers((255, "", locked), (0, "", "")))])
-    with pytest.raises(RecoverError, match=r"another host, laptop\.local.*10 min ago.*--force"):
+    with pytest.raises(RecoverError, match=r"another host, laptop\.local.*--force once you know deploy@laptop\.local"):
         recovery(runner, tmp_path)(settings)
     runner = Scripted({}, [("pulumi refresh", answers((255, "", locked), (255, "", locked), (0, "", "")))])
     recovery(runner, tmp_path, force=True)(settings)
-    assert runner.pulumi_calls() == ["whoami", "stack", "refresh", "refresh", "cancel", "refresh", "preview"]
+    assert runner.pulumi_calls() == ["whoami", "stack", "refresh", "refresh", "cancel", "stack", "refresh", "preview"]
+
+
+def test_once_the_lock_is_cleared_the_plan_is_made_from_the_state_then(tmp_path: Path, settings: Settings) -> None:
+    """What the backup saw pending, the dead holder's, may be another update's business by the time
+    its lock is cleared: only what is pending then is acted on, and a name the state holds by the
+    time of the removal is left."""
+    deployment = {"pending_operations": [pending(CONTAINER_URN, "docker:index/container:Container", NEW)]}
+    locked = LOCKED.format(host=HERE, pid=4242, at="2026-03-02T11:59:00Z")
+    runner = Scripted(
+        deployment,
+        [
+            ("pulumi refresh", answers((255, "", locked), (255, "", locked), (0, "", ""))),
+            ("container inspect", answers((0, "staging\t\n", ""))),
+        ],
+    )
+    made = {"resources": [{"type": "docker:index/container:Container", "outputs": {"name": NEW}}]}
+
+    def cancel_then_taken(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        if list(argv[:2]) == ["pulumi", "cancel"]:
+            runner.deployment = made  # an update took the lock right after, and made the container
+        return runner(argv)
+
+    said: list[str] = []
+    recovery(cancel_then_taken, tmp_path, say=said.append)(settings)
+    assert "the lock is cleared: what is pending, read again" in said
+    assert "no operation was left pending" in said
+    assert not any("rm" in argv for argv in runner.calls if argv[0] == "ssh")
 
 
 def test_an_update_that_takes_the_lock_after_its_dead_holder_keeps_it(tmp_path: Path, settings: Settings) -> None:
@@ -365,3 +408,20 @@ def test_a_backend_in_the_home_folder_is_found_there(
     backend.answer_whoami("file://~/state")
     recovery(backend.runner, tmp_path)(settings)
     assert not backend.broken.exists()
+
+
+def test_a_container_the_state_holds_by_the_time_of_its_removal_is_left(tmp_path: Path, settings: Settings) -> None:
+    deployment = {"pending_operations": [pending(CONTAINER_URN, "docker:index/container:Container", NEW)]}
+    runner = Scripted(deployment, [("container inspect", answers((0, "staging\t\n", "")))])
+    made = {"resources": [{"type": "docker:index/container:Container", "inputs": {"name": NEW}}]}
+
+    def refresh_then_made(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        done = runner(argv)
+        if list(argv[:2]) == ["pulumi", "refresh"]:
+            runner.deployment = made  # an update started right after the refresh, and made it
+        return done
+
+    said: list[str] = []
+    recovery(refresh_then_made, tmp_path, say=said.append)(settings)
+    assert f"left container {NEW}: the stack's state holds it now (an update made it since)" in said
+    assert not any("rm" in argv for argv in runner.calls if argv[0] == "ssh")
