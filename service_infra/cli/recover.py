@@ -34,9 +34,9 @@ read (step 1). Needs the stack's passphrase, as `pulumi up` does.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -115,7 +115,8 @@ class Clock:
     hostname: str = field(default_factory=socket.gethostname)
     alive: Callable[[int], bool] = pid_alive
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    user: str = field(default_factory=getpass.getuser)
+    # The name Pulumi writes in a lock (Go's user.Current(): the uid's passwd entry, not $USER).
+    user: str = field(default_factory=lambda: pwd.getpwuid(os.getuid()).pw_name)
 
 
 def why_still_held(holder: LockHolder, clock: Clock) -> str | None:
