@@ -1,44 +1,28 @@
-"""no-plaintext-secrets: no secret in plaintext in container envs, command lines or stdin, or
-Actions variables.
+"""no-plaintext-secrets: no secret in plaintext in container envs, commands and labels, command
+resources' command lines, stdin and environment, or Actions variables.
 
 A value is a secret when its name says so (``is_secret_name``) or when it looks like a
-credential (``credentials.credential_kind``). Values passed as Pulumi secrets arrive as
+credential (``service_infra.credentials.credential_kind``). Values passed as Pulumi secrets arrive as
 ``pulumi_policy.Secret`` (``values.install_secret_markers``) and are never judged or printed.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterator
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs
 
-from .credentials import credential_kind
+from service_infra.credentials import credential_kind, is_secret_name
+
 from .resources import COMMAND, CONTAINER, GITHUB_ENVIRONMENT_VARIABLE, GITHUB_VARIABLE, label, props, words
 
-# PASSWORD and its kin anywhere in a name; TOKEN, SECRET, CREDENTIALS and KEY as whole words
-# (MAX_TOKENS is not a secret; SUPABASE_SERVICE_KEY is). Names that point at or describe a secret
-# (..._FILE, ..._URL, ..._NAME, TOKEN_LIMIT) are not secrets themselves.
-_SECRET_WORDS = re.compile(
-    r"PASSWORD|PASSWD|PASSPHRASE|(?:^|_)(?:TOKEN|SECRET|CREDENTIALS?|PRIVATE_KEY|AUTH)(?:_|$)|(?:^|_)KEY$"
-)
-_NOT_SECRET_NAME = re.compile(
-    r"_(?:FILE|PATH|DIR|URL|URI|NAME|NAMES|ID|ENDPOINT|HOST|HEADER|TYPE|ALGORITHM|TTL|EXPIRY|LENGTH"
-    r"|LIMIT|COUNT|SIZE|MAX|MIN|TIMEOUT)$"
-    r"|(?:PUBLIC|PUBLISHABLE)_KEY$"
-)
 _ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 _FLAG = re.compile(r"^--?([A-Za-z0-9][A-Za-z0-9-]*)(?:=(.*))?$", re.DOTALL)
 _SECRET_FLAG = re.compile(r"(?:token|password|passwd|passphrase|secret|api-?key|access-?key|private-?key)$", re.I)
 _TOML_LINE = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"?([^"\n]*)"?\s*$')
-
-
-def is_secret_name(name: str) -> bool:
-    upper = name.upper()
-    if _NOT_SECRET_NAME.search(upper):
-        return False
-    return bool(_SECRET_WORDS.search(upper))
 
 
 def _is_literal(value: Any) -> bool:
@@ -98,6 +82,19 @@ def no_plaintext_secrets_findings(args: ResourceValidationArgs) -> Iterator[str]
                     f"{name}: env {finding}, in plaintext. Store it with `pulumi config set --secret "
                     "--path 'secrets.<NAME>'` and list it in service-infra:services.<service>.secret_env."
                 )
+        command = inputs.get("command")
+        if isinstance(command, list) and all(isinstance(word, str) for word in command):
+            for finding in _command_findings(shlex.join(command)):
+                yield (
+                    f"{name}: the container's command has a secret in plaintext ({finding}). Give it to the "
+                    "container as a secret_env variable instead."
+                )
+        labels = inputs.get("labels")
+        for entry in labels if isinstance(labels, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("value"), str):
+                kind = credential_kind(entry["value"])
+                if kind:
+                    yield f"{name}: label {entry.get('label')} holds what looks like {kind}, which `docker inspect` shows anyone."
     elif args.resource_type == COMMAND:
         for field in ("create", "update", "delete"):
             text = inputs.get(field)

@@ -37,6 +37,7 @@ from service_infra.settings.docker import DockerHostSettings, DockerTarget, Prox
 from service_infra.settings.errors import SettingsError, problems_from
 from service_infra.settings.fly import FlyTarget
 from service_infra.settings.github import GithubSettings
+from service_infra.settings.plain_credentials import plain_credential_problems
 
 
 class Service(Model):
@@ -191,6 +192,10 @@ class Settings(Model):
     """The services, by name."""
     github: GithubSettings | None = None
     """The service's GitHub repository."""
+    public_values: tuple[str, ...] = ()
+    """Config keys (as an error names them, e.g. `services.web.env.STRIPE_PK`) whose plain values
+    look like credentials but are public: every other plain value that looks like a key, token,
+    password or private key, or sits under a secret-sounding variable name, is refused."""
     labels: dict[str, str] = Field(default_factory=dict)
     """Labels added to every container, network and volume the stack makes on its Docker hosts
     (e.g. an owner, or a test run's id), beside the program's own `service-infra.*` labels. A
@@ -418,6 +423,7 @@ def parse_settings(config: Mapping[str, Any], secrets: Mapping[str, bool], stack
         )
         raise SettingsError(problems) from None
     problems += _stack_binding_problems(stack, environment)
+    problems += plain_credential_problems(config)
     data = {**config, "secrets": tuple(secrets)}
     try:
         settings = Settings.model_validate(data, context=ParseContext(environment, secrets))

@@ -1,4 +1,4 @@
-"""The credential detector (detect-secrets, configured by policy/guards/credentials.py) on the corpus.
+"""The credential detector (detect-secrets, configured by service_infra/credentials.py) on the corpus.
 
 Measured when it replaced the hand-kept patterns: detect-secrets caught 30/30 credentials with
 1/32 false positives; the old patterns caught 28/30 (no hex tokens) with 2/32.
@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from policy.guards.credentials import credential_kind
+from service_infra.credentials import credential_kind
 from tests.policy.credential_corpus import CREDENTIALS, LOOK_ALIKES, Sample
 
 # A PEM public key's body is random-looking base64 on a line of its own: the scan, line by line,

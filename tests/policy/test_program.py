@@ -31,6 +31,7 @@ from policy.guards.resources import (
     urn_types,
 )
 from service_infra.contract import FLY_APP_TYPE
+from service_infra.settings import SettingsError, load_settings
 from tests.policy.support import options
 from tests.support.mocks import load_stack_config, run_stack
 
@@ -152,19 +153,23 @@ def test_staging_with_unprotected_fly_data_is_allowed(capture: list[Registration
     assert list(analyze("staging", config, capture)) == []
 
 
-def test_a_plaintext_password_in_a_local_env_is_flagged_as_advice(capture: list[Registration]) -> None:
+def test_a_plaintext_password_in_a_local_command_is_flagged_as_advice(capture: list[Registration]) -> None:
+    """A value that passes the settings (a weak, low-entropy password after a flag) still meets the
+    pack where it reaches a resource: the container's command."""
     config = copy.deepcopy(load_stack_config("local"))
-    config["service-infra:services"]["llm-server"]["env"]["DB_PASSWORD"] = "hunter2-local"
+    config["service-infra:services"]["llm-server"]["docker"]["command"] = ["serve", "--db-password", "hunter2-local"]
+    config["service-infra:services"]["llm-server"]["docker"].pop("hot_reload", None)
     diagnostics = analyze("local", config, capture)
     assert [(d.policyName, d.enforcementLevel) for d in diagnostics] == [("no-plaintext-secrets", proto.ADVISORY)]
-    assert "DB_PASSWORD is set to a literal value" in diagnostics[0].message
+    assert "--db-password is given a literal value" in diagnostics[0].message
     assert "hunter2-local" not in diagnostics[0].message
 
 
-def test_env_inside_a_secret_list_is_not_judged(capture: list[Registration]) -> None:
-    # With secret_env the program makes the whole env list one Pulumi secret (encrypted in state),
-    # so the pack cannot tell a plain `env` entry from a `secret_env` one inside it: a known limit.
-    # Such a value is still plaintext in Pulumi.<stack>.yaml; only a settings rule can see that.
+def test_a_secret_named_plain_env_value_is_refused_before_the_pack_runs() -> None:
+    """With secret_env the program makes the whole env list one Pulumi secret, so the pack cannot
+    tell a plain `env` entry from a secret one inside it; the settings see the stack file's plain
+    value, and refuse it first, in every stack."""
     config = copy.deepcopy(load_stack_config("prod"))
     config["service-infra:services"]["llm-server"]["env"]["DB_PASSWORD"] = "hunter2-prod"
-    assert list(analyze("prod", config, capture)) == []
+    with pytest.raises(SettingsError, match=r"services\.llm-server\.env\.DB_PASSWORD: looks like a secret"):
+        load_settings(config, secret_keys=set(), stack="prod")

@@ -10,11 +10,10 @@ import shlex
 
 import pytest
 
-from policy.guards.credentials import credential_kind
 from policy.guards.resources import COMMAND, CONTAINER, GITHUB_ENVIRONMENT_VARIABLE
-from policy.guards.secrets import is_secret_name
 from service_infra.commands import fly as flyctl
 from service_infra.commands.probe import probe_command
+from service_infra.credentials import credential_kind, is_secret_name
 from tests.policy.support import UNKNOWN_ARRAY, resource_args, secret, violations
 
 POLICY = "no-plaintext-secrets"
@@ -169,7 +168,21 @@ def test_a_secret_as_an_actions_variable_is_a_violation(name: str, value: str, n
 
 @pytest.mark.parametrize(
     "name",
-    ["API_KEY", "GOOGLE_AI_API_KEY", "SUPABASE_SERVICE_KEY", "DB_PASSWORD", "PGPASSWORD", "GITHUB_TOKEN", "KEY"],
+    [
+        "API_KEY",
+        "GOOGLE_AI_API_KEY",
+        "SUPABASE_SERVICE_KEY",
+        "DB_PASSWORD",
+        "PGPASSWORD",
+        "GITHUB_TOKEN",
+        "KEY",
+        "DB_PASS",
+        "SMTP_PWD",
+        "APIKEY",
+        "OPENAI_APIKEY",
+        "SENTRY_DSN",
+        "DATABASE_DSN",
+    ],
 )
 def test_secret_names(name: str) -> None:
     assert is_secret_name(name)
@@ -177,7 +190,19 @@ def test_secret_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["MAX_TOKENS", "TOKEN_LIMIT", "MODEL_NAME", "RATE_LIMIT_RPM", "MONKEY", "SECRET_NAME", "STRIPE_PUBLISHABLE_KEY"],
+    [
+        "MAX_TOKENS",
+        "TOKEN_LIMIT",
+        "MODEL_NAME",
+        "RATE_LIMIT_RPM",
+        "MONKEY",
+        "SECRET_NAME",
+        "STRIPE_PUBLISHABLE_KEY",
+        "PASSENGER_COUNT",
+        "BYPASS_CACHE",
+        "COMPASS_URL",
+        "DSN_HOST",
+    ],
 )
 def test_not_secret_names(name: str) -> None:
     assert not is_secret_name(name)

@@ -1,4 +1,6 @@
-"""Whether a value looks like a credential, by Yelp's detect-secrets; behind `credential_kind`.
+"""Whether a value looks like a credential (`credential_kind`, by Yelp's detect-secrets) or a
+name says it holds one (`is_secret_name`): one detector for the settings (every plain value of a
+stack file, refused before anything is touched) and the policy pack (what reaches resources).
 
 detect-secrets keeps the signatures (AWS, GitHub, GitLab, Slack, Stripe, JWT, private keys, ...)
 and the high-entropy heuristics; this module only configures it. It runs offline: verification,
@@ -18,7 +20,7 @@ from detect_secrets.plugins.base import BasePlugin
 from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
 from detect_secrets.settings import get_plugins, get_settings
 
-# Names are the secrets rule's own job (secrets.is_secret_name); an IP address is no credential.
+# Names are judged by is_secret_name below; an IP address is no credential.
 _UNUSED_PLUGINS = frozenset({"KeywordDetector", "IPPublicDetector"})
 _VERIFICATION_FILTER = "detect_secrets.filters.common.is_ignored_due_to_verification_policies"
 # Unquoted, every word is an entropy candidate: a hex word of 9 distinct digits (a container id,
@@ -98,3 +100,26 @@ def credential_kind(text: str) -> str | None:
     specific = [t for t in types if not isinstance(plugins[t], HighEntropyStringsPlugin)]
     secret_type = (specific or types)[0]
     return _KINDS.get(secret_type, f"a secret ({secret_type})")
+
+
+# PASSWORD and its kin anywhere in a name (PASS, PWD and DSN as whole words: DB_PASS, SMTP_PWD,
+# SENTRY_DSN); TOKEN, SECRET, CREDENTIALS and KEY as whole words, APIKEY anywhere (MAX_TOKENS is
+# not a secret; SUPABASE_SERVICE_KEY is). Names that point at or describe a secret (..._FILE,
+# ..._URL, ..._NAME, TOKEN_LIMIT) are not secrets themselves.
+_SECRET_WORDS = re.compile(
+    r"PASSWORD|PASSWD|PASSPHRASE|APIKEY"
+    r"|(?:^|_)(?:TOKEN|SECRET|CREDENTIALS?|PRIVATE_KEY|AUTH|PASS|PWD|DSN)(?:_|$)|(?:^|_)KEY$"
+)
+_NOT_SECRET_NAME = re.compile(
+    r"_(?:FILE|PATH|DIR|URL|URI|NAME|NAMES|ID|ENDPOINT|HOST|HEADER|TYPE|ALGORITHM|TTL|EXPIRY|LENGTH"
+    r"|LIMIT|COUNT|SIZE|MAX|MIN|TIMEOUT)$"
+    r"|(?:PUBLIC|PUBLISHABLE)_KEY$"
+)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a variable's name says it holds a secret."""
+    upper = name.upper()
+    if _NOT_SECRET_NAME.search(upper):
+        return False
+    return bool(_SECRET_WORDS.search(upper))

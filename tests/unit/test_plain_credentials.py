@@ -1,0 +1,104 @@
+"""A credential in a plain setting is refused before anything is touched (issue 25): by `check`,
+`preview` and `up` alike, naming the key, never showing the value."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from service_infra.settings import SettingsError, load_settings
+from tests.policy.credential_corpus import CORPUS
+from tests.support.mocks import load_stack_config
+
+P = "service-infra:"
+CREDENTIALS = {s.what: s.text for s in CORPUS if s.secret}
+# Less the detector's one known false positive (tests/policy/test_credentials.py): declare it public.
+LOOK_ALIKES = [s.text for s in CORPUS if not s.secret and s.what != "public key PEM"]
+
+
+def problems(config: dict[str, Any], stack: str = "prod") -> list[str]:
+    try:
+        load_settings(config, secret_keys=set(), stack=stack)
+    except SettingsError as error:
+        return error.problems
+    return []
+
+
+def llm(config: dict[str, Any]) -> dict[str, Any]:
+    return config[f"{P}services"]["llm-server"]
+
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "GitHub fine-grained token",
+        "AWS access key id",
+        "AWS secret access key",
+        "Slack bot token" if "Slack bot token" in CREDENTIALS else "GitLab token",
+        "RSA private key",
+        "JSON Web Token" if "JSON Web Token" in CREDENTIALS else "Google API key",
+        "password in a database URL",
+    ],
+)
+@pytest.mark.parametrize("stack", ["prod", "staging", "local"])
+def test_a_credential_in_a_plain_env_value_is_refused_naming_its_key(what: str, stack: str) -> None:
+    config = copy.deepcopy(load_stack_config(stack))
+    value = CREDENTIALS[what]
+    llm(config)["env"]["UPSTREAM"] = value  # a name that says nothing
+    found = [p for p in problems(config, stack) if "env.UPSTREAM" in p]
+    assert len(found) == 1, problems(config, stack)
+    assert found[0].startswith(f"{P}services.llm-server.env.UPSTREAM: looks like ")
+    assert "move it to secrets: pulumi config set --secret --path 'secrets.<NAME>'" in found[0]
+    assert value not in found[0] and value[:8] not in found[0]
+
+
+def test_prod_with_secret_env_is_refused_too() -> None:
+    config = copy.deepcopy(load_stack_config("prod"))
+    assert llm(config)["secret_env"]  # the whole env becomes one secret on the container
+    llm(config)["env"]["BACKUP_TARGET"] = CREDENTIALS["password in a database URL"]
+    assert any(p.startswith(f"{P}services.llm-server.env.BACKUP_TARGET: looks like") for p in problems(config))
+
+
+@pytest.mark.parametrize(
+    ("where", "key"),
+    [
+        (lambda c, v: llm(c)["docker"].__setitem__("command", ["serve", "--upstream", v]), "docker.command[2]"),
+        (
+            lambda c, v: (
+                c[f"{P}labels"].update(owner=v) if f"{P}labels" in c else c.__setitem__(f"{P}labels", {"owner": v})
+            ),
+            None,
+        ),
+    ],
+)
+def test_command_args_and_labels_are_scanned(where: Any, key: str | None) -> None:
+    config = copy.deepcopy(load_stack_config("prod"))
+    where(config, CREDENTIALS["GitHub fine-grained token"])
+    expected = f"{P}services.llm-server.{key}" if key else f"{P}labels.owner"
+    assert any(p.startswith(f"{expected}: looks like a") for p in problems(config)), problems(config)
+
+
+@pytest.mark.parametrize("name", ["DB_PASS", "SMTP_PWD", "APIKEY", "SENTRY_DSN", "DB_PASSWORD"])
+def test_a_secret_sounding_variable_is_refused_whatever_its_value(name: str) -> None:
+    config = copy.deepcopy(load_stack_config("staging"))
+    llm(config)["env"][name] = "hunter2"
+    (found,) = problems(config, "staging")
+    assert found.startswith(f"{P}services.llm-server.env.{name}: looks like a secret, by its name {name}")
+    assert "hunter2" not in found
+
+
+def test_a_value_that_only_looks_like_one_can_be_declared_public() -> None:
+    config = copy.deepcopy(load_stack_config("staging"))
+    llm(config)["env"]["STRIPE_PK"] = CREDENTIALS["high-entropy hex (40)"]
+    assert problems(config, "staging")
+    config[f"{P}public_values"] = ["services.llm-server.env.STRIPE_PK"]
+    assert problems(config, "staging") == []
+
+
+@pytest.mark.parametrize("text", LOOK_ALIKES)
+def test_what_this_program_really_passes_is_no_credential(text: str) -> None:
+    config = copy.deepcopy(load_stack_config("staging"))
+    llm(config)["env"]["SOMETHING"] = text
+    assert problems(config, "staging") == []
