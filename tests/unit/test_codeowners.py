@@ -6,6 +6,8 @@ missing here, or owned by someone who is not a prod reviewer, is a way to prod w
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from service_infra.settings import load_stack_file
@@ -71,6 +73,5 @@ def test_everything_that_runs_with_prods_credentials_is_owned_by_prods_reviewers
         (lambda t: t + "*   @mallory\n", "a later rule * overrides it"),
     ],
 )
-def test_the_check_can_fail(edit: object, expected: str) -> None:
-    assert callable(edit)
+def test_the_check_can_fail(edit: Callable[[str], str], expected: str) -> None:
     assert any(expected in p for p in problems(edit(CODEOWNERS.read_text())))
