@@ -139,3 +139,15 @@ class FlyTarget(Model):
         if self.protect is None:
             object.__setattr__(self, "protect", parse_context(info).tier is Tier.PROD)
         return self
+
+
+# What flyctl v0.4.87 writes into every machine's environment (internal/appconfig/machines.go:
+# FLY_PROCESS_GROUP, PRIMARY_REGION from primary_region, RELEASE_COMMAND and FLY_TEST_* on release
+# and test machines; internal/command/deploy/machines_launchinput.go: FLY_STANDBY_FOR), and the
+# FLY_ prefix Fly's init uses for its own (FLY_APP_NAME, FLY_REGION, FLY_MACHINE_ID, ...).
+FLY_SET_NAMES = frozenset({"PRIMARY_REGION", "RELEASE_COMMAND"})
+
+
+def fly_sets(name: str) -> bool:
+    """Whether Fly overwrites the environment variable NAME on a machine, whatever fly.toml says."""
+    return name in FLY_SET_NAMES or name.startswith("FLY_")

@@ -21,6 +21,7 @@ from service_infra.contract import (
 from service_infra.settings.base import (
     DOCKER_LABEL_KEY,
     IMAGE_TAG,
+    NUL_IN_ENVIRONMENT,
     PROD_TAG,
     SECRET_NAME,
     URL_PATH,
@@ -35,7 +36,7 @@ from service_infra.settings.base import (
 )
 from service_infra.settings.docker import DockerHostSettings, DockerTarget, ProxySettings, RegistrySettings
 from service_infra.settings.errors import SettingsError, problems_from
-from service_infra.settings.fly import FlyTarget
+from service_infra.settings.fly import FlyTarget, fly_sets
 from service_infra.settings.github import GithubSettings
 from service_infra.settings.plain_credentials import plain_credential_problems
 
@@ -78,8 +79,10 @@ class Service(Model):
     @field_validator("env")
     @classmethod
     def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
-        for name in env:
+        for name, value in env.items():
             check_env_name(name)
+            if "\0" in value:
+                raise ValueError(f"{name} " + NUL_IN_ENVIRONMENT.format(where="it is a plain env value"))
         return env
 
     @field_validator("tag")
@@ -149,6 +152,17 @@ class Service(Model):
     def _one_target(self) -> Service:
         if (self.docker is None) == (self.fly is None):
             raise ValueError("set exactly one of `docker` (a Docker host) or `fly` (a Fly.io app)")
+        return self
+
+    @model_validator(mode="after")
+    def _no_name_fly_sets(self) -> Service:
+        overwritten = sorted(name for name in self.env if self.fly is not None and fly_sets(name))
+        if overwritten:
+            raise ValueError(
+                f"env.{overwritten[0]}: Fly sets {', '.join(overwritten)} itself on every machine, so a value here "
+                "would be overwritten without a word (flyctl v0.4.87 internal/appconfig/machines.go sets "
+                "FLY_PROCESS_GROUP and PRIMARY_REGION; Fly's init sets FLY_*): rename it"
+            )
         return self
 
     @property

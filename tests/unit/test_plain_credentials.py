@@ -102,3 +102,21 @@ def test_what_this_program_really_passes_is_no_credential(text: str) -> None:
     config = copy.deepcopy(load_stack_config("staging"))
     llm(config)["env"]["SOMETHING"] = text
     assert problems(config, "staging") == []
+
+
+@pytest.mark.parametrize("name", ["PRIMARY_REGION", "FLY_PROCESS_GROUP", "FLY_REGION", "RELEASE_COMMAND"])
+def test_an_env_name_fly_sets_itself_is_refused_for_a_fly_service(name: str) -> None:
+    """flyctl v0.4.87 and Fly's init overwrite these on every machine: the value would vanish silently."""
+    config = copy.deepcopy(load_stack_config("staging"))
+    config[f"{P}services"]["image-descriptor"]["env"][name] = "x"
+    (found,) = problems(config, "staging")
+    assert found.startswith(f"{P}services.image-descriptor: env.{name}: Fly sets {name} itself on every machine")
+    llm(config)["env"][name] = "x"  # a Docker service may use the name
+    assert len(problems(config, "staging")) == 1
+
+
+def test_a_nul_in_a_plain_env_value_is_refused_as_for_secrets() -> None:
+    config = copy.deepcopy(load_stack_config("staging"))
+    config[f"{P}services"]["image-descriptor"]["env"]["BANNER"] = "a\0b"
+    (found,) = problems(config, "staging")
+    assert found.startswith(f"{P}services.image-descriptor.env: BANNER holds a NUL byte")
