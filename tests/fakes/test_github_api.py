@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.github_api import DEFAULT_TOKEN, DEFAULT_TOKEN_LABEL, GithubApi
-from tests.fakes.github_api.client import OPENER, call, seal
+from tests.fakes.github_api.client import OPENER, call, request, seal
 
 OWNER, REPO = "acme", "local-llm-server"
 USERS = {"alice-acme": 101, "bob-acme": 102}
@@ -575,3 +575,290 @@ def test_add_token_takes_githubs_permission_names_and_levels(api: GithubApi) -> 
         api.add_token("github_pat_x", {"environments": "admin"})
     with pytest.raises(ValueError, match="already in use"):
         api.add_token(DEFAULT_TOKEN, {"environments": "write"})
+
+
+# --- classic branch protection ------------------------------------------------------------------
+#
+# As terraform-provider-github v6.13.0 (pulumi-github 6.15.0's upstream) manages
+# github_branch_protection_v3: create is PUT .../protection, then DELETE (or POST)
+# .../protection/required_signatures, then the read; the read is GET .../protection (with
+# If-None-Match: the ETag it kept, once the resource exists) and GET .../required_signatures; an
+# update is the same PUT, DELETE .../required_pull_request_reviews when reviews are dropped, the
+# signatures call and the read; delete is DELETE .../protection.
+
+PROTECTION = f"{REPO_PATH}/branches/main/protection"
+CHECK = "lint, types, unit tests, offline check"
+
+
+def provider_protection_body(**overrides: Any) -> dict[str, Any]:
+    """The ProtectionRequest buildProtectionRequest makes for the prod stack's BranchProtectionV3.
+
+    go-github marshals it so: `restrictions` null (none declared), `required_conversation_resolution`
+    false (a pointer, always set), `dismissal_restrictions` {} (an empty request struct: none),
+    no `bypass_pull_request_allowances` (nil), and each check without app_id ("context" alone, no
+    ":app_id" suffix in the declared name).
+    """
+    return {
+        "required_status_checks": {"strict": True, "checks": [{"context": CHECK}]},
+        "required_pull_request_reviews": {
+            "dismissal_restrictions": {},
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+            "required_approving_review_count": 1,
+            "require_last_push_approval": True,
+        },
+        "enforce_admins": True,
+        "restrictions": None,
+        "required_conversation_resolution": False,
+        **overrides,
+    }
+
+
+def test_branch_protection_round_trips_what_the_provider_sends(api: GithubApi) -> None:
+    assert api.branch_protection("main") is None  # seeded, unprotected
+    status, protected = call(api, "PUT", PROTECTION, provider_protection_body())
+    assert status == 200
+    assert call(api, "DELETE", f"{PROTECTION}/required_signatures") == (204, None)  # require_signed_commits=false
+    assert call(api, "GET", PROTECTION) == (200, protected)
+    assert call(api, "GET", f"{PROTECTION}/required_signatures")[1]["enabled"] is False
+
+    # What the provider's read takes from it, field for field.
+    assert protected["enforce_admins"]["enabled"] is True
+    assert protected["required_conversation_resolution"] == {"enabled": False}
+    checks = protected["required_status_checks"]
+    assert (checks["strict"], checks["contexts"], checks["checks"]) == (
+        True,
+        [CHECK],
+        [{"context": CHECK, "app_id": None}],
+    )
+    reviews = protected["required_pull_request_reviews"]
+    assert {key: value for key, value in reviews.items() if key != "url"} == {
+        "dismiss_stale_reviews": True,
+        "require_code_owner_reviews": True,
+        "required_approving_review_count": 1,
+        "require_last_push_approval": True,
+    }  # no dismissal restrictions, no bypass allowances: nothing for the provider to diff
+    assert "restrictions" not in protected
+
+    assert api.branch_protection("main") == {
+        "required_status_checks": {"strict": True, "checks": [{"context": CHECK, "app_id": None}]},
+        "enforce_admins": True,
+        "required_pull_request_reviews": {
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+            "required_approving_review_count": 1,
+            "require_last_push_approval": True,
+            "dismissal_restrictions": None,
+            "bypass_pull_request_allowances": None,
+        },
+        "restrictions": None,
+        "required_linear_history": False,
+        "allow_force_pushes": False,
+        "allow_deletions": False,
+        "block_creations": False,
+        "required_conversation_resolution": False,
+        "lock_branch": False,
+        "allow_fork_syncing": False,
+        "required_signatures": False,
+    }
+
+
+def test_a_refresh_with_the_kept_etag_is_not_modified(api: GithubApi) -> None:
+    call(api, "PUT", PROTECTION, provider_protection_body())
+    status, protected, headers = request(api, "GET", PROTECTION)
+    etag = headers["ETag"]
+    assert (status, etag.startswith('W/"')) == (200, True)
+    assert request(api, "GET", PROTECTION, headers={"If-None-Match": etag})[:2] == (304, None)
+    # The provider sends the same ETag to .../required_signatures: another document, another ETag.
+    assert request(api, "GET", f"{PROTECTION}/required_signatures", headers={"If-None-Match": etag})[0] == 200
+    call(api, "POST", f"{PROTECTION}/required_signatures")
+    status, changed, headers = request(api, "GET", PROTECTION, headers={"If-None-Match": etag})
+    assert (status, changed["required_signatures"]["enabled"], headers["ETag"] != etag) == (200, True, True)
+    assert protected["required_signatures"]["enabled"] is False
+
+
+def test_an_update_replaces_the_protection_and_keeps_signed_commits(api: GithubApi) -> None:
+    call(api, "PUT", PROTECTION, provider_protection_body())
+    assert call(api, "POST", f"{PROTECTION}/required_signatures")[1]["enabled"] is True
+    # After a read the provider holds `contexts` too (computed) and sends each as a check from
+    # any app (-1) next to the declared check: the same requirement, kept once.
+    checks = {"strict": False, "checks": [{"context": CHECK, "app_id": -1}, {"context": CHECK}]}
+    reviews = {**provider_protection_body()["required_pull_request_reviews"], "required_approving_review_count": 2}
+    body = provider_protection_body(required_status_checks=checks, required_pull_request_reviews=reviews)
+    status, protected = call(api, "PUT", PROTECTION, body)
+    assert status == 200
+    assert protected["required_status_checks"]["checks"] == [{"context": CHECK, "app_id": None}]
+    assert protected["required_pull_request_reviews"]["required_approving_review_count"] == 2
+    assert protected["required_signatures"]["enabled"] is True  # its own endpoint's, not the PUT's
+
+    # Dropping reviews: the PUT sends null, then the provider deletes them explicitly.
+    status, protected = call(api, "PUT", PROTECTION, provider_protection_body(required_pull_request_reviews=None))
+    assert (status, "required_pull_request_reviews" in protected) == (200, False)
+    assert call(api, "DELETE", f"{PROTECTION}/required_pull_request_reviews") == (204, None)
+    protection = api.branch_protection("main")
+    assert protection is not None and protection["required_pull_request_reviews"] is None
+
+
+def test_deleting_branch_protection_leaves_the_branch_unprotected(api: GithubApi) -> None:
+    call(api, "PUT", PROTECTION, provider_protection_body())
+    assert call(api, "DELETE", PROTECTION) == (204, None)
+    assert api.branch_protection("main") is None
+    not_protected = {
+        "message": "Branch not protected",
+        "documentation_url": "https://docs.github.com/rest",
+        "status": "404",
+    }
+    # The provider's read gets this 404 from a branch someone unprotected: go-github turns the
+    # message into ErrBranchNotProtected, which the read returns as an error (it drops the
+    # resource from state only on other 404s, such as "Branch not found").
+    assert call(api, "GET", PROTECTION) == (404, not_protected)
+    assert call(api, "DELETE", PROTECTION) == (404, not_protected)
+    for method in ("GET", "POST", "DELETE"):
+        assert call(api, method, f"{PROTECTION}/required_signatures") == (404, not_protected)
+    # Protected anew, signed commits start off again.
+    assert call(api, "PUT", PROTECTION, provider_protection_body())[1]["required_signatures"]["enabled"] is False
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"),
+    [
+        ("GET", ""),
+        ("PUT", ""),
+        ("DELETE", ""),
+        ("GET", "/required_signatures"),
+        ("POST", "/required_signatures"),
+        ("DELETE", "/required_signatures"),
+        ("DELETE", "/required_pull_request_reviews"),
+    ],
+)
+def test_an_unknown_branch_is_404_branch_not_found(api: GithubApi, method: str, suffix: str) -> None:
+    body = provider_protection_body() if method == "PUT" else None
+    path = f"{REPO_PATH}/branches/release/protection{suffix}"
+    not_found = {"message": "Branch not found", "documentation_url": "https://docs.github.com/rest", "status": "404"}
+    assert call(api, method, path, body) == (404, not_found)
+    assert call(api, method, f"{REPO_PATH}/branches/MAIN/protection{suffix}", body) == (404, not_found)  # exact case
+    assert call(api, method, f"/repos/{OWNER}/another-repo/branches/main/protection{suffix}", body)[1]["message"] == (
+        "Not Found"
+    )
+    api.add_branch("release")
+    assert call(api, method, path, body)[1] != not_found
+    with pytest.raises(KeyError, match="no branch 'nope'"):
+        api.branch_protection("nope")
+
+
+def test_branch_names_are_url_escaped_in_paths(api: GithubApi) -> None:
+    api.add_branch("release/1.0")
+    path = f"{REPO_PATH}/branches/release%2F1.0/protection"  # go-github path-escapes the branch
+    assert call(api, "PUT", path, provider_protection_body())[0] == 200
+    assert api.branch_protection("release/1.0") is not None
+    assert api.branch_protection("main") is None
+    with pytest.raises(ValueError, match="does not have"):
+        api.add_branch("main")
+
+
+def test_restrictions_and_dismissal_restrictions_name_known_users_and_teams(api: GithubApi) -> None:
+    reviews = {
+        **provider_protection_body()["required_pull_request_reviews"],
+        "dismissal_restrictions": {"users": ["ALICE-acme"], "teams": ["platform"]},
+        "bypass_pull_request_allowances": {"users": ["bob-acme"], "teams": [], "apps": []},
+    }
+    body = provider_protection_body(
+        required_pull_request_reviews=reviews, restrictions={"users": [], "teams": ["platform"], "apps": []}
+    )
+    status, protected = call(api, "PUT", PROTECTION, body)
+    assert status == 200
+    dismissal = protected["required_pull_request_reviews"]["dismissal_restrictions"]
+    assert ([u["login"] for u in dismissal["users"]], [t["slug"] for t in dismissal["teams"]]) == (
+        ["alice-acme"],
+        ["platform"],
+    )
+    bypass = protected["required_pull_request_reviews"]["bypass_pull_request_allowances"]
+    assert ([u["id"] for u in bypass["users"]], bypass["teams"], bypass["apps"]) == ([102], [], [])
+    restrictions = protected["restrictions"]
+    assert (restrictions["users"], [t["id"] for t in restrictions["teams"]]) == (
+        [],
+        [7001],
+    )  # only admins and the team push
+    protection = api.branch_protection("main")
+    assert protection is not None and protection["restrictions"] == {"users": [], "teams": ["platform"], "apps": []}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"required_status_checks": {"strict": True, "contexts": [CHECK], "checks": [{"context": CHECK}]}},
+            'No subschema in "anyOf" matched.\nMore than one subschema in "oneOf" matched.\n'
+            'Not all subschemas of "allOf" matched.\n'
+            f'For \'anyOf/1\', {{"strict"=>true, "contexts"=>["{CHECK}"], "checks"=>[{{"context"=>"{CHECK}"}}]}}'
+            " is not a null.",
+        ),
+        (
+            {"required_status_checks": {"strict": True}},
+            'No subschema in "anyOf" matched.\nNo subschema in "oneOf" matched.\n'
+            'Not all subschemas of "allOf" matched.\nFor \'anyOf/1\', {"strict"=>true} is not a null.',
+        ),
+        ({"required_status_checks": {"checks": []}}, '"strict" wasn\'t supplied.'),
+        ({"required_status_checks": {"strict": True, "checks": [{"app_id": 1}]}}, '"context" wasn\'t supplied.'),
+        ({"enforce_admins": "yes"}, "For 'properties/enforce_admins', \"yes\" is not a boolean."),
+        ({"required_linear_history": None}, "For 'properties/required_linear_history', nil is not a boolean."),
+        ({"required_signatures": True}, "required_signatures is not a permitted key."),
+        ({"restrictions": {"users": []}}, '"teams" wasn\'t supplied.'),
+        ({"restrictions": {"users": [], "teams": [], "apps": ["super-ci"]}}, "no app 'super-ci'"),
+        ({"restrictions": {"users": ["nobody"], "teams": []}}, "no user 'nobody'"),
+    ],
+)
+def test_branch_protection_validation_is_422(api: GithubApi, overrides: dict[str, Any], message: str) -> None:
+    status, body = call(api, "PUT", PROTECTION, provider_protection_body(**overrides))
+    assert status == 422
+    assert body["message"].startswith("Invalid request.\n\n")
+    assert message in body["message"]
+    assert "errors" not in body  # validation-error-simple, as this operation answers
+    assert api.branch_protection("main") is None  # nothing half-made
+
+
+@pytest.mark.parametrize(
+    ("reviews", "message"),
+    [
+        ({"required_approving_review_count": 7}, "7 is greater than the maximum of 6."),
+        ({"required_approving_review_count": -1}, "-1 is less than the minimum of 0."),
+        ({"dismissal_restrictions": {"teams": ["ghosts"]}}, "no team 'ghosts'"),
+        ({"require_code_owner_reviews": None}, "nil is not a boolean."),
+    ],
+)
+def test_review_settings_validation_is_422(api: GithubApi, reviews: dict[str, Any], message: str) -> None:
+    body = provider_protection_body(
+        required_pull_request_reviews={**provider_protection_body()["required_pull_request_reviews"], **reviews}
+    )
+    status, answer = call(api, "PUT", PROTECTION, body)
+    assert (status, message in answer["message"]) == (422, True)
+
+
+def test_branch_protection_needs_administration(api: GithubApi) -> None:
+    call(api, "PUT", PROTECTION, provider_protection_body())
+    reader = api.add_token("github_pat_admin_read", {"administration": "read", "contents": "write"})
+    assert call_as(api, reader, "GET", PROTECTION)[::2] == (200, "administration=read")
+    assert call_as(api, reader, "GET", f"{PROTECTION}/required_signatures")[::2] == (200, "administration=read")
+    assert call_as(api, reader, "PUT", PROTECTION, provider_protection_body(enforce_admins=False)) == (
+        403,
+        REFUSED,
+        "administration=write",
+    )
+    for method, path in (
+        ("DELETE", PROTECTION),
+        ("POST", f"{PROTECTION}/required_signatures"),
+        ("DELETE", f"{PROTECTION}/required_signatures"),
+        ("DELETE", f"{PROTECTION}/required_pull_request_reviews"),
+    ):
+        assert call_as(api, reader, method, path) == (403, REFUSED, "administration=write")
+    protection = api.branch_protection("main")
+    assert protection is not None and protection["enforce_admins"] is True  # nothing changed
+
+    outsider = api.add_token("github_pat_contents", {"contents": "write", "environments": "write"})
+    assert call_as(api, outsider, "GET", PROTECTION) == (403, REFUSED, "administration=read")
+    admin = api.add_token("github_pat_admin_write", {"administration": "write"})
+    assert call_as(api, admin, "PUT", PROTECTION, provider_protection_body(enforce_admins=False))[::2] == (
+        200,
+        "administration=write",
+    )
+    assert call_as(api, admin, "DELETE", PROTECTION)[:2] == (204, None)

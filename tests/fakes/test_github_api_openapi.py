@@ -4,7 +4,9 @@ The requests are shaped as the real provider (terraform-provider-github v6.13.0 
 sends them: go-github's CreateUpdateEnvironment always sends wait_timer, reviewers (null to
 clear), can_admins_bypass and deployment_branch_policy (null to clear), and prevent_self_review
 when set; secrets are {encrypted_value, key_id}; variables {name, value}; branch policies
-{name, type}. Environment secrets go by repository id, as go-github addresses them.
+{name, type}. Environment secrets go by repository id, as go-github addresses them. Branch
+protection (github_branch_protection_v3) is a whole ProtectionRequest PUT, with `checks` and no
+`contexts`, then the signed-commit and review sub-resources and conditional reads (If-None-Match).
 """
 
 from __future__ import annotations
@@ -16,14 +18,21 @@ from typing import Any
 import pytest
 
 from tests.fakes.github_api import ApiRequest, GithubApi
-from tests.fakes.github_api.client import call, seal
-from tests.fakes.github_api.openapi import SPEC_VERSION, SpecChecker, SpecUnavailableError, install_spec
+from tests.fakes.github_api.client import call, request, seal
+from tests.fakes.github_api.openapi import (
+    SPEC_VERSION,
+    UNREQUIRED_REQUEST_FIELDS,
+    SpecChecker,
+    SpecUnavailableError,
+    install_spec,
+)
 
 OWNER, REPO = "acme", "local-llm-server"
 USERS = {"alice-acme": 101, "bob-acme": 102}
 TEAMS = {"platform": 7001}
 REPO_PATH = f"/repos/{OWNER}/{REPO}"
 ENV = "/repos/{owner}/{repo}/environments/{environment_name}"
+PROTECTION = "/repos/{owner}/{repo}/branches/{branch}/protection"
 
 # Every operation the provider calls (and the stand-in serves), as the description names its path.
 PROVIDER_OPERATIONS = {
@@ -60,6 +69,9 @@ PROVIDER_OPERATIONS = {
         f"{m} /repos/{{owner}}/{{repo}}/environments/{{environment_name}}/variables/{{name}}"
         for m in ("GET", "PATCH", "DELETE")
     ),
+    *(f"{m} {PROTECTION}" for m in ("GET", "PUT", "DELETE")),
+    *(f"{m} {PROTECTION}/required_signatures" for m in ("GET", "POST", "DELETE")),
+    f"DELETE {PROTECTION}/required_pull_request_reviews",
 }
 
 
@@ -87,6 +99,46 @@ def environment_body(**overrides: Any) -> dict[str, Any]:
         "prevent_self_review": True,
         **overrides,
     }
+
+
+def protection_body(**overrides: Any) -> dict[str, Any]:
+    """The ProtectionRequest terraform-provider-github v6.13.0 builds for the prod stack's branch protection."""
+    return {
+        "required_status_checks": {"strict": True, "checks": [{"context": "lint, types, unit tests, offline check"}]},
+        "required_pull_request_reviews": {
+            "dismissal_restrictions": {},
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+            "required_approving_review_count": 1,
+            "require_last_push_approval": True,
+        },
+        "enforce_admins": True,
+        "restrictions": None,
+        "required_conversation_resolution": False,
+        **overrides,
+    }
+
+
+def protection_run(api: GithubApi) -> None:
+    """github_branch_protection_v3's create, refresh, updates and delete, call for call."""
+    protection = f"{REPO_PATH}/branches/main/protection"
+    signatures = f"{protection}/required_signatures"
+    assert call(api, "PUT", protection, protection_body())[0] == 200  # create
+    assert call(api, "DELETE", signatures)[0] == 204  # require_signed_commits = false
+    etag = request(api, "GET", protection)[2]["ETag"]  # the read
+    call(api, "GET", signatures)
+    assert request(api, "GET", protection, headers={"If-None-Match": etag})[0] == 304  # refresh
+    request(api, "GET", signatures, headers={"If-None-Match": etag})
+    # an update: the contexts read back come as checks from any app; then signed commits required
+    checks = {"strict": True, "checks": [{"context": "lint, types, unit tests, offline check", "app_id": -1}]}
+    assert call(api, "PUT", protection, protection_body(required_status_checks=checks))[0] == 200
+    assert call(api, "POST", signatures)[0] == 200
+    assert request(api, "GET", protection, headers={"If-None-Match": etag})[0] == 200
+    # an update dropping reviews, then the delete
+    assert call(api, "PUT", protection, protection_body(required_pull_request_reviews=None))[0] == 200
+    assert call(api, "DELETE", f"{protection}/required_pull_request_reviews")[0] == 204
+    assert call(api, "DELETE", protection)[0] == 204
+    assert call(api, "GET", protection)[0] == 404  # Branch not protected
 
 
 def provider_run(api: GithubApi) -> None:
@@ -142,6 +194,7 @@ def provider_run(api: GithubApi) -> None:
     call(api, "DELETE", env)
     call(api, "PUT", f"{env}", environment_body(deployment_branch_policy=None, reviewers=None))
     call(api, "DELETE", f"{env}/secrets/FLY_API_TOKEN")  # already gone: 404
+    protection_run(api)
 
 
 def test_what_the_provider_sends_and_gets_is_as_described(api: GithubApi, checker: SpecChecker) -> None:
@@ -174,6 +227,14 @@ def test_error_answers_are_as_described(api: GithubApi, checker: SpecChecker) ->
     call(api, "POST", f"{REPO_PATH}/environments/production/deployment-branch-policies", {"name": "main"})
     call(api, "POST", f"{REPO_PATH}/environments/production/variables", {"name": "GITHUB_X", "value": "x"})
     call(api, "PUT", f"{REPO_PATH}/actions/secrets/OK", {"encrypted_value": "c2VhbGVk", "key_id": "nope"})
+    call(api, "PUT", f"{REPO_PATH}/branches/release/protection", protection_body())  # Branch not found
+    call(api, "GET", f"{REPO_PATH}/branches/main/protection")  # Branch not protected
+    call(api, "DELETE", f"{REPO_PATH}/branches/main/protection")
+    call(api, "GET", f"{REPO_PATH}/branches/main/protection/required_signatures")
+    both = {"strict": True, "contexts": ["lint"], "checks": [{"context": "lint"}]}
+    call(api, "PUT", f"{REPO_PATH}/branches/main/protection", protection_body(required_status_checks=both))
+    reviews = {**protection_body()["required_pull_request_reviews"], "required_approving_review_count": 7}
+    call(api, "PUT", f"{REPO_PATH}/branches/main/protection", protection_body(required_pull_request_reviews=reviews))
     assert sorted({r.status for r in api.requests}) == [200, 401, 404, 422]
     assert [str(problem) for problem in checker.check_all(api.requests, OWNER, REPO)] == []
 
@@ -183,7 +244,9 @@ def test_a_refusal_of_a_fine_grained_token_is_as_described(api: GithubApi, check
     call(api, "PUT", f"{REPO_PATH}/environments/production", environment_body(), auth=f"Bearer {token}")
     secret = {"encrypted_value": "c2VhbGVk", "key_id": "1"}
     call(api, "PUT", f"{REPO_PATH}/actions/secrets/OK", secret, auth=f"Bearer {token}")
-    assert [r.status for r in api.requests] == [403, 403]
+    call(api, "PUT", f"{REPO_PATH}/branches/main/protection", protection_body(), auth=f"Bearer {token}")
+    call(api, "GET", f"{REPO_PATH}/branches/main/protection", auth=f"Bearer {token}")
+    assert [r.status for r in api.requests] == [403, 403, 403, 403]
     assert [str(problem) for problem in checker.check_all(api.requests, OWNER, REPO)] == []
 
 
@@ -222,6 +285,25 @@ def test_can_admins_bypass_is_the_one_field_the_description_leaves_out(checker: 
     assert checker.check(sent, OWNER, REPO) == []
     sent = ApiRequest("PUT", f"/api/v3{REPO_PATH}/environments/staging", {}, {"can_admins_bypas": True}, 422, refused)
     assert [p.problem.split(":")[0] for p in checker.check(sent, OWNER, REPO)] == ["request"]
+
+
+def test_checks_without_contexts_is_the_one_omission_the_description_forbids(checker: SpecChecker) -> None:
+    path = f"/api/v3{REPO_PATH}/branches/main/protection"
+    refused = {"message": "Invalid request.", "documentation_url": "https://docs.github.com/rest"}
+    sent = ApiRequest("PUT", path, {}, protection_body(), 422, refused)
+    assert checker.check(sent, OWNER, REPO) == []
+    assert sent.body["required_status_checks"] == protection_body()["required_status_checks"]  # left alone
+    for checks in ({"checks": [{"context": "lint"}]}, {"strict": "yes", "checks": []}):
+        sent = ApiRequest("PUT", path, {}, protection_body(required_status_checks=checks), 422, refused)
+        assert [p.problem.split(":")[0] for p in checker.check(sent, OWNER, REPO)] == ["request"]
+    assert list(UNREQUIRED_REQUEST_FIELDS) == [("PUT", PROTECTION)]
+
+
+def test_a_not_modified_answer_is_as_described_without_a_body(checker: SpecChecker) -> None:
+    path = f"/api/v3{REPO_PATH}/branches/main/protection"
+    assert checker.check(ApiRequest("GET", path, {}, None, 304, None), OWNER, REPO) == []
+    (problem,) = checker.check(ApiRequest("GET", path, {}, None, 304, {"url": "x"}), OWNER, REPO)
+    assert problem.problem == "a 304 Not Modified carries no body"
 
 
 def test_the_pinned_description_is_the_one_loaded(checker: SpecChecker) -> None:

@@ -11,7 +11,14 @@ and response shapes, status codes and validation:
   and their custom deployment branch policies;
 - Actions secrets (repository and environment), sealed with real NaCl public keys whose
   private halves the stand-in keeps, so that tests can decrypt what the provider stored;
-- environment variables.
+- environment variables;
+- classic branch protection, as terraform-provider-github v6.13.0 (pulumi-github 6.15.0's upstream,
+  on go-github v88; read in github/resource_github_branch_protection_v3{,_utils}.go) manages
+  ``github_branch_protection_v3``: ``PUT/GET/DELETE /repos/{o}/{r}/branches/{branch}/protection``,
+  its ``/required_signatures`` (GET, POST, DELETE) and ``DELETE .../required_pull_request_reviews``.
+  Branch ``main`` exists from the start (``api.add_branch`` adds others; any other is 404 "Branch
+  not found"); ``api.branch_protection("main")`` is what the stand-in holds (None: unprotected).
+  Its two GETs answer conditional requests (ETag, If-None-Match -> 304), as the provider's read uses.
 
 Every exchange is recorded (method, path, query, JSON body, status, JSON answer, and the label of
 the token it carried). Requests need ``Authorization: Bearer <token>`` (or ``token <token>``).
@@ -28,7 +35,8 @@ requirements are ``ROUTE_PERMISSIONS`` in server.py, modelled from GitHub's "Per
 for fine-grained personal access tokens", read 2026-12-06:
 https://docs.github.com/en/rest/overview/permissions-required-for-fine-grained-personal-access-tokens
 There, reading an environment is the Actions permission's, writing one Administration's, and
-environment secrets and variables are the Environments permission's.
+environment secrets and variables are the Environments permission's; branch protection is
+Administration's (read for GET, write for PUT, POST and DELETE).
 
 Each team has a permission on the repository (``api.set_team_access("platform", "pull")``;
 write access by default): as on GitHub, a required-reviewer team without write access is
@@ -44,6 +52,7 @@ The stand-in's requests and answers are checked against GitHub's published REST 
         ...
         api.environments["production"]["reviewers"]  # [{"type": "User", "id": 101}, ...]
         api.decrypt_secret("production", "FLY_API_TOKEN")
+        api.branch_protection("main")["enforce_admins"]  # True, once the provider protected it
         SpecChecker(install_spec()).check_all(api.requests, "acme", "local-llm-server")  # [] when all agree
 """
 

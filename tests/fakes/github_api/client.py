@@ -6,6 +6,8 @@ import base64
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
+from email.message import Message
 from typing import Any
 
 from nacl.public import PublicKey, SealedBox
@@ -25,20 +27,35 @@ def call(
     api: GithubApi, method: str, path: str, body: Any = None, *, auth: str | None = f"Bearer {DEFAULT_TOKEN}"
 ) -> tuple[int, Any]:
     """METHOD /api/v3<path> (or `path` as is when it starts with /api/), with a JSON body."""
+    status, answer, _ = request(api, method, path, body, auth=auth)
+    return status, answer
+
+
+def request(
+    api: GithubApi,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    auth: str | None = f"Bearer {DEFAULT_TOKEN}",
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, Any, Message]:
+    """`call` with more request headers (e.g. If-None-Match), answering the response's headers too."""
     url = f"http://127.0.0.1:{api.port}{path if path.startswith('/api/') else '/api/v3' + path}"
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
+    outgoing = urllib.request.Request(url, data=data, method=method)
     if auth:
-        request.add_header("Authorization", auth)
+        outgoing.add_header("Authorization", auth)
     if data is not None:
-        request.add_header("Content-Type", "application/json")
+        outgoing.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        outgoing.add_header(name, value)
     try:
-        with OPENER.open(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
+        with OPENER.open(outgoing, timeout=10) as response:
+            raw, status, answered = response.read(), response.status, response.headers
     except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else None
+        raw, status, answered = error.read(), error.code, error.headers
+    return status, json.loads(raw) if raw else None, answered
 
 
 def seal(public_key_b64: str, value: str) -> str:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import copy
 import datetime
+import hashlib
 import http.server
 import itertools
 import json
@@ -14,14 +15,26 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, NoReturn, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
 from tests.fakes.github_api import shapes
-from tests.fakes.github_api.records import BranchPolicy, BranchPolicySetting, Environment, Reviewer, Secret, Variable
+from tests.fakes.github_api.records import (
+    Actors,
+    BranchPolicy,
+    BranchPolicySetting,
+    BranchProtection,
+    Environment,
+    PullRequestReviews,
+    Reviewer,
+    Secret,
+    StatusCheck,
+    StatusChecks,
+    Variable,
+)
 from tests.fakes.github_api.shapes import PERMISSIONS, Json, Permission, Site
 
 # The `role_name` GitHub shows for each permission (the UI's names for the API's).
@@ -43,6 +56,11 @@ GRAPHQL_PATH = "/api/graphql"
 MAX_REVIEWERS = 6
 MAX_WAIT_TIMER = 43200
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_BRANCH = "main"  # the repository's default branch, there from the start
+BRANCH_NOT_FOUND = "Branch not found"  # GitHub's 404 message for a branch the repository lacks
+BRANCH_NOT_PROTECTED = "Branch not protected"  # ...and for protection a branch does not have
+MAX_APPROVALS = 6  # required_approving_review_count: 0 to 6
+MAX_ACTORS = 100  # "The list of users, apps, and teams in total is limited to 100 items."
 
 Reply = tuple[int, Json | list[Json] | None]  # status and JSON body
 
@@ -149,6 +167,7 @@ TOKEN_PERMISSIONS: frozenset[str] = frozenset(
 
 _METADATA: tuple[Grant, ...] = (("metadata", "read"),)  # every fine-grained token has it
 _ACTIONS_READ: tuple[Grant, ...] = (("actions", "read"),)
+_ADMINISTRATION_READ: tuple[Grant, ...] = (("administration", "read"),)
 _ADMINISTRATION_WRITE: tuple[Grant, ...] = (("administration", "write"),)
 _ENVIRONMENTS_READ: tuple[Grant, ...] = (("environments", "read"),)
 _ENVIRONMENTS_WRITE: tuple[Grant, ...] = (("environments", "write"),)
@@ -236,7 +255,33 @@ ROUTE_PERMISSIONS: Mapping[tuple[str, str], tuple[Grant, ...]] = {
     ("GET", "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"): _ENVIRONMENTS_READ,
     ("PATCH", "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"): _ENVIRONMENTS_WRITE,
     ("DELETE", "/repos/{owner}/{repo}/environments/{environment_name}/variables/{name}"): _ENVIRONMENTS_WRITE,
+    # Classic branch protection: Administration, read for GET and write for PUT, POST and
+    # DELETE, none with additional permissions (repository "Administration" in github/docs
+    # src/github-apps/data/fpt-2026-03-10/fine-grained-pat-permissions.json at 0a351d98e5f6,
+    # slugs get-/update-/delete-branch-protection, get-/create-/delete-commit-signature-protection,
+    # delete-pull-request-review-protection).
+    ("GET", "/repos/{owner}/{repo}/branches/{branch}/protection"): _ADMINISTRATION_READ,
+    ("PUT", "/repos/{owner}/{repo}/branches/{branch}/protection"): _ADMINISTRATION_WRITE,
+    ("DELETE", "/repos/{owner}/{repo}/branches/{branch}/protection"): _ADMINISTRATION_WRITE,
+    ("GET", "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures"): _ADMINISTRATION_READ,
+    ("POST", "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures"): _ADMINISTRATION_WRITE,
+    ("DELETE", "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures"): _ADMINISTRATION_WRITE,
+    ("DELETE", "/repos/{owner}/{repo}/branches/{branch}/protection/required_pull_request_reviews"): (
+        _ADMINISTRATION_WRITE
+    ),
 }
+
+# GET routes that answer conditional requests: an ETag with every 200, and 304 Not Modified with
+# no body when If-None-Match names the current one (GitHub does so for most GETs: "Best practices
+# for using the REST API", "Use conditional requests if appropriate"). The stand-in does it where
+# the provider relies on it: terraform-provider-github's branch protection read sends the ETag it
+# kept (`etag` in state) and, on a 304, keeps its state as it is.
+CONDITIONAL_GETS: frozenset[str] = frozenset(
+    {
+        "/repos/{owner}/{repo}/branches/{branch}/protection",
+        "/repos/{owner}/{repo}/branches/{branch}/protection/required_signatures",
+    }
+)
 
 _NUMERIC_PARAMETERS = frozenset({"repository_id", "branch_policy_id"})
 
@@ -253,6 +298,38 @@ def _route_pattern(template: str) -> re.Pattern[str]:
 def accepted_header(accepted: Sequence[Grant]) -> str:
     """The X-Accepted-GitHub-Permissions value: each accepted set as `name=level`, sets separated by `; `."""
     return "; ".join(f"{name}={access}" for name, access in accepted)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """A request header's value, looked up without regard to case ("" when absent)."""
+    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
+
+
+def entity_tag(document: object) -> str:
+    """The ETag of a JSON answer: weak, and the same for the same document (GitHub's are W/"<sha256>")."""
+    return 'W/"' + hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest() + '"'
+
+
+def _none_match(header: str, tag: str) -> bool:
+    """Whether If-None-Match names `tag` (weak comparison, RFC 9110 13.1.2), or is `*`."""
+    opaque = tag.removeprefix("W/")
+    return any(part.strip() == "*" or part.strip().removeprefix("W/") == opaque for part in header.split(",") if part)
+
+
+def _inspect(value: object) -> str:
+    """A JSON value as GitHub's validation messages show it (Ruby's inspect: {"strict"=>true})."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_inspect(k)}=>{_inspect(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_inspect(item) for item in value) + "]"
+    if value is None or isinstance(value, bool):
+        return {None: "nil", True: "true", False: "false"}[value]
+    return json.dumps(value)
+
+
+def unprocessable(message: str) -> ApiError:
+    """A 422 as branch protection answers one: a message and no `errors` (`validation-error-simple`)."""
+    return ApiError(422, f"Invalid request.\n\n{message}")
 
 
 @dataclass(frozen=True)
@@ -310,6 +387,8 @@ class GithubApi:
         # Each team's access to the repository (None: none). A team reviews only with write access.
         self.team_access: dict[str, Permission | None] = dict.fromkeys(self.teams, "push")
         self.environments: dict[str, Environment] = {}
+        # The repository's branches, each with its classic protection (None: unprotected).
+        self.branches: dict[str, BranchProtection | None] = {DEFAULT_BRANCH: None}
         self.repo_secrets: dict[str, Secret] = {}
         self.requests: list[ApiRequest] = []
         self._keys: dict[str, KeyPair] = {}
@@ -427,6 +506,20 @@ class GithubApi:
             raise ValueError(f"permission must be one of {PERMISSIONS} or None, not {permission!r}")
         with self._lock:
             self.team_access[slug] = permission
+
+    def add_branch(self, name: str) -> None:
+        """Seed a branch (unprotected), as if someone had pushed it; `main` is there from the start."""
+        if not name or name != name.strip() or name in self.branches:
+            raise ValueError(f"a new branch needs a name the repository does not have, not {name!r}")
+        with self._lock:
+            self.branches[name] = None
+
+    def branch_protection(self, branch: str) -> BranchProtection | None:
+        """The classic protection the stand-in holds for `branch` (None when unprotected)."""
+        with self._lock:
+            if branch not in self.branches:
+                raise KeyError(f"no branch {branch!r} (have: {', '.join(self.branches)})")
+            return self.branches[branch]
 
     def _team_can_review(self, team_id: int) -> bool:
         """Whether GitHub keeps a team as an environment's required reviewer.
@@ -563,6 +656,7 @@ class GithubApi:
         env = f"{repo}/environments/{{environment_name}}"
         by_id_env = "/repositories/{repository_id}/environments/{environment_name}"
         policies = f"{env}/deployment-branch-policies"
+        protection = f"{repo}/branches/{{branch}}/protection"
         table: list[tuple[str, str, Callable[..., Reply]]] = [
             ("GET", "/user", self._get_authenticated_user),
             ("GET", "/users/{username}", self._get_user),
@@ -605,6 +699,13 @@ class GithubApi:
             ("GET", f"{env}/variables/{{name}}", self._get_env_variable),
             ("PATCH", f"{env}/variables/{{name}}", self._update_env_variable),
             ("DELETE", f"{env}/variables/{{name}}", self._delete_env_variable),
+            ("GET", protection, self._get_protection),
+            ("PUT", protection, self._put_protection),
+            ("DELETE", protection, self._delete_protection),
+            ("GET", f"{protection}/required_signatures", self._get_signatures),
+            ("POST", f"{protection}/required_signatures", self._require_signatures),
+            ("DELETE", f"{protection}/required_signatures", self._drop_signatures),
+            ("DELETE", f"{protection}/required_pull_request_reviews", self._drop_reviews),
         ]
         unlisted = {(method, template) for method, template, _ in table} ^ set(ROUTE_PERMISSIONS)
         if unlisted:
@@ -636,8 +737,8 @@ class GithubApi:
                 except ValueError:
                     body = raw_body.decode(errors="replace")
                     raise ApiError(400, "Problems parsing JSON") from None
-            token = self._authorize(headers.get("Authorization", ""))
-            status, response = self._dispatch(method, path, body, token, extra_headers)
+            token = self._authorize(_header(headers, "Authorization"))
+            status, response = self._dispatch(method, path, headers, body, token, extra_headers)
         except ApiError as error:
             status, response = error.status, error.body
         finally:
@@ -655,7 +756,15 @@ class GithubApi:
             raise ApiError(401, "Bad credentials")
         return token
 
-    def _dispatch(self, method: str, path: str, body: object, token: Token, extra_headers: dict[str, str]) -> Reply:
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: object,
+        token: Token,
+        extra_headers: dict[str, str],
+    ) -> Reply:
         if path == GRAPHQL_PATH:
             if method != "POST":
                 raise not_found()
@@ -676,7 +785,13 @@ class GithubApi:
                     raise ApiError(403, NOT_ACCESSIBLE)
                 args = [unquote(group) for group in match.groups()]
                 with self._lock:
-                    return route.handler(*args, body=body)
+                    status, response = route.handler(*args, body=body)
+                if method == "GET" and status == 200 and route.template in CONDITIONAL_GETS:
+                    tag = entity_tag(response)
+                    extra_headers["ETag"] = tag
+                    if _none_match(_header(headers, "If-None-Match"), tag):
+                        return 304, None
+                return status, response
         raise not_found()
 
     # --------------------------------------------------------------- handlers
@@ -1156,6 +1271,241 @@ class GithubApi:
             raise not_found()
         del variables[name.upper()]
         return 204, None
+
+    # classic branch protection, as terraform-provider-github's github_branch_protection_v3 uses it
+
+    def _branch(self, owner: str, repo: str, branch: str) -> str:
+        self._check_repo(owner, repo)
+        if branch not in self.branches:  # branch names are case-sensitive
+            raise ApiError(404, BRANCH_NOT_FOUND)
+        return branch
+
+    def _protected(self, owner: str, repo: str, branch: str) -> tuple[str, BranchProtection]:
+        name = self._branch(owner, repo, branch)
+        protection = self.branches[name]
+        if protection is None:
+            raise ApiError(404, BRANCH_NOT_PROTECTED)
+        return name, protection
+
+    def _protection_json(self, branch: str, protection: BranchProtection) -> Json:
+        full_name = f"{self.owner}/{self.repo}"
+        return shapes.protected_branch(self._site, full_name, branch, protection, self.user_json, self.team_json)
+
+    def _get_protection(self, owner: str, repo: str, branch: str, *, body: object) -> Reply:
+        name, protection = self._protected(owner, repo, branch)
+        return 200, self._protection_json(name, protection)
+
+    def _put_protection(self, owner: str, repo: str, branch: str, *, body: object) -> Reply:
+        """Sets the whole protection: what the body leaves out is off. Signed commits are kept (their
+        own endpoint sets them; a branch protected anew starts without)."""
+        name = self._branch(owner, repo, branch)
+        protection = self._validate_protection({} if body is None else body)
+        previous = self.branches[name]
+        protection["required_signatures"] = previous["required_signatures"] if previous else False
+        self.branches[name] = protection
+        return 200, self._protection_json(name, protection)
+
+    def _delete_protection(self, owner: str, repo: str, branch: str, *, body: object) -> Reply:
+        name, _ = self._protected(owner, repo, branch)
+        self.branches[name] = None
+        return 204, None
+
+    def _get_signatures(self, owner: str, repo: str, branch: str, *, body: object) -> Reply:
+        name, protection = self._protected(owner, repo, branch)
+        return 200, shapes.signatures(self._site, f"{self.owner}/{self.repo}", name, protection["required_signatures"])
+
+    def _require_signatures(self, owner: str, repo: str, branch: str, *, body: object) -> Reply:
+        name, protection = self._protected(owner, repo, branch)
+        protection["required_signatures"] = True
+        return 200, shapes.signatures(self._site, f"{self.owner}/{self.repo}", name, True)
+
+    def _drop_signatures(self, owner: str, repo: str, branch: str, *, body: object) -> Reply:
+        """204 whether or not signed commits were required: the provider sends this on every create
+        and update with require_signed_commits = false, right after protecting the branch."""
+        _, protection = self._protected(owner, repo, branch)
+        protection["required_signatures"] = False
+        return 204, None
+
+    def _drop_reviews(self, owner: str, repo: str, branch: str, *, body: object) -> Reply:
+        """204 whether or not reviews were required: the provider sends this after every update whose
+        PUT already set required_pull_request_reviews to null (GitHub's answer to removing absent
+        review protection is not documented; an error there would fail every such update)."""
+        _, protection = self._protected(owner, repo, branch)
+        protection["required_pull_request_reviews"] = None
+        return 204, None
+
+    _PROTECTION_REQUIRED = ("required_status_checks", "enforce_admins", "required_pull_request_reviews", "restrictions")
+    _PROTECTION_FLAGS = (
+        "required_linear_history",
+        "allow_force_pushes",
+        "allow_deletions",
+        "block_creations",
+        "required_conversation_resolution",
+        "lock_branch",
+        "allow_fork_syncing",
+    )
+    _NULLABLE_FLAGS = frozenset({"enforce_admins", "allow_force_pushes"})  # null: off
+
+    def _validate_protection(self, body: object) -> BranchProtection:
+        """GitHub's request schema for PUT .../protection, as the description gives it and as GitHub
+        applies it to required_status_checks: exactly one of `contexts` and `checks` (the description
+        requires `contexts`; GitHub takes either alone and refuses both or neither, with the messages
+        google/go-github#2976 and ossf/allstar#155 quote)."""
+        if not isinstance(body, dict):
+            raise ApiError(400, "Problems parsing JSON")
+        self._check_keys(body, {*self._PROTECTION_REQUIRED, *self._PROTECTION_FLAGS}, self._PROTECTION_REQUIRED)
+        flags = {  # enforce_admins is required; the others are off when left out
+            flag: self._flag(body.get(flag, False), flag, nullable=flag in self._NULLABLE_FLAGS)
+            for flag in ("enforce_admins", *self._PROTECTION_FLAGS)
+        }
+        restrictions = body["restrictions"]
+        if restrictions is not None:
+            self._check_keys(restrictions, {"users", "teams", "apps"}, ("users", "teams"), "restrictions")
+        return {
+            "required_status_checks": self._status_checks(body["required_status_checks"]),
+            "enforce_admins": flags["enforce_admins"],
+            "required_pull_request_reviews": self._reviews(body["required_pull_request_reviews"]),
+            "restrictions": None if restrictions is None else self._actors(restrictions, "restrictions"),
+            "required_linear_history": flags["required_linear_history"],
+            "allow_force_pushes": flags["allow_force_pushes"],
+            "allow_deletions": flags["allow_deletions"],
+            "block_creations": flags["block_creations"],
+            "required_conversation_resolution": flags["required_conversation_resolution"],
+            "lock_branch": flags["lock_branch"],
+            "allow_fork_syncing": flags["allow_fork_syncing"],
+            "required_signatures": False,
+        }
+
+    @staticmethod
+    def _check_keys(value: object, allowed: set[str], required: Sequence[str] = (), where: str = "") -> Json:
+        if not isinstance(value, dict):
+            raise unprocessable(f"For 'properties/{where}', {_inspect(value)} is not an object.")
+        unknown = sorted(set(value) - allowed)
+        if unknown:
+            raise unprocessable(f"{', '.join(unknown)} is not a permitted key.")
+        for key in required:
+            if key not in value:
+                raise unprocessable(f'"{key}" wasn\'t supplied.')
+        return cast(Json, value)
+
+    @staticmethod
+    def _flag(value: object, where: str, *, nullable: bool = False) -> bool:
+        if value is None and nullable:
+            return False
+        if not isinstance(value, bool):
+            GithubApi._not_a(value, where, "boolean")
+        return value
+
+    @staticmethod
+    def _not_a(value: object, where: str, kind: str) -> NoReturn:
+        raise unprocessable(f"For 'properties/{where}', {_inspect(value)} is not a {kind}.")
+
+    def _status_checks(self, value: object) -> StatusChecks | None:
+        if value is None:
+            return None
+        settings = self._check_keys(value, {"strict", "contexts", "checks"}, (), "required_status_checks")
+        if ("contexts" in settings) == ("checks" in settings):
+            raise unprocessable(
+                'No subschema in "anyOf" matched.\n'
+                + ("More than one subschema" if "contexts" in settings else "No subschema")
+                + ' in "oneOf" matched.\nNot all subschemas of "allOf" matched.\n'
+                + f"For 'anyOf/1', {_inspect(settings)} is not a null."
+            )
+        if "strict" not in settings:
+            raise unprocessable('"strict" wasn\'t supplied.')
+        strict = self._flag(settings["strict"], "strict")
+        checks: list[StatusCheck] = []
+        if "contexts" in settings:
+            contexts = settings["contexts"]
+            if not isinstance(contexts, list) or not all(isinstance(c, str) for c in cast(list[Any], contexts)):
+                self._not_a(contexts, "contexts", "array of strings")
+            checks = [StatusCheck(context=c, app_id=None) for c in cast(list[str], contexts)]
+        else:
+            given = settings["checks"]
+            if not isinstance(given, list):
+                self._not_a(given, "checks", "array")
+            for check in cast(list[Any], given):
+                check = self._check_keys(check, {"context", "app_id"}, ("context",), "checks")
+                context, app_id = check["context"], check.get("app_id", -1)
+                if not isinstance(context, str) or not context:
+                    self._not_a(context, "context", "non-empty string")
+                if isinstance(app_id, bool) or not isinstance(app_id, int):
+                    self._not_a(app_id, "app_id", "integer")
+                # -1 is "any app"; so is no app_id where no GitHub App has reported the check,
+                # which none has to the stand-in. A check is required once per context and app.
+                checks.append(StatusCheck(context=context, app_id=None if app_id == -1 else app_id))
+        unique = {(check["context"], check["app_id"]): check for check in checks}
+        return {"strict": strict, "checks": list(unique.values())}
+
+    def _reviews(self, value: object) -> PullRequestReviews | None:
+        if value is None:
+            return None
+        settings = self._check_keys(
+            value,
+            {
+                "dismissal_restrictions",
+                "dismiss_stale_reviews",
+                "require_code_owner_reviews",
+                "required_approving_review_count",
+                "require_last_push_approval",
+                "bypass_pull_request_allowances",
+            },
+            (),
+            "required_pull_request_reviews",
+        )
+        # GitHub documents no default for the count; the stand-in takes its web UI's, 1.
+        count = settings.get("required_approving_review_count", 1)
+        if isinstance(count, bool) or not isinstance(count, int):
+            self._not_a(count, "required_approving_review_count", "integer")
+        if not 0 <= count <= MAX_APPROVALS:
+            limit = f"greater than the maximum of {MAX_APPROVALS}" if count > 0 else "less than the minimum of 0"
+            raise unprocessable(f"For 'properties/required_approving_review_count', {count} is {limit}.")
+        # "Pass an empty dismissal_restrictions object to disable": lists, even empty ones, enable
+        # it (then only those named, and admins, may dismiss reviews).
+        dismissal = settings.get("dismissal_restrictions")
+        if dismissal is not None:
+            self._check_keys(dismissal, {"users", "teams", "apps"}, (), "dismissal_restrictions")
+        bypass = settings.get("bypass_pull_request_allowances")
+        if bypass is not None:
+            self._check_keys(bypass, {"users", "teams", "apps"}, (), "bypass_pull_request_allowances")
+        allowances = None if bypass is None else self._actors(bypass, "bypass_pull_request_allowances")
+        return {
+            "dismiss_stale_reviews": self._flag(settings.get("dismiss_stale_reviews", False), "dismiss_stale_reviews"),
+            "require_code_owner_reviews": self._flag(
+                settings.get("require_code_owner_reviews", False), "require_code_owner_reviews"
+            ),
+            "required_approving_review_count": count,
+            "require_last_push_approval": self._flag(
+                settings.get("require_last_push_approval", False), "require_last_push_approval"
+            ),
+            "dismissal_restrictions": (
+                self._actors(dismissal, "dismissal_restrictions") if isinstance(dismissal, dict) and dismissal else None
+            ),
+            # Nobody allowed to bypass is no allowance: GitHub's answer then has none.
+            "bypass_pull_request_allowances": allowances if allowances and any(allowances.values()) else None,
+        }
+
+    def _actors(self, value: Json, where: str) -> Actors:
+        """Users, teams and apps by login and slug. Unknown ones are refused: the stand-in knows the
+        users and teams it was given, and no GitHub App at all."""
+        lists: dict[str, list[str]] = {}
+        for kind in ("users", "teams", "apps"):
+            names = value.get(kind, [])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in cast(list[Any], names)):
+                self._not_a(names, f"{where}/{kind}", "array of strings")
+            lists[kind] = list(dict.fromkeys(cast(list[str], names)))
+        if sum(len(names) for names in lists.values()) > MAX_ACTORS:
+            raise unprocessable(f"The list of users, apps, and teams in {where} is limited to {MAX_ACTORS} items.")
+        known = {"users": self.users, "teams": self.teams, "apps": {}}
+        canonical: dict[str, list[str]] = {}
+        for kind, names in lists.items():
+            canonical[kind] = []
+            for name in names:
+                match = next((k for k in known[kind] if k.lower() == name.lower()), None)
+                if match is None:
+                    raise unprocessable(f"{where}: no {kind[:-1]} {name!r} can be given access: not found.")
+                canonical[kind].append(match)
+        return {"users": canonical["users"], "teams": canonical["teams"], "apps": canonical["apps"]}
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -1,7 +1,8 @@
 """GitHub's JSON documents for the stand-in's users, organization, teams and repository.
 
 Field for field what the REST description requires of each schema (`simple-user`,
-`public-user`, `private-user`, `organization-full`, `team`, `team-full`, `full-repository`), so
+`public-user`, `private-user`, `organization-full`, `team`, `team-full`, `full-repository`, and a
+branch's protection: `protected-branch`, `branch-protection`, `protected-branch-admin-enforced`), so
 that the provider decodes what it would decode from GitHub; the URLs point back at the stand-in.
 Compared with @octokit/openapi 23.0.2 (see openapi.py).
 """
@@ -9,8 +10,12 @@ Compared with @octokit/openapi 23.0.2 (see openapi.py).
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
+
+from tests.fakes.github_api.records import BranchProtection
 
 Json = dict[str, Any]
 Permission = Literal["pull", "triage", "push", "maintain", "admin"]
@@ -251,3 +256,84 @@ def repository(site: Site, full_name: str, repo_id: int, owner_json: Json, creat
         "network_count": 0,
         "subscribers_count": 0,
     }
+
+
+def _actors_json(users: list[str], teams: list[str], user: Callable[[str], Json], team: Callable[[str], Json]) -> Json:
+    return {"users": [user(login) for login in users], "teams": [team(slug) for slug in teams], "apps": []}
+
+
+def protected_branch(
+    site: Site,
+    full_name: str,
+    branch: str,
+    protection: BranchProtection,
+    user: Callable[[str], Json],
+    team: Callable[[str], Json],
+) -> Json:
+    """`GET` and `PUT /repos/{owner}/{repo}/branches/{branch}/protection`: one document for both.
+
+    It satisfies both the `branch-protection` (GET) and `protected-branch` (PUT) schemas. Status
+    checks, pull request reviews, dismissal restrictions, bypass allowances and push restrictions
+    appear only when set (as GitHub answers: go-github reads a missing one as off); the rest always,
+    as `{"enabled": ...}`. `user` and `team` give the `simple-user` and `team` of a login or slug.
+    """
+    url = site.rest(f"repos/{full_name}/branches/{quote(branch, safe='/')}/protection")
+    document: Json = {"url": url}
+    status_checks = protection["required_status_checks"]
+    if status_checks is not None:
+        document["required_status_checks"] = {
+            "url": f"{url}/required_status_checks",
+            "strict": status_checks["strict"],
+            "contexts": list(dict.fromkeys(check["context"] for check in status_checks["checks"])),
+            "contexts_url": f"{url}/required_status_checks/contexts",
+            "checks": [{"context": check["context"], "app_id": check["app_id"]} for check in status_checks["checks"]],
+        }
+    restrictions = protection["restrictions"]
+    if restrictions is not None:
+        document["restrictions"] = {
+            "url": f"{url}/restrictions",
+            "users_url": f"{url}/restrictions/users",
+            "teams_url": f"{url}/restrictions/teams",
+            "apps_url": f"{url}/restrictions/apps",
+            **_actors_json(restrictions["users"], restrictions["teams"], user, team),
+        }
+    reviews = protection["required_pull_request_reviews"]
+    if reviews is not None:
+        reviews_json: Json = {
+            "url": f"{url}/required_pull_request_reviews",
+            "dismiss_stale_reviews": reviews["dismiss_stale_reviews"],
+            "require_code_owner_reviews": reviews["require_code_owner_reviews"],
+            "required_approving_review_count": reviews["required_approving_review_count"],
+            "require_last_push_approval": reviews["require_last_push_approval"],
+        }
+        dismissal = reviews["dismissal_restrictions"]
+        if dismissal is not None:
+            reviews_json["dismissal_restrictions"] = {
+                "url": f"{url}/dismissal_restrictions",
+                "users_url": f"{url}/dismissal_restrictions/users",
+                "teams_url": f"{url}/dismissal_restrictions/teams",
+                **_actors_json(dismissal["users"], dismissal["teams"], user, team),
+            }
+        bypass = reviews["bypass_pull_request_allowances"]
+        if bypass is not None:
+            reviews_json["bypass_pull_request_allowances"] = _actors_json(bypass["users"], bypass["teams"], user, team)
+        document["required_pull_request_reviews"] = reviews_json
+    document["required_signatures"] = signatures(site, full_name, branch, protection["required_signatures"])
+    document["enforce_admins"] = {"url": f"{url}/enforce_admins", "enabled": protection["enforce_admins"]}
+    for flag in (
+        "required_linear_history",
+        "allow_force_pushes",
+        "allow_deletions",
+        "block_creations",
+        "required_conversation_resolution",
+        "lock_branch",
+        "allow_fork_syncing",
+    ):
+        document[flag] = {"enabled": protection[flag]}
+    return document
+
+
+def signatures(site: Site, full_name: str, branch: str, enabled: bool) -> Json:
+    """`.../protection/required_signatures` (`protected-branch-admin-enforced`)."""
+    url = site.rest(f"repos/{full_name}/branches/{quote(branch, safe='/')}/protection/required_signatures")
+    return {"url": url, "enabled": enabled}
