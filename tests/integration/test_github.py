@@ -37,8 +37,8 @@ from tests.support.stacks import GITHUB_USERS as USERS
 # commands and the two probes; in GitHub, the environment's two secrets and three variables.
 # Prod's stack alone administers the repository, so it adds the environments themselves and their
 # branch policies (production, production-preview, staging: component, environment, policy
-# each), production-preview's secret and the repository secret.
-PREVIEW_CREATES = {"staging": 30, "prod": 40}
+# each), production-preview's secret, the repository secret and main's branch protection.
+PREVIEW_CREATES = {"staging": 30, "prod": 41}
 
 # What was there before the program: must survive every up and the destroy.
 SEEDED_ENVIRONMENT = "qa-sandbox"
@@ -202,6 +202,24 @@ def test_prod_stack(
         # Staging's environment and its protection are prod's to set; its secrets are staging's.
         assert branch_patterns(api, "staging") == ["staging"] and reviewer_ids(api, "staging") == set()
         assert api.environments["staging"]["secrets"] == {}
+        # main, whose code runs with prod's secrets: another person's approval, a code owner's, admins too.
+        protection = api.branch_protection("main")
+        assert protection is not None and protection["enforce_admins"] is True
+        assert protection["required_pull_request_reviews"] == {
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+            "required_approving_review_count": 1,
+            "require_last_push_approval": True,
+            "dismissal_restrictions": None,
+            "bypass_pull_request_allowances": None,
+        }
+        checks = protection["required_status_checks"]
+        assert checks is not None and checks["strict"] is True
+        assert [c["context"] for c in checks["checks"]] == [
+            "lint, types, unit tests, offline check",
+            "pulumi preview (staging)",
+        ]
+        assert not protection["allow_force_pushes"] and not protection["allow_deletions"]
         assert_environment_matches(api, "production-preview", config, secrets)
         # Prod's gate and data cannot be deleted by an update: the production environment, the
         # Docker volume and the Fly app and volume are protected in the state.
@@ -266,6 +284,7 @@ def test_prod_stack(
         assert_no_github_errors(api, before)
         assert set(api.environments) == {SEEDED_ENVIRONMENT}
         assert sorted(api.repo_secrets) == [SEEDED_REPO_SECRET[0]]
+        assert api.branch_protection("main") is None
         assert_seeded_untouched(api)
         # Everything the real provider sent, and every answer, as GitHub's REST description has it.
         assert SpecChecker(install_spec()).check_all(api.requests, OWNER, REPOSITORY) == []
