@@ -15,8 +15,16 @@ import pytest
 
 from service_infra.contract import FLY_REGIONS
 from tests.fakes.fly.app_secrets import parse_secrets
+from tests.fakes.fly.cli import LEAF
 from tests.fakes.fly.core import VERSION, FlyError, PanicError
 from tests.fakes.fly.secret_cases import AFTER, CASES, ENCODINGS, NAME, stdin_for
+from tests.fakes.fly.tokens import (
+    FLAPS_FIRST,
+    GET_APP_BASIC,
+    GET_APP_COMPACT,
+    GET_APP_NAME_FROM_VOLUME,
+    GRAPHQL_FIRST,
+)
 from tests.fakes.fly.volumes import DESTROYED_STATES, SOFT_DELETE_STATE
 
 FAKES = Path(__file__).parent / "fly"
@@ -232,6 +240,99 @@ def test_orgs_without_tokens_map(fly: Fly) -> None:
     fly.ok("apps", "create", "web", "--org", "acme")  # any org named on create becomes yours
     assert [a["Organization"]["Slug"] for a in fly.json("apps", "list", "--json")] == ["acme"]
     assert fly.fail("apps", "create", "z", "--org", "rival") == "Error: organization rival not found\n"
+
+
+# One org with two apps, another org with one; an org token (the list form) and a deploy token for "web".
+SCOPED = {
+    "orgs": {"acme": {"name": "Acme"}, "rival": {"name": "Rival"}},
+    "tokens": {"tok-org": ["acme"], "tok-web": {"apps": ["web"]}},
+    "apps": {"web": {"org": "acme"}, "api": {"org": "acme"}, "theirs": {"org": "rival"}},
+}
+ORG, WEB = {"FLY_API_TOKEN": "tok-org"}, {"FLY_API_TOKEN": "tok-web"}
+# flyctl v0.4.87 printing fly-go v0.9.5's errors: a GraphQL lookup refused, and a Machines API 401.
+GRAPHQL_REFUSED = "Error: failed to run {query}: Not authorized\n"
+FLAPS_REFUSED = r"Error: {prefix}unauthorized \(Request ID: [0-9A-Z]{{26}}-iad\)\n"
+
+
+def test_app_scoped_token_lists_only_its_app(fly: Fly) -> None:
+    fly.write_state(SCOPED)
+    assert [a["Name"] for a in fly.json("apps", "list", "--json", **WEB)] == ["web"]
+    assert fly.ok("apps", "list", "-q", **WEB).stdout == "web\n"
+    assert [a["Name"] for a in fly.json("apps", "list", "--json", "--org", "acme", **WEB)] == ["web"]
+
+
+def test_app_scoped_token_cannot_create_an_app(fly: Fly) -> None:
+    fly.write_state(SCOPED)
+    err = fly.fail("apps", "create", "new", "--org", "acme", "--json", **WEB)
+    assert re.fullmatch(FLAPS_REFUSED.format(prefix=""), err), err
+    # refused before the name is checked: a taken name gets the same answer, not name_taken's
+    assert re.fullmatch(FLAPS_REFUSED.format(prefix=""), fly.fail("apps", "create", "api", "--org", "acme", **WEB))
+    assert fly.fail("apps", "create", "x", "--org", "rival", **WEB) == "Error: organization rival not found\n"
+    assert set(fly.state_json()["apps"]) == {"web", "api", "theirs"}
+
+
+def test_app_scoped_token_is_refused_another_app_of_its_org(fly: Fly) -> None:
+    fly.write_state(SCOPED)
+    vid = fly.json("volumes", "create", "data", "-a", "api", "-r", "ams", "-y", "--json", **ORG)["id"]
+    err = fly.fail("secrets", "import", "--app", "api", "--stage", stdin=f"DB_URL={SECRET}\n", **WEB)
+    assert err == GRAPHQL_REFUSED.format(query=GET_APP_COMPACT)
+    assert err.startswith("Error: failed to run query ($appName: String!) { appcompact:app(name: $appName) { id ")
+    assert fly.fail("secrets", "unset", "A", "--stage", FLY_APP="api", **WEB) == err  # FLY_APP names it
+    assert fly.fail("volumes", "create", "data", "-a", "api", "-r", "ams", "-y", **WEB) == (
+        GRAPHQL_REFUSED.format(query=GET_APP_BASIC)
+    )
+    assert fly.fail("volumes", "show", vid, "--json", **WEB) == GRAPHQL_REFUSED.format(query=GET_APP_NAME_FROM_VOLUME)
+    assert fly.fail("volumes", "destroy", vid, "-a", "api", "-y", **WEB) == GRAPHQL_REFUSED.format(query=GET_APP_BASIC)
+    assert re.fullmatch(FLAPS_REFUSED.format(prefix=""), fly.deploy("api", **WEB).stderr)
+    assert re.fullmatch(
+        FLAPS_REFUSED.format(prefix="failed to list app secrets: "), fly.fail("secrets", "list", "-a", "api", **WEB)
+    )
+    # another org's app, and one that does not exist, are refused alike: the token never learns of them
+    assert fly.fail("volumes", "list", "-a", "theirs", **WEB) == GRAPHQL_REFUSED.format(query=GET_APP_BASIC)
+    assert fly.fail("volumes", "list", "-a", "nope", **WEB) == GRAPHQL_REFUSED.format(query=GET_APP_BASIC)
+    state = fly.state_json()
+    assert "api" not in state["secrets"] and state["releases"] == {}
+    assert [v["app"] for v in state["volumes"].values()] == ["api"] and state["volumes"][vid]["state"] == "created"
+    refused = [e for e in map(json.loads, fly.log.read_text().splitlines()) if e["argv"][:2] == ["secrets", "import"]]
+    assert refused[0]["stdin_bytes"] == 0  # refused before the secrets were read
+    assert set(LEAF) - {"apps list", "version"} == set(GRAPHQL_FIRST) | set(FLAPS_FIRST)  # every command worded
+
+
+def test_app_scoped_token_manages_its_own_app(fly: Fly) -> None:
+    fly.write_state(SCOPED)
+    fly.ok("secrets", "import", "--app", "web", "--stage", stdin=f"DB_URL={SECRET}\n", **WEB)
+    fly.ok("secrets", "unset", "NEVER_SET", "--app", "web", "--stage", **WEB)
+    vid = fly.json("volumes", "create", "data", "-a", "web", "-r", "ams", "-y", "--json", **WEB)["id"]
+    assert fly.json("volumes", "show", vid, "--json", **WEB)["name"] == "data"
+    assert fly.deploy("web", "registry.fly.io/web:v1", **WEB).returncode == 0
+    assert [s["name"] for s in fly.json("secrets", "list", "-a", "web", "-j", **WEB)] == ["DB_URL"]
+    assert fly.json("status", "-a", "web", "-j", **WEB)["Deployed"] is True
+    assert fly.json("volumes", "show", vid, "-j", **WEB)["attached_machine_id"]
+
+
+def test_org_token_still_does_everything_in_its_orgs(fly: Fly) -> None:
+    fly.write_state(SCOPED)
+    assert [a["Name"] for a in fly.json("apps", "list", "--json", **ORG)] == ["api", "web"]
+    fly.ok("apps", "create", "new", "--org", "acme", **ORG)
+    for app in ("web", "api", "new"):
+        fly.ok("secrets", "import", "--app", app, "--stage", stdin="A=1\n", **ORG)
+        fly.ok("volumes", "create", "data", "-a", app, "-r", "ams", "-y", **ORG)
+        assert fly.deploy(app, "registry.fly.io/x:v1", **ORG).returncode == 0
+    assert fly.fail("volumes", "list", "-a", "theirs", **ORG) == 'Error: Could not find App "theirs"\n'
+
+
+def test_the_log_tells_an_app_scoped_token_from_an_org_token(fly: Fly) -> None:
+    fly.write_state(SCOPED)
+    fly.ok("apps", "list", **WEB)
+    fly.ok("apps", "list", **ORG)
+    fly.fail("deploy", "-a", "api", "-i", "img:1", **WEB)
+    entries = [json.loads(line) for line in fly.log.read_text().splitlines()]
+    assert [(e["token_apps"], e["token_orgs"], e["exit_code"]) for e in entries] == [
+        (["web"], ["acme"], 0),
+        (None, ["acme"], 0),
+        (["web"], ["acme"], 1),
+    ]
+    assert entries[2]["app"] == "api" and "tok-" not in fly.log.read_text()
 
 
 def test_apps_destroy(fly: Fly) -> None:

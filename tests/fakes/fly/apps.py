@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 
 from .core import NAME_TAKEN, NAME_TAKEN_SUGGESTION, FlyError, Json, dump, err, now, out, rid, table
-from .session import Ctx, confirm, get_app, my_orgs, require_app
+from .session import Ctx, confirm, get_app, my_orgs, require_app, token_apps
 from .shapes import app_json, current_release, machine_json, org_json, release_json
+from .tokens import refusal
 
 
 def cmd_apps_list(x: Ctx) -> None:
@@ -15,7 +16,8 @@ def cmd_apps_list(x: Ctx) -> None:
         if x.f("org") not in orgs:
             raise FlyError(f'error getting organization: Could not find Organization "{x.f("org")}"')
         orgs = {x.f("org")}
-    names = sorted(n for n, a in x.st["apps"].items() if a["org"] in orgs)
+    scope = token_apps(x)  # an app-scoped token sees its own apps only
+    names = sorted(n for n, a in x.st["apps"].items() if a["org"] in orgs and (scope is None or n in scope))
     if x.f("json"):
         return dump([app_json(x, n) for n in names])
     if x.f("quiet"):
@@ -50,6 +52,8 @@ def cmd_apps_create(x: Ctx) -> None:
     known = x.st["orgs"].get(slug)
     if slug not in orgs and (x.st.get("tokens") is not None or (known and known.get("member") is False)):
         raise FlyError(f"organization {slug} not found")
+    if token_apps(x) is not None:  # the Machines API's CreateApp refuses a deploy token, before any validation
+        raise refusal(x.command)
     x.st["orgs"].setdefault(slug, {"name": slug, "type": "SHARED"})
     if name in x.st["apps"]:  # app names are global: taken in any org, yours included (flaps CreateApp: 422)
         raise FlyError(NAME_TAKEN, suggestion=NAME_TAKEN_SUGGESTION, request_id=True)

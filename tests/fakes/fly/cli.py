@@ -20,7 +20,7 @@ from .apps import (
 from .core import VERSION, FlyError, PanicError, err, now, out, rid
 from .deploy import cmd_deploy
 from .flags import APP, DEPLOY, GLOBAL, JSONF, SECRETS, VM, YES, flags, parse_args
-from .session import Ctx, app_name, load_config, load_state, my_orgs, save_state
+from .session import Ctx, app_name, load_config, load_state, my_orgs, save_state, token_apps
 from .volumes import (
     cmd_volumes_create,
     cmd_volumes_destroy,
@@ -173,6 +173,8 @@ def run(x: Ctx, argv: list[str]) -> None:
     x.st, state_path, _lock = load_state()
     try:
         x.token_orgs = sorted(my_orgs(x))  # checks the token against the state's tokens map
+        scope = token_apps(x)
+        x.token_apps = None if scope is None else sorted(scope)
         if key == "deploy" and x.args:  # ChangeWorkingDirectoryToFirstArgIfPresent
             wd = os.path.abspath(x.args[0])
             try:
@@ -211,9 +213,11 @@ def main() -> int:
                 "argv": sys.argv[1:],
                 "prog": sys.argv[0],
                 "env_token_present": token_in_env,
-                # Who acted on what, without the token itself: its orgs, and the app that --app, FLY_APP
-                # or the fly.toml named (None where the command takes no app).
+                # Who acted on what, without the token itself: its orgs, the apps an app-scoped deploy
+                # token is limited to (None: an org token), and the app that --app, FLY_APP or the
+                # fly.toml named (None where the command takes no app).
                 "token_orgs": x.token_orgs,
+                "token_apps": x.token_apps,
                 "app": (app_name(x) or None) if "app" in x.spec and x.st else None,
                 "stdin_bytes": x.stdin_bytes,
                 "exit_code": code,

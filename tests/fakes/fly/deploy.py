@@ -13,7 +13,7 @@ from typing import Any
 
 from .apps import add_release
 from .core import NEED_YES, FlyError, Json, err, now, out, rid
-from .session import Ctx, get_app, require_app
+from .session import Ctx, check_app, get_app, require_app
 from .shapes import current_release
 from .volumes import live_volumes, new_volume
 
@@ -264,6 +264,7 @@ def default_region() -> str:
 
 def cmd_deploy(x: Ctx) -> None:
     name = require_app(x)
+    check_app(x, name)  # an app-scoped token: refused before anything of another app is read
     c = copy.deepcopy(x.cfg)
     if c is None:  # no fly.toml: flyctl deploys the current release's config
         cur = name in x.st["apps"] and current_release(x, name)

@@ -12,6 +12,9 @@ from typing import IO, Any
 
 from .core import NEED_YES, FlyError, Json
 from .flags import GLOBAL, Spec, convert, flags, zero
+from .tokens import refusal
+
+NOT_AUTHENTICATED = "You must be authenticated to view this."
 
 
 class Ctx:
@@ -25,6 +28,7 @@ class Ctx:
         self.st: Json = {}
         self.token = ""
         self.token_orgs: list[str] | None = None  # the orgs the token was found to belong to, for the log
+        self.token_apps: list[str] | None = None  # an app-scoped token's apps (None: an org token), for the log
         self.stdin_bytes = 0
         self.cfg: Json | None = None
         self.cfg_path: str | None = None
@@ -36,6 +40,11 @@ class Ctx:
             return self.vals[name]
         kind, _, default = self.spec[name]
         return zero(kind) if default is None else convert(kind, default)
+
+    @property
+    def command(self) -> str:
+        """The command path without the program's name: "secrets import"."""
+        return self.path.partition(" ")[2]
 
 
 def load_state() -> tuple[Json, str, IO[str]]:
@@ -73,16 +82,37 @@ def save_state(st: Json, path: str) -> None:
     os.replace(tmp, path)
 
 
+def token_apps(x: Ctx) -> set[str] | None:
+    """The apps an app-scoped deploy token (``{"apps": [...]}`` in the tokens map) is limited to; None for
+    an org token (a list of org slugs), or when the state has no tokens map."""
+    tokens = x.st.get("tokens")
+    if tokens is None:
+        return None
+    if x.token not in tokens:
+        raise FlyError(NOT_AUTHENTICATED)
+    entry = tokens[x.token]
+    return set(entry["apps"]) if isinstance(entry, dict) else None
+
+
 def my_orgs(x: Ctx) -> set[str]:
     tokens = x.st.get("tokens")
     if tokens is None:
         return {slug for slug, o in x.st["orgs"].items() if o.get("member", True)}
-    if x.token not in tokens:
-        raise FlyError("You must be authenticated to view this.")
+    apps = token_apps(x)
+    if apps is not None:  # an app-scoped token belongs to its apps' org
+        return {x.st["apps"][a]["org"] for a in apps if a in x.st["apps"]}
     return set(tokens[x.token])
 
 
+def check_app(x: Ctx, name: str) -> None:
+    """An app-scoped token is refused any app but its own, in the words of the API the command asks first."""
+    apps = token_apps(x)
+    if apps is not None and name not in apps:
+        raise refusal(x.command)
+
+
 def get_app(x: Ctx, name: str) -> Json:
+    check_app(x, name)
     app = x.st["apps"].get(name)
     if app is None or app["org"] not in my_orgs(x):
         raise FlyError(f'Could not find App "{name}"')

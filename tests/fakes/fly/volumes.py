@@ -9,8 +9,9 @@ from service_infra.contract import FLY_REGIONS
 from service_infra.ops.fly import GONE_STATES
 
 from .core import FlyError, Json, dump, err, now, out, rid, table
-from .session import Ctx, app_name, confirm, get_app, my_orgs, require_app
+from .session import Ctx, app_name, check_app, confirm, get_app, my_orgs, require_app, token_apps
 from .shapes import volume_json
+from .tokens import GET_APP_NAME_FROM_VOLUME, graphql_refusal
 
 # Fly's regions, the list the program validates against (a state file's "regions" replaces it).
 REGIONS = sorted(FLY_REGIONS)
@@ -158,11 +159,13 @@ def find_volume(x: Ctx, vid: str) -> tuple[Json | None, str]:  # the volume (Non
     app, vol = app_name(x), x.st["volumes"].get(vid)
     if not app:  # no app in context: flyctl asks GraphQL which app owns the id
         if vol is None or x.st["apps"].get(vol["app"], {}).get("org") not in my_orgs(x):
-            raise FlyError(
-                "failed to run query($id: ID!) { volume: volume(id: $id) { ... on Volume { app { name } } "
-                f"}} }}: Could not find Volume with id '{vid}'"
-            )
+            raise FlyError(f"failed to run {GET_APP_NAME_FROM_VOLUME}: Could not find Volume with id '{vid}'")
+        scope = token_apps(x)
+        if scope is not None and vol["app"] not in scope:  # another app's volume, to an app-scoped token
+            raise graphql_refusal(GET_APP_NAME_FROM_VOLUME)
         app = vol["app"]
+    else:  # GetAppBasic
+        check_app(x, app)
     if not x.args:
         raise FlyError("volume ID must be specified when not running interactively")
     return (vol if vol and vol["app"] == app else None), app
