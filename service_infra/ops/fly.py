@@ -129,6 +129,16 @@ def name_taken(stderr: str) -> bool:
     return bool(errors) and _ERROR_IDS.sub("", errors[0]) == NAME_TAKEN_MESSAGE
 
 
+# How flyctl v0.4.87 reports a token the Machines API refuses (fly-go v0.9.5 flaps: the body's
+# "error", `unauthorized` for a 401; flyctl's printError adds "Error: " and the request id).
+_UNAUTHORIZED = re.compile(r"^Error: (?:[\w ]+: )?unauthorized(?: \((?:Request|Trace) ID: [^)]*\))*$", re.MULTILINE)
+
+
+def unauthorized(stderr: str) -> bool:
+    """Whether the API refused the token for this (a deploy token asked about another app)."""
+    return bool(_UNAUTHORIZED.search(stderr))
+
+
 # flyctl's wording for what is already gone (session.go's app lookup; flaps' volume not_found).
 APP_GONE = "Could not find App"
 VOLUME_GONE = "not_found: volume not found"
@@ -162,6 +172,14 @@ def ensure_app(app: str, org: str) -> dict[str, object]:
             raise FlyError(
                 f"Fly app name {app} belongs to someone else (it is taken and not visible to this token): "
                 f"choose another `fly.app`"
+            ) from None
+        if unauthorized(error.stderr):
+            raise FlyError(
+                f"Fly app {app} is not one this stack's token reaches, and the token cannot create apps (a deploy "
+                f"token reaches its own app alone; making one takes the organization's token). If {app} is this "
+                f"stack's, create it once with the organization's token: fly apps create {app} --org {org}, and "
+                f"set secrets.FLY_API_TOKEN to `fly tokens create deploy -a {app}` (docs/delivery.md); if it is "
+                "another stack's, set this stack's own `fly.app`"
             ) from None
         raise
     return {"app": app, "hostname": f"{app}.fly.dev", "adopted": False}

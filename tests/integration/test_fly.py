@@ -62,6 +62,38 @@ def test_an_app_name_owned_by_someone_else_is_a_clear_error(
     assert read_fly_state(fly_state["state"])["apps"]["taken-name"]["org"] == "rival"
 
 
+def test_a_deploy_token_reaches_its_own_app_and_is_refused_another(
+    project: Project, fly_state: dict[str, Path], public_health_url: str
+) -> None:
+    """Each stack's FLY_API_TOKEN is a deploy token of its own app (the stand-in refuses it any
+    other, as Fly does): staging's adopts staging's app; a staging file naming prod's app is
+    stopped with what to do, and prod's app is untouched."""
+    token = FLY_SECRETS["FLY_API_TOKEN"]
+    fly_state["state"].write_text(
+        json.dumps(
+            {
+                "orgs": {"acme": {"name": "Acme", "type": "SHARED", "member": True}},
+                "tokens": {token: {"apps": ["it-deploy-staging"]}},
+                "apps": {"it-deploy-staging": {"org": "acme"}, "it-deploy-prod": {"org": "acme"}},
+            }
+        )
+    )
+    staging = project.stack("staging", fly_config("it-deploy-staging", public_health_url), FLY_SECRETS)
+    staging.up()
+    state = read_fly_state(fly_state["state"])
+    assert state["releases"]["it-deploy-staging"] and "it-deploy-prod" not in state.get("releases", {})
+
+    reaching = project.stack("staging-reaching", fly_config("it-deploy-prod", public_health_url), FLY_SECRETS)
+    with pytest.raises(auto.CommandError) as refused:
+        reaching.up()
+    message = str(refused.value)
+    assert "Fly app it-deploy-prod is not one this stack's token reaches, and the token cannot create apps" in message
+    assert "fly tokens create deploy -a it-deploy-prod" in message and token not in message
+    after = read_fly_state(fly_state["state"])
+    assert "it-deploy-prod" not in after.get("releases", {}) and "it-deploy-prod" not in after.get("secrets", {})
+    assert not [v for v in after.get("volumes", {}).values() if v.get("app") == "it-deploy-prod"]
+
+
 POLICY_PACK = str(ROOT / "policy")
 
 

@@ -198,3 +198,17 @@ def test_the_callers_token_app_and_fly_toml_cannot_retarget_any_fly_command(tmp_
         assert call["exit_code"] == 0 and call["token_orgs"] == ["acme"], call
         assert call["app"] in ("web", None) and "other-app" not in call["argv"], call
     assert [c["argv"][2] for c in calls if c["argv"][:2] == ["apps", "destroy"]] == ["web"]
+
+
+@pytest.mark.parametrize(
+    ("stderr", "refused"),
+    [
+        ("Error: unauthorized (Request ID: 01JF8Z4Q9W2V3X5Y6Z7A8B9C0D-iad)\n", True),  # apps create, deploy
+        ("Error: failed to list app secrets: unauthorized (Request ID: 01JF8Z4Q9W2V3X5Y6Z7A8B9C0D-iad)\n", True),
+        ("Error: Validation failed: Name has already been taken\n", False),
+        ("Error: the app is unauthorized to use this volume size\n", False),
+    ],
+)
+def test_a_token_the_api_refuses_is_told_apart(stderr: str, refused: bool) -> None:
+    """flyctl v0.4.87's words for a 401 of the Machines API (fly-go v0.9.5 flaps), and nothing else."""
+    assert flyctl.unauthorized(stderr) is refused
