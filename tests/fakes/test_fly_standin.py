@@ -716,3 +716,22 @@ def test_secrets_import_of_a_lone_quote_panics_like_flyctl(fly: Fly) -> None:
     assert fly.fail("secrets", "import", "-a", "web", "--stage", stdin=too_long) == (
         "Error: requires at least one SECRET=VALUE pair\n"
     )
+
+
+def test_volumes_create_records_the_machine_it_asks_a_host_for(fly: Fly) -> None:
+    """flyctl sends the guest of --vm-size (fly-go's presets) and --vm-memory as the volume's
+    compute requirements, which place it on a host that can run such a machine."""
+    vid = fly.app_with_volume()
+    assert fly.state_json()["volumes"][vid]["compute"] == {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256}
+    sized = fly.json(
+        "volumes", "create", "big", "--app", "web", "--region", "ams", "--size", "1",
+        "--vm-size", "performance-2x", "--vm-memory", "8192", "--yes", "--json",
+    )  # fmt: skip
+    assert fly.state_json()["volumes"][sized["id"]]["compute"] == {
+        "cpu_kind": "performance",
+        "cpus": 2,
+        "memory_mb": 8192,
+    }
+    assert "invalid machine size" in fly.fail(
+        "volumes", "create", "bad", "--app", "web", "--region", "ams", "--vm-size", "shared-cpu-3x", "--yes"
+    )

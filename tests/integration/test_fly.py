@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from service_infra.settings import FlyTarget
 from tests.fakes.fly.volumes import DESTROYED_STATES
 from tests.fakes.github_api import GithubApi
 from tests.support import ROOT
@@ -35,6 +36,14 @@ def test_app_volume_and_secrets_are_created_once(
     state = read_fly_state(fly_state["state"])
     assert list(state["apps"]) == ["it-image-descriptor"]
     assert [v["name"] for v in state["volumes"].values()] == ["cache_data"]
+    # Placed on a host that can run the app's machine: the stack's VM size and memory went with the create.
+    (volume,) = state["volumes"].values()
+    target = FlyTarget.model_fields
+    assert volume["compute"] == {
+        "cpu_kind": "shared",
+        "cpus": 1,
+        "memory_mb": target["memory_mb"].default,
+    }, (volume["compute"], target["vm_size"].default)
     assert set(state["secrets"]["it-image-descriptor"]) == {"GOOGLE_AI_API_KEY", "SUPABASE_URL"}
     (release,) = state["releases"]["it-image-descriptor"]
     assert release["image"] == "ghcr.io/acme/image-descriptor:sha-5e0a7c9"

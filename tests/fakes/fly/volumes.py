@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 
-from service_infra.contract import FLY_REGIONS
+from service_infra.contract import FLY_MEMORY_RULES, FLY_REGIONS, FLY_VM_CPUS
 from service_infra.ops.fly import GONE_STATES
 
 from .core import FlyError, Json, dump, err, now, out, rid, table
@@ -22,6 +22,7 @@ REGIONS = sorted(FLY_REGIONS)
 # may seed any of the others.
 DESTROYED_STATES = GONE_STATES
 SOFT_DELETE_STATE = "pending_destroy"
+DEFAULT_VM_SIZE = "shared-cpu-1x"  # fly-go v0.9.5 DefaultVMSize
 
 
 def is_destroyed(volume: Json) -> bool:
@@ -44,6 +45,7 @@ def new_volume(
     retention: int = 5,
     backups: bool = True,
     auto_created: bool = False,
+    compute: Json | None = None,
 ) -> Json:
     if not re.fullmatch(r"[a-z0-9_]{1,30}", name):  # enforced by the API; exact server wording not in flyctl
         raise FlyError(
@@ -68,8 +70,38 @@ def new_volume(
         "auto_backup_enabled": backups,
         "host_status": "ok",
         "auto_created": auto_created,
+        # What the create request asked of the host (CreateVolumeRequest.ComputeRequirements).
+        "compute": compute or machine_guest(x),
     }
     return x.st["volumes"][vid]
+
+
+def machine_guest(x: Ctx) -> Json:
+    """The guest flyctl v0.4.87 sends as a volume's compute requirements (internal/flag/machines.go
+    GetMachineGuest): fly-go v0.9.5's preset for --vm-size (default shared-cpu-1x; machine_types.go
+    MachinePresets: per CPU 256 MB shared, 2048 MB performance), then --vm-cpus and --vm-memory (MB)."""
+    size = x.f("vm-size") or DEFAULT_VM_SIZE
+    if size not in FLY_VM_CPUS:
+        kind = next((k for k in ("shared", "performance") if size.startswith(k)), None)
+        if kind is None:
+            raise FlyError(
+                f"invalid machine preset requested, '{size}', expected to start with 'shared' or 'performance'"
+            )
+        valid = ", ".join(sorted(s for s in FLY_VM_CPUS if s.startswith(kind)))
+        raise FlyError(f"'{size}' is an invalid machine size, choose one of: [{valid}]")
+    kind = "shared" if size.startswith("shared") else "performance"
+    per_cpu = FLY_MEMORY_RULES[kind][1]  # fly-go's MIN_MEMORY_MB_PER_(SHARED_)CPU, the presets' memory
+    guest: Json = {"cpu_kind": kind, "cpus": FLY_VM_CPUS[size], "memory_mb": FLY_VM_CPUS[size] * per_cpu}
+    if x.f("vm-cpus"):
+        guest["cpus"] = x.f("vm-cpus")
+    memory = x.f("vm-memory")
+    if memory:
+        if not str(memory).isdigit():  # flyctl also reads units (1gb); the program passes MB
+            raise FlyError(f"invalid size {memory!r} (the stand-in reads MB only)")
+        if int(memory) == 0:
+            raise FlyError("--vm-memory cannot be zero")
+        guest["memory_mb"] = int(memory)
+    return guest
 
 
 def print_volume(v: Json, app: str) -> None:  # volumes.printVolume
