@@ -24,6 +24,7 @@ from tests.support.world import project_env
 # tests of a run): the parallel workers start on them, so no long test starts last.
 LONGEST_FIRST = (
     "test_shared_backend.py",
+    "test_isolation.py",
     "test_ssh_host.py",
     "test_interrupted_updates.py",
     "test_mac_host_reboot.py",
@@ -32,6 +33,10 @@ LONGEST_FIRST = (
     "test_upgrade.py",
     "test_local_stack.py",
 )
+
+
+# The fixture of the example images every worker shares (the first to need it builds them).
+IMAGE_FIXTURE = "example_image"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -47,6 +52,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return item.get_closest_marker("integration") is None, rank
 
     items.sort(key=order)
+    # The first test that needs the example images builds them (minutes); the other workers would
+    # wait for the archive. So the first goes first, then the integration tests that need no image
+    # (the Fly stand-in's, the harness's own), which keep the other workers busy meanwhile.
+    integration = [item for item in items if item.get_closest_marker("integration") is not None]
+    builder = next((item for item in integration if IMAGE_FIXTURE in item.fixturenames), None)
+    if builder is not None:
+        image_free = [item for item in integration if IMAGE_FIXTURE not in item.fixturenames]
+        early = {id(builder), *(id(item) for item in image_free)}
+        items[:] = [builder, *image_free, *(item for item in items if id(item) not in early)]
 
 
 # The session's parts whose logs a failing test's report ends with, by fixture name.
