@@ -24,10 +24,16 @@ if ! docker image inspect "$proxy_image" >/dev/null 2>&1; then
 fi
 
 # State on this machine unless the user points elsewhere; the local stack holds no secrets,
-# so the example passphrase is enough unless one is set.
-export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://${SERVICE_INFRA_STATE:-$HOME/.local/share/service-infra/state}}"
+# so the example passphrase is enough unless one is set. metadata=skip: no `.attrs` sidecar
+# files, which gocloud's fileblob writes in place, where the program's read of its own stack can
+# meet one half-written ("failed to load checkpoint: EOF").
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://${SERVICE_INFRA_STATE:-$HOME/.local/share/service-infra/state}?metadata=skip}"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-service-infra-example}"
-case "$PULUMI_BACKEND_URL" in file://*) mkdir -p "${PULUMI_BACKEND_URL#file://}" ;; esac
+case "$PULUMI_BACKEND_URL" in file://*)
+  state_dir="${PULUMI_BACKEND_URL#file://}"
+  mkdir -p "${state_dir%%\?*}"
+  ;;
+esac
 
 pulumi stack select --create local --non-interactive >/dev/null
 if [ "${1:-up}" = destroy ]; then

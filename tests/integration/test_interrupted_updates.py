@@ -40,7 +40,7 @@ from tests.support.harness import (
 )
 from tests.support.harness.load import Load
 from tests.support.leftovers import RUN_LABEL, THIS_RUN
-from tests.support.pulumi_project import EventLog, Project, Step, kill_update
+from tests.support.pulumi_project import EventLog, Project, Step, file_backend, kill_update
 from tests.support.stacks import app_containers, assert_converged, deployed, two_updates_at_once
 
 
@@ -292,7 +292,10 @@ def test_a_kill_while_the_state_is_written_is_mended_once_its_holder_is_gone(
     """The file:// backend writes a state file's metadata (`.attrs`) in place, so a kill between
     its creation and its content leaves it empty and the stack unreadable (FileBackend in
     service_infra/cli/recover.py). No kill can be aimed at that instant: the update is stopped
-    once it holds the lock, and the file is emptied as such a kill leaves it."""
+    once it holds the lock, and the file is emptied as such a kill leaves it. (A backend made with
+    `?metadata=skip`, as scripts/deploy-local.sh makes it, writes no sidecar: this is one made
+    without, as `pulumi login file://...` alone does.)"""
+    project.env["PULUMI_BACKEND_URL"] = file_backend(project.state_dir, sidecars=True)
     stack, port = deployed(project, ssh_host, registry, example_image)
     metadata = project.state_dir / ".pulumi" / "stacks" / PROJECT / "staging.json.attrs"
     assert json.loads(metadata.read_text())["md5"]
