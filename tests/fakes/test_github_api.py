@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.github_api import DEFAULT_TOKEN, DEFAULT_TOKEN_LABEL, GithubApi
-from tests.fakes.github_api.client import OPENER, call, request, seal
+from tests.fakes.github_api.client import CHECK, OPENER, call, provider_protection_body, request, seal
 
 OWNER, REPO = "acme", "local-llm-server"
 USERS = {"alice-acme": 101, "bob-acme": 102}
@@ -587,31 +587,6 @@ def test_add_token_takes_githubs_permission_names_and_levels(api: GithubApi) -> 
 # signatures call and the read; delete is DELETE .../protection.
 
 PROTECTION = f"{REPO_PATH}/branches/main/protection"
-CHECK = "lint, types, unit tests, offline check"
-
-
-def provider_protection_body(**overrides: Any) -> dict[str, Any]:
-    """The ProtectionRequest buildProtectionRequest makes for the prod stack's BranchProtectionV3.
-
-    go-github marshals it so: `restrictions` null (none declared), `required_conversation_resolution`
-    false (a pointer, always set), `dismissal_restrictions` {} (an empty request struct: none),
-    no `bypass_pull_request_allowances` (nil), and each check without app_id ("context" alone, no
-    ":app_id" suffix in the declared name).
-    """
-    return {
-        "required_status_checks": {"strict": True, "checks": [{"context": CHECK}]},
-        "required_pull_request_reviews": {
-            "dismissal_restrictions": {},
-            "dismiss_stale_reviews": True,
-            "require_code_owner_reviews": True,
-            "required_approving_review_count": 1,
-            "require_last_push_approval": True,
-        },
-        "enforce_admins": True,
-        "restrictions": None,
-        "required_conversation_resolution": False,
-        **overrides,
-    }
 
 
 def test_branch_protection_round_trips_what_the_provider_sends(api: GithubApi) -> None:

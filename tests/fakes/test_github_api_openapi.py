@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.github_api import ApiRequest, GithubApi
-from tests.fakes.github_api.client import call, request, seal
+from tests.fakes.github_api.client import call, provider_protection_body, request, seal
 from tests.fakes.github_api.openapi import (
     SPEC_VERSION,
     UNREQUIRED_REQUEST_FIELDS,
@@ -101,29 +101,11 @@ def environment_body(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def protection_body(**overrides: Any) -> dict[str, Any]:
-    """The ProtectionRequest terraform-provider-github v6.13.0 builds for the prod stack's branch protection."""
-    return {
-        "required_status_checks": {"strict": True, "checks": [{"context": "lint, types, unit tests, offline check"}]},
-        "required_pull_request_reviews": {
-            "dismissal_restrictions": {},
-            "dismiss_stale_reviews": True,
-            "require_code_owner_reviews": True,
-            "required_approving_review_count": 1,
-            "require_last_push_approval": True,
-        },
-        "enforce_admins": True,
-        "restrictions": None,
-        "required_conversation_resolution": False,
-        **overrides,
-    }
-
-
 def protection_run(api: GithubApi) -> None:
     """github_branch_protection_v3's create, refresh, updates and delete, call for call."""
     protection = f"{REPO_PATH}/branches/main/protection"
     signatures = f"{protection}/required_signatures"
-    assert call(api, "PUT", protection, protection_body())[0] == 200  # create
+    assert call(api, "PUT", protection, provider_protection_body())[0] == 200  # create
     assert call(api, "DELETE", signatures)[0] == 204  # require_signed_commits = false
     etag = request(api, "GET", protection)[2]["ETag"]  # the read
     call(api, "GET", signatures)
@@ -131,11 +113,11 @@ def protection_run(api: GithubApi) -> None:
     request(api, "GET", signatures, headers={"If-None-Match": etag})
     # an update: the contexts read back come as checks from any app; then signed commits required
     checks = {"strict": True, "checks": [{"context": "lint, types, unit tests, offline check", "app_id": -1}]}
-    assert call(api, "PUT", protection, protection_body(required_status_checks=checks))[0] == 200
+    assert call(api, "PUT", protection, provider_protection_body(required_status_checks=checks))[0] == 200
     assert call(api, "POST", signatures)[0] == 200
     assert request(api, "GET", protection, headers={"If-None-Match": etag})[0] == 200
     # an update dropping reviews, then the delete
-    assert call(api, "PUT", protection, protection_body(required_pull_request_reviews=None))[0] == 200
+    assert call(api, "PUT", protection, provider_protection_body(required_pull_request_reviews=None))[0] == 200
     assert call(api, "DELETE", f"{protection}/required_pull_request_reviews")[0] == 204
     assert call(api, "DELETE", protection)[0] == 204
     assert call(api, "GET", protection)[0] == 404  # Branch not protected
@@ -227,14 +209,19 @@ def test_error_answers_are_as_described(api: GithubApi, checker: SpecChecker) ->
     call(api, "POST", f"{REPO_PATH}/environments/production/deployment-branch-policies", {"name": "main"})
     call(api, "POST", f"{REPO_PATH}/environments/production/variables", {"name": "GITHUB_X", "value": "x"})
     call(api, "PUT", f"{REPO_PATH}/actions/secrets/OK", {"encrypted_value": "c2VhbGVk", "key_id": "nope"})
-    call(api, "PUT", f"{REPO_PATH}/branches/release/protection", protection_body())  # Branch not found
+    call(api, "PUT", f"{REPO_PATH}/branches/release/protection", provider_protection_body())  # Branch not found
     call(api, "GET", f"{REPO_PATH}/branches/main/protection")  # Branch not protected
     call(api, "DELETE", f"{REPO_PATH}/branches/main/protection")
     call(api, "GET", f"{REPO_PATH}/branches/main/protection/required_signatures")
     both = {"strict": True, "contexts": ["lint"], "checks": [{"context": "lint"}]}
-    call(api, "PUT", f"{REPO_PATH}/branches/main/protection", protection_body(required_status_checks=both))
-    reviews = {**protection_body()["required_pull_request_reviews"], "required_approving_review_count": 7}
-    call(api, "PUT", f"{REPO_PATH}/branches/main/protection", protection_body(required_pull_request_reviews=reviews))
+    call(api, "PUT", f"{REPO_PATH}/branches/main/protection", provider_protection_body(required_status_checks=both))
+    reviews = {**provider_protection_body()["required_pull_request_reviews"], "required_approving_review_count": 7}
+    call(
+        api,
+        "PUT",
+        f"{REPO_PATH}/branches/main/protection",
+        provider_protection_body(required_pull_request_reviews=reviews),
+    )
     assert sorted({r.status for r in api.requests}) == [200, 401, 404, 422]
     assert [str(problem) for problem in checker.check_all(api.requests, OWNER, REPO)] == []
 
@@ -244,7 +231,7 @@ def test_a_refusal_of_a_fine_grained_token_is_as_described(api: GithubApi, check
     call(api, "PUT", f"{REPO_PATH}/environments/production", environment_body(), auth=f"Bearer {token}")
     secret = {"encrypted_value": "c2VhbGVk", "key_id": "1"}
     call(api, "PUT", f"{REPO_PATH}/actions/secrets/OK", secret, auth=f"Bearer {token}")
-    call(api, "PUT", f"{REPO_PATH}/branches/main/protection", protection_body(), auth=f"Bearer {token}")
+    call(api, "PUT", f"{REPO_PATH}/branches/main/protection", provider_protection_body(), auth=f"Bearer {token}")
     call(api, "GET", f"{REPO_PATH}/branches/main/protection", auth=f"Bearer {token}")
     assert [r.status for r in api.requests] == [403, 403, 403, 403]
     assert [str(problem) for problem in checker.check_all(api.requests, OWNER, REPO)] == []
@@ -290,11 +277,11 @@ def test_can_admins_bypass_is_the_one_field_the_description_leaves_out(checker: 
 def test_checks_without_contexts_is_the_one_omission_the_description_forbids(checker: SpecChecker) -> None:
     path = f"/api/v3{REPO_PATH}/branches/main/protection"
     refused = {"message": "Invalid request.", "documentation_url": "https://docs.github.com/rest"}
-    sent = ApiRequest("PUT", path, {}, protection_body(), 422, refused)
+    sent = ApiRequest("PUT", path, {}, provider_protection_body(), 422, refused)
     assert checker.check(sent, OWNER, REPO) == []
-    assert sent.body["required_status_checks"] == protection_body()["required_status_checks"]  # left alone
+    assert sent.body["required_status_checks"] == provider_protection_body()["required_status_checks"]  # left alone
     for checks in ({"checks": [{"context": "lint"}]}, {"strict": "yes", "checks": []}):
-        sent = ApiRequest("PUT", path, {}, protection_body(required_status_checks=checks), 422, refused)
+        sent = ApiRequest("PUT", path, {}, provider_protection_body(required_status_checks=checks), 422, refused)
         assert [p.problem.split(":")[0] for p in checker.check(sent, OWNER, REPO)] == ["request"]
     assert list(UNREQUIRED_REQUEST_FIELDS) == [("PUT", PROTECTION)]
 

@@ -62,3 +62,30 @@ def seal(public_key_b64: str, value: str) -> str:
     """`value` sealed for a GitHub secrets public key, base64-encoded, as clients send it."""
     box = SealedBox(PublicKey(base64.b64decode(public_key_b64)))
     return base64.b64encode(box.encrypt(value.encode())).decode()
+
+
+CHECK = "lint, types, unit tests, offline check"
+
+
+def provider_protection_body(**overrides: Any) -> dict[str, Any]:
+    """The ProtectionRequest buildProtectionRequest makes for the prod stack's BranchProtectionV3.
+
+    go-github marshals it so: `restrictions` null (none declared), `required_conversation_resolution`
+    false (a pointer, always set), `dismissal_restrictions` {} (an empty request struct: none),
+    no `bypass_pull_request_allowances` (nil), and each check without app_id ("context" alone, no
+    ":app_id" suffix in the declared name).
+    """
+    return {
+        "required_status_checks": {"strict": True, "checks": [{"context": CHECK}]},
+        "required_pull_request_reviews": {
+            "dismissal_restrictions": {},
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+            "required_approving_review_count": 1,
+            "require_last_push_approval": True,
+        },
+        "enforce_admins": True,
+        "restrictions": None,
+        "required_conversation_resolution": False,
+        **overrides,
+    }
