@@ -39,6 +39,10 @@ LONGEST_FIRST = (
 IMAGE_FIXTURE = "example_image"
 
 
+def _needs_images(item: pytest.Item) -> bool:
+    return IMAGE_FIXTURE in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
@@ -56,9 +60,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # wait for the archive. So the first goes first, then the integration tests that need no image
     # (the Fly stand-in's, the harness's own), which keep the other workers busy meanwhile.
     integration = [item for item in items if item.get_closest_marker("integration") is not None]
-    builder = next((item for item in integration if IMAGE_FIXTURE in item.fixturenames), None)
+    builder = next((item for item in integration if _needs_images(item)), None)
     if builder is not None:
-        image_free = [item for item in integration if IMAGE_FIXTURE not in item.fixturenames]
+        image_free = [item for item in integration if not _needs_images(item)]
         early = {id(builder), *(id(item) for item in image_free)}
         items[:] = [builder, *image_free, *(item for item in items if id(item) not in early)]
 
