@@ -1,4 +1,4 @@
-"""`python -m service_infra check|rollback|config-reference ...`: see service_infra.cli.main."""
+"""`python -m service_infra <command>`: the operator commands (the list: service_infra.cli.main)."""
 
 import sys
 
