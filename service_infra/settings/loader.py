@@ -10,6 +10,7 @@ from typing import Any
 from service_infra.contract import PROJECT
 from service_infra.settings.base import NUL_IN_ENVIRONMENT
 from service_infra.settings.errors import SettingsError
+from service_infra.settings.fly_secrets import UnsafeSecretError, secret_line
 from service_infra.settings.stack import Settings, parse_settings
 
 
@@ -138,10 +139,9 @@ def check_secret_values(settings: Settings, values: Mapping[str, str]) -> None:
 
     `secret_env` reaches a container as environment variables, each a C string: a NUL byte would
     cut the value there. A Fly app's secrets go through flyctl's `secrets import` parser, which
-    alters some values in every encoding (commands.fly.secret_line says which). Each problem names
+    alters some values in every encoding (settings.fly_secrets.secret_line says which). Each problem names
     the secret and the service; the values themselves are never shown.
     """
-    from service_infra.commands.fly import UnsafeSecretError, secret_line
 
     problems = [
         f"{PROJECT}:secrets.{secret}: "

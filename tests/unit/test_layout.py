@@ -37,6 +37,30 @@ def test_the_packages_ops_load_through_import_nothing(path: Path) -> None:
     assert _imports(path) == [], f"{path} must stay import-free: `python3 -m service_infra.ops.<name>` loads it"
 
 
+# What a room may not import: the arrows go one way (docs/architecture.md).
+BACK_ARROWS = {
+    "settings": ("service_infra.commands", "service_infra.components", "service_infra.cli"),
+    "commands": ("service_infra.components", "service_infra.cli"),
+}
+
+
+def back_arrows(room: str, paths: list[Path]) -> list[str]:
+    return [
+        f"{path.name} imports {name}" for path in paths for name in _imports(path) if name.startswith(BACK_ARROWS[room])
+    ]
+
+
+@pytest.mark.parametrize("room", sorted(BACK_ARROWS))
+def test_no_room_imports_one_that_builds_on_it(room: str) -> None:
+    assert back_arrows(room, sorted((PACKAGE / room).glob("*.py"))) == []
+
+
+def test_a_back_arrow_is_seen_even_inside_a_function(tmp_path: Path) -> None:
+    loader = tmp_path / "loader.py"
+    loader.write_text("def check():\n    from service_infra.commands.fly import secret_line\n")
+    assert back_arrows("settings", [loader]) == ["loader.py imports service_infra.commands.fly"]
+
+
 def _help_on_a_bare_python3(module: str) -> subprocess.CompletedProcess[str]:
     """`python3 -S -m MODULE --help` from the project folder: -S means no site-packages at all, as
     on a host python3 without the project's packages."""
