@@ -11,8 +11,8 @@ from service_infra.contract import RELEASES_OUTPUT
 
 PROJECT_DIR = Path(__file__).parent
 # The program makes many small objects that live for the whole run (Outputs, futures); with the
-# default thresholds, cyclic garbage collection took a third to a half of its evaluation, more
-# with every service (benchmarks/scale.py). Collect rarely, and never scan what imports made.
+# default thresholds, cyclic garbage collection takes a large share of its evaluation, more with
+# every service (benchmarks/scale.py measures it). Collect rarely, and never scan what imports made.
 gc.freeze()
 gc.set_threshold(100_000, 50, 1000)
 

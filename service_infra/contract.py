@@ -108,7 +108,8 @@ def every_interface(address: str) -> bool:
     return parsed.is_unspecified
 
 
-# Fly.io regions, from `fly platform regions` (the Fly stand-in serves the same list).
+# Fly.io regions, from `fly platform regions`. The settings check against these tables and the Fly
+# stand-in serves them; the stand-in runs on a bare python3, so they live here, not in settings.
 FLY_REGIONS = frozenset(
     [
         "ams",
@@ -158,11 +159,6 @@ FLY_VM_SIZES = frozenset(FLY_VM_CPUS)
 # kind -> (step, min per CPU, max per CPU) in MB: fly-go MIN/MAX_MEMORY_MB_PER_(SHARED_)CPU and
 # flyctl internal/machine/update.go's step check (shared: 256, performance: 1024).
 FLY_MEMORY_RULES = {"shared": (256, 256, 2048), "performance": (1024, 2048, 8192)}
-# GitHub's limit for required reviewers on a deployment environment.
-MAX_REVIEWERS = 6
-# The passphrase the committed example stacks are encrypted with. It is published, so staging
-# and prod refuse to run while their secrets are encrypted with it.
-EXAMPLE_PASSPHRASE = "service-infra-example"
 # The GitHub deployment environment that gates prod; in prod it must exist, protected.
 PRODUCTION_ENVIRONMENT = "production"
 # A branch pattern of wildcards only lets every branch deploy (GitHub matches with fnmatch).

@@ -21,7 +21,11 @@ import yaml
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from service_infra.contract import EXAMPLE_PASSPHRASE, PROJECT
+from service_infra.contract import PROJECT
+
+# The passphrase the committed example stacks are encrypted with. It is published, so staging
+# and prod refuse to run while their secrets are encrypted with it.
+EXAMPLE_PASSPHRASE = "service-infra-example"
 
 PBKDF2_ROUNDS = 1_000_000
 KEY_BYTES = 32

@@ -4,8 +4,8 @@ Pulumi stops each plugin it is done with by sending SIGINT to the plugin's proce
 waiting up to 5 s for it to exit, before it kills it (`sdk/go/common/resource/plugin/plugin.go`,
 v3.259). A process started with SIGINT ignored (anything a non-interactive shell starts with
 `&`, or a runner starts in the background) hands that to every CLI and plugin below it, and
-each `pulumi up` or `preview` then waits those 5 s for its language host: measured on a no-op
-`up` of the staging stack, 10-12 s instead of 6 s.
+each `pulumi up` or `preview` then waits those 5 s for its language host, on top of its own
+work.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shlex
 from urllib.parse import urlsplit
 
+from service_infra.boundary import for_remote_shell
 from service_infra.settings import DockerHostSettings
 
 
@@ -42,13 +42,20 @@ def ssh_command(host: DockerHostSettings) -> list[str]:
 def docker_cli(host: DockerHostSettings) -> list[str]:
     """The docker CLI aimed at this host's engine: over ssh (pinned key) for the Mac Mini, else
     the local CLI with -H. Arguments appended to an ssh prefix go through the remote shell, so
-    callers quote them (see `service_infra.ops.rollout.Docker`)."""
+    callers append them with `service_infra.boundary.for_remote_shell`."""
     if not host.is_ssh:
         return ["docker", "-H", host.url]
     return [*ssh_command(host), "docker"]
 
 
+def docker_command(host: DockerHostSettings, *args: str) -> list[str]:
+    """A docker command for this host's engine, its arguments quoted for the remote shell over ssh."""
+    if not host.is_ssh:
+        return [*docker_cli(host), *args]
+    return for_remote_shell(docker_cli(host), *args)
+
+
 def remote_script(host: DockerHostSettings, script: str, *args: str) -> list[str]:
     """Run a POSIX sh script on an SSH host, whatever the login shell (zsh on a Mac); the
     script and its arguments are quoted for the remote shell here, never by hand."""
-    return [*ssh_command(host), shlex.join(["/bin/sh", "-c", script, "service-infra", *args])]
+    return for_remote_shell(ssh_command(host), "/bin/sh", "-c", script, "service-infra", *args)

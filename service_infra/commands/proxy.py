@@ -59,7 +59,7 @@ http {{
             # A connect on the host's own bridge takes well under a millisecond; the one that
             # times out is to a version that has just stopped (its address is gone while the
             # DNS answer above still names it), and the next try goes to the live one: this
-            # bounds how long the switch holds a request (it was 2s).
+            # bounds how long the switch holds a request.
             proxy_connect_timeout {CONNECT_TIMEOUT};
             proxy_read_timeout 300s;
             proxy_send_timeout 300s;

@@ -6,34 +6,15 @@ They run ``service_infra.ops.rollout`` (standard library only) on the machine th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-from service_infra.ops.rollout import LIVE_ALIAS
+from service_infra.boundary import Activation
 
 OPERATION = ["python3", "-m", "service_infra.ops.rollout"]
-
-
-@dataclass(frozen=True)
-class Activation:
-    """What `activate` needs to know about the new version and how to judge it."""
-
-    service: str
-    tag: str
-    container: str
-    network: str
-    proxy: str
-    port: int
-    health_path: str
-    start_period: int
-    timeout: int
-    secret_env: Sequence[str] = ()
 
 
 def activate_operation(a: Activation) -> list[str]:
     argv = [
         *OPERATION, "activate", "--service", a.service, "--tag", a.tag, "--container", a.container,
-        "--network", a.network, "--alias", LIVE_ALIAS, "--timeout", str(a.timeout),
+        "--network", a.network, "--timeout", str(a.timeout),
         "--proxy", a.proxy, "--port", str(a.port), "--health-path", a.health_path,
         "--start-period", str(a.start_period),
     ]  # fmt: skip

@@ -21,6 +21,7 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import local
 
+from service_infra.boundary import DOCKER_CLI_ENV, LIVE_ALIAS, Activation
 from service_infra.commands import proxy, rollout
 from service_infra.contract import (
     DOCKER_SERVICE_TYPE,
@@ -35,7 +36,6 @@ from service_infra.contract import (
     RESTART_POLICY,
     ROLE_PROXY,
 )
-from service_infra.ops.rollout import DOCKER_CLI_ENV
 from service_infra.settings import DockerTarget, ProxySettings, Service, Tier
 
 
@@ -44,7 +44,7 @@ def host_name_prefix(service: str, tier: Tier) -> str:
     return f"{service}-{tier.value}"
 
 
-def version_key(
+def container_version(
     service: Service,
     command: list[str] | None,
     mounts: list[str],
@@ -121,7 +121,7 @@ class DockerService(pulumi.ComponentResource):
             labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(labels.items())],
             opts=pulumi.ResourceOptions.merge(child, made_once),
         )
-        proxy_conf = proxy.nginx_conf(name, rollout.LIVE_ALIAS, target.container_port)
+        proxy_conf = proxy.nginx_conf(name, LIVE_ALIAS, target.container_port)
         self.proxy = self._proxy(name, base_name, target, args.proxy, proxy_conf, network, labels, child)
         docker_cli_env = {DOCKER_CLI_ENV: json.dumps(args.docker_cli)}
         # The proxy's configuration changes in the running proxy (rollout.configure_proxy), so a
@@ -174,7 +174,7 @@ class DockerService(pulumi.ComponentResource):
             pulumi.Output.all(*[secret_values[n].apply(lambda v, n=n: f"{n}={v}") for n in service.secret_env])
         ).apply(lambda secret: plain + list(secret))
 
-        version = version_key(service, command, mount_spec, args.extra_labels, args.digest, args.secret_version)
+        version = container_version(service, command, mount_spec, args.extra_labels, args.digest, args.secret_version)
         release_labels = {LABEL_IMAGE_TAG: service.tag, LABEL_VERSION: version}
         if args.digest:
             release_labels[LABEL_IMAGE_DIGEST] = args.digest
@@ -204,7 +204,7 @@ class DockerService(pulumi.ComponentResource):
             create=pulumi.Output.all(self.container.name, self.proxy.name).apply(
                 lambda names: shlex.join(
                     rollout.activate_operation(
-                        rollout.Activation(
+                        Activation(
                             service=name,
                             tag=service.tag,
                             container=names[0],
@@ -234,7 +234,7 @@ class DockerService(pulumi.ComponentResource):
         self.version_container = docker_name
         self.digest = args.digest
         self.url = f"http://{args.address}:{target.port}"
-        self.health_url = target.health_url or f"{self.url}{service.health_path}"
+        self.health_url = service.health_url(self.url)
         self.register_outputs(
             {"container_name": self.container_name, "image_id": image.image_id, "url": self.url, "version": version}
         )

@@ -158,5 +158,5 @@ class FlyApp(pulumi.ComponentResource):
         )
         self.hostname = f"{fly.app}.fly.dev"
         self.url = f"https://{self.hostname}"
-        self.health_url = fly.health_url or f"{self.url}{service.health_path}"
+        self.health_url = service.health_url(self.url)
         self.register_outputs({"app": fly.app, "hostname": self.hostname, "release": self.release.stdout})

@@ -13,8 +13,9 @@ its in-flight requests finish and new ones go to the new version.
 ``python3 -m service_infra.ops.rollout activate|retire|configure-proxy ...`` runs them (the last
 puts a changed nginx configuration in the running proxy); the docker CLI to use (local
 ``docker -H ...`` or ``ssh ... docker`` with the pinned host key) comes as JSON in
-SERVICE_INFRA_DOCKER_CLI. Standard library only, and nothing from the rest of service_infra, so
-any ``python3`` can run it; ``service_infra.commands.rollout`` builds its command lines.
+SERVICE_INFRA_DOCKER_CLI. Standard library only, and from the rest of service_infra only
+``service_infra.boundary`` (standard library too), so any ``python3`` can run it;
+``service_infra.commands.rollout`` builds its command lines.
 """
 
 from __future__ import annotations
@@ -22,18 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-DOCKER_CLI_ENV = "SERVICE_INFRA_DOCKER_CLI"
-LIVE_ALIAS = "live"
+from service_infra.boundary import DOCKER_CLI_ENV, LIVE_ALIAS, Activation, for_remote_shell
+
 POLL_SECONDS = 1.0
 # How long the proxy trusts Docker DNS about the live alias (its nginx `resolver ... valid=`).
 PROXY_DNS_VALID_SECONDS = 1
@@ -43,7 +43,7 @@ PROBE_TIMEOUT_SECONDS = 3
 # How much of a failed version's log its error shows.
 LOG_LINES = 20
 # After joining the alias, until the proxy has certainly seen it: only then may the old version
-# stop (without this wait, a switch done at once failed 774 of 9223 requests in the benchmark).
+# stop (without this wait, a switch done at once fails requests: benchmarks/rollout.py shows it).
 SETTLE_SECONDS = PROXY_DNS_VALID_SECONDS + 1.0
 # How long the shared SSH connection may take to come up before commands go on without it.
 MASTER_START_SECONDS = 15.0
@@ -136,7 +136,7 @@ class Docker:
         return cls(prefix)
 
     def argv(self, *args: str) -> list[str]:
-        return [*self.prefix, *(shlex.quote(a) for a in args)] if self.remote else [*self.prefix, *args]
+        return for_remote_shell(self.prefix, *args) if self.remote else [*self.prefix, *args]
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         try:
@@ -332,16 +332,7 @@ def mask_secrets(text: str, secrets: dict[str, str]) -> str:
     return text
 
 
-def activate(
-    docker: Docker,
-    service: str,
-    tag: str,
-    container: str,
-    network: str,
-    alias: str,
-    check: HealthCheck,
-    timeout: float,
-) -> dict[str, object]:
+def activate(docker: Docker, new: Activation) -> dict[str, object]:
     """Give the container the live alias once it is healthy. On failure the container is killed
     (it serves nothing, so there is nothing to drain; a kill also ends its restart policy, so no
     restart loop beside the running version) and nothing else is touched.
@@ -349,6 +340,8 @@ def activate(
     It picks up from wherever a killed activation left the container: off every network (killed
     between the disconnect and the connect below) it rejoins the network first, so the proxy can
     reach it by name; with the alias already, it is only checked again."""
+    container, network, alias = new.container, new.network, LIVE_ALIAS
+    check = HealthCheck(new.proxy, new.port, new.health_path, new.start_period, secret_env=tuple(new.secret_env))
     found = docker.inspect(container)
     # Masked in everything said below: what the app prints or answers may hold them.
     secrets = _secret_values(found, check.secret_env)
@@ -356,13 +349,13 @@ def activate(
         docker.check("network", "connect", network, container)
         found = None  # looked at again below
     try:
-        document = wait_healthy(docker, container, check, timeout, first=found, secrets=secrets)
+        document = wait_healthy(docker, container, check, new.timeout, first=found, secrets=secrets)
     except RolloutError as error:
         details = diagnose(docker, container, check, secrets)
         docker.run("container", "kill", container)
         message = (
-            f"service {service}, tag {tag}: the new container {container} is not healthy, so it was not put "
-            f"live: {error}. The running version keeps serving. Fix services.{service}.tag (or the image) and "
+            f"service {new.service}, tag {new.tag}: the new container {container} is not healthy, so it was not "
+            f"put live: {error}. The running version keeps serving. Fix services.{new.service}.tag (or the image) and "
             f"run `pulumi up` again.{details}"
         )
         raise RolloutError(mask_secrets(message, secrets)) from None
@@ -373,7 +366,7 @@ def activate(
             docker.check("network", "disconnect", network, container)
         docker.check("network", "connect", "--alias", alias, network, container)
         time.sleep(SETTLE_SECONDS)
-    return {"service": service, "tag": tag, "container": container, "network": network, "alias": alias}
+    return {"service": new.service, "tag": new.tag, "container": container, "network": network, "alias": alias}
 
 
 def configure_proxy(docker: Docker, proxy: str, path: str, conf: str) -> str:
@@ -413,7 +406,9 @@ def retire(docker: Docker, container: str, drain_seconds: int) -> str:
     return f"container {container} drained and stopped"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def command_line() -> argparse.ArgumentParser:
+    """The operations' arguments. Each is required: the program decides every value (its settings'
+    defaults are in service_infra.boundary), so none is decided a second time here."""
     parser = argparse.ArgumentParser(prog="python3 -m service_infra.ops.rollout")
     ops = parser.add_subparsers(dest="op", required=True)
     op = ops.add_parser("activate", help="wait until healthy, then join the live alias")
@@ -421,20 +416,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     op.add_argument("--tag", required=True)
     op.add_argument("--container", required=True)
     op.add_argument("--network", required=True)
-    op.add_argument("--alias", default=LIVE_ALIAS)
-    op.add_argument("--timeout", type=int, default=180)
+    op.add_argument("--timeout", type=int, required=True, help="seconds it has to become healthy")
     op.add_argument("--proxy", required=True, help="the service's proxy container, which probes the health URL")
     op.add_argument("--port", type=int, required=True, help="the port the app listens on")
     op.add_argument("--health-path", required=True)
-    op.add_argument("--start-period", type=int, default=10, help="seconds of failed checks not counted")
+    op.add_argument("--start-period", type=int, required=True, help="seconds of failed checks not counted")
     op.add_argument("--secret-env", action="append", default=[], help="a secret variable's name (masked in output)")
     op = ops.add_parser("configure-proxy", help="make standard input the proxy's nginx configuration")
     op.add_argument("--proxy", required=True)
     op.add_argument("--path", required=True, help="the configuration file nginx runs from")
     op = ops.add_parser("retire", help="stop a replaced version after draining it")
     op.add_argument("--container", required=True)
-    op.add_argument("--drain-seconds", type=int, default=30)
-    args = parser.parse_args(argv)
+    op.add_argument("--drain-seconds", type=int, required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = command_line().parse_args(argv)
     try:
         with Docker.from_environ(os.environ) as docker:
             return _run(args, docker)
@@ -445,10 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, docker: Docker) -> int:
     if args.op == "activate":
-        check = HealthCheck(
-            args.proxy, args.port, args.health_path, args.start_period, secret_env=tuple(args.secret_env)
-        )
-        result = activate(docker, args.service, args.tag, args.container, args.network, args.alias, check, args.timeout)
+        # The flags are the Activation's fields by name (commands/rollout.py writes them).
+        new = Activation(**{f.name: getattr(args, f.name) for f in fields(Activation)})
+        result = activate(docker, new)
         print(json.dumps(result, sort_keys=True))
     elif args.op == "configure-proxy":
         print(configure_proxy(docker, args.proxy, args.path, sys.stdin.read()))

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from service_infra.boundary import DRAIN_SECONDS, READY_TIMEOUT_SECONDS, START_PERIOD_SECONDS
 from service_infra.contract import DEFAULT_CONTAINER_USER, every_interface, root_user_problem
 from service_infra.settings.base import (
     HOST_KEY,
@@ -169,14 +170,14 @@ class DockerTarget(Model):
     retain_volumes: bool | None = None
     """Keep the volumes when the stack is destroyed; unset: true in prod, where a destroy must
     not lose data (and where `false` is refused), false elsewhere."""
-    ready_timeout_seconds: int = Field(default=180, ge=10, le=3600)
+    ready_timeout_seconds: int = Field(default=READY_TIMEOUT_SECONDS, ge=10, le=3600)
     """How long a new version may take to turn healthy; past it, the rollout stops and the
     running version keeps serving."""
-    start_period_seconds: int = Field(default=10, ge=0, le=3600)
+    start_period_seconds: int = Field(default=START_PERIOD_SECONDS, ge=0, le=3600)
     """How long a new version may fail its health check while it starts without it counting;
     after that, 3 failed checks in a row (1 s apart) stop the rollout at once. Raise it for a
     server that takes long to load (a model, a cache); it cannot exceed `ready_timeout_seconds`."""
-    drain_seconds: int = Field(default=30, ge=0, le=600)
+    drain_seconds: int = Field(default=DRAIN_SECONDS, ge=0, le=600)
     """How long a replaced version may finish its in-flight requests (after SIGTERM) before it
     is stopped."""
 

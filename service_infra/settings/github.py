@@ -7,8 +7,10 @@ import re
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from service_infra.contract import MAX_REVIEWERS
 from service_infra.settings.base import SECRET_NAME, Model, SecretRef, check_secret_reference
+
+# GitHub's limit for required reviewers on a deployment environment.
+MAX_REVIEWERS = 6
 
 
 class Reviewers(Model):

@@ -11,7 +11,6 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 
 from service_infra.contract import (
     IMAGE_DIGEST,
-    MAX_REVIEWERS,
     PRODUCTION_ENVIRONMENT,
     PROGRAM_LABELS,
     PROJECT,
@@ -37,7 +36,7 @@ from service_infra.settings.base import (
 from service_infra.settings.docker import DockerHostSettings, DockerTarget, ProxySettings, RegistrySettings
 from service_infra.settings.errors import SettingsError, problems_from
 from service_infra.settings.fly import FlyTarget, fly_sets
-from service_infra.settings.github import GithubSettings
+from service_infra.settings.github import MAX_REVIEWERS, GithubSettings
 from service_infra.settings.plain_credentials import plain_credential_problems
 
 
@@ -173,6 +172,13 @@ class Service(Model):
     def pinned_digest(self) -> str | None:
         """The digest `rollback` pinned for the current tag, if any."""
         return self.release_digests.get(self.tag)
+
+    def health_url(self, service_url: str) -> str:
+        """What the health gate probes: the target's `health_url` when set, else the service's URL
+        (where its host or Fly serves it) with `health_path`."""
+        target = self.docker or self.fly
+        override = target.health_url if target is not None else None
+        return override or f"{service_url}{self.health_path}"
 
     @property
     def plain_env(self) -> dict[str, str]:

@@ -7,7 +7,7 @@ import json
 import pytest
 from pulumi import automation as auto
 
-from service_infra.contract import EXAMPLE_PASSPHRASE
+from service_infra.stack_secrets import EXAMPLE_PASSPHRASE
 from tests.support.harness import (
     DockerEngine,
     ExampleImage,

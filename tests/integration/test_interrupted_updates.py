@@ -27,8 +27,9 @@ from pathlib import Path
 
 import pytest
 
+from service_infra.boundary import LIVE_ALIAS
 from service_infra.contract import LABEL_IMAGE_TAG, PROJECT
-from service_infra.ops.rollout import CONTROL_DIR_PREFIX, LIVE_ALIAS
+from service_infra.ops.rollout import CONTROL_DIR_PREFIX
 from tests.support.harness import (
     DockerEngine,
     ExampleImage,

@@ -23,8 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from service_infra.boundary import LIVE_ALIAS
 from service_infra.commands import proxy
-from service_infra.ops.rollout import LIVE_ALIAS
 from service_infra.settings import DockerTarget
 from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_http
 from tests.support.harness.load import Load

@@ -21,6 +21,7 @@ import pulumi
 import yaml
 
 from service_infra import preflight, releases
+from service_infra.boundary import LIVE_ALIAS
 from service_infra.contract import PROJECT, SECRET_SIGNATURE, SECRET_SIGNATURE_KEY
 from tests.support import ROOT
 
@@ -56,7 +57,8 @@ def activation_report(create: str) -> str:
     if argv[3:4] != ["activate"]:
         return ""
     flags = dict(zip(argv[4::2], argv[5::2], strict=False))
-    report = {k: flags[f"--{k}"] for k in ("service", "tag", "container", "network", "alias")}
+    report = {k: flags[f"--{k}"] for k in ("service", "tag", "container", "network")}
+    report["alias"] = LIVE_ALIAS
     return json.dumps(report, sort_keys=True)
 
 

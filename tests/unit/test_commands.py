@@ -7,8 +7,9 @@ import tomllib
 
 import pytest
 
-from service_infra import preflight
+from service_infra import host_checks
 from service_infra.commands import fly as fly_commands
+from service_infra.commands import host_checks as host_commands
 from service_infra.commands.docker import known_hosts_line, ssh_options
 from service_infra.commands.probe import probe_command
 from service_infra.ops import fly as flyctl
@@ -227,11 +228,11 @@ def test_ssh_options_pin_the_host_key() -> None:
 
 def test_host_check_runs_what_the_provider_runs_over_ssh() -> None:
     host = DockerHostSettings(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza")
-    argv = preflight.ssh_check_command(host)
+    argv = host_commands.ssh_check_command(host)
     assert argv[0] == "ssh"
     assert argv[1 : 1 + len(ssh_options(host))] == ssh_options(host)
     assert argv[-11:] == [
-        "-p", "2222", "-l", "deploy", "-T", "--", "mini", "docker", "version", "--format", "{{.Server.Version}}",
+        "-p", "2222", "-l", "deploy", "-T", "--", "mini", "docker", "version", "--format", "'{{.Server.Version}}'",
     ]  # fmt: skip
 
 
@@ -254,5 +255,5 @@ def test_host_check_runs_what_the_provider_runs_over_ssh() -> None:
 )  # fmt: skip
 def test_host_check_failures_name_the_key_to_change(stderr: str, expected: str) -> None:
     host = DockerHostSettings(url="ssh://deploy@mini:2222", host_key="ssh-ed25519 AAAAC3Nza")
-    assert preflight.explain("mini", host, 255, stderr) == expected
-    assert preflight.explain("mini", host, 0, "") is None
+    assert host_checks.explain("mini", host, 255, stderr) == expected
+    assert host_checks.explain("mini", host, 0, "") is None

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from service_infra import preflight
+from service_infra import host_checks, preflight
+from service_infra.cli import doctor as doctor_cli
 from service_infra.cli.doctor import doctor
+from service_infra.commands import host_checks as host_commands
 from service_infra.commands.docker import ssh_options
-from service_infra.preflight import Status
+from service_infra.host_checks import Status
 from service_infra.settings import DockerHostSettings, Settings, load_stack_file
 from tests.support import ROOT
 
@@ -53,10 +55,10 @@ class Host:
 
     def __call__(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
         self.commands.append(argv)
-        remote = argv[-1]
-        if argv[-4:] == ["docker", "version", "--format", "{{.Server.Version}}"]:
+        remote = remote_command(argv)
+        if remote == "docker version --format '{{.Server.Version}}'":
             return done(argv, self.answers["version"])
-        if argv[-4:] == ["docker", "info", "--format", "{{.ID}}"]:
+        if remote == "docker info --format '{{.ID}}'":
             return done(argv, self.answers["engine"])
         if "docker-credential-" in remote:
             return done(argv, self.answers["credentials"])
@@ -74,7 +76,7 @@ def staging() -> Settings:
 
 
 def lines(host: Host, config: Settings | None = None) -> list[str]:
-    return [f.line() for f in preflight.doctor_findings(config or staging(), host)]
+    return [f.line() for f in doctor_cli.doctor_findings(config or staging(), host)]
 
 
 def test_a_healthy_mac_is_ok_on_every_line() -> None:
@@ -120,14 +122,14 @@ def test_docker_off_the_ssh_path_fails_with_the_sshd_fix_and_stops_the_preflight
 
 def test_docker_nowhere_known_names_the_places_looked() -> None:
     host = Host(version=(127, "", "sh: docker: command not found\n"))
-    (_, docker, *_) = preflight.doctor_findings(staging(), host)
+    (_, docker, *_) = doctor_cli.doctor_findings(staging(), host)
     assert "nor in /usr/local/bin, /opt/homebrew/bin, $HOME/.docker/bin" in docker.message
     assert "SetEnv PATH=<the folder holding docker" in docker.message
 
 
 def test_a_stopped_daemon_fails_with_how_to_start_it() -> None:
     stderr = "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n"
-    (daemon,) = [f for f in preflight.doctor_findings(staging(), Host(version=(1, "", stderr))) if f.check == "daemon"]
+    (daemon,) = [f for f in doctor_cli.doctor_findings(staging(), Host(version=(1, "", stderr))) if f.check == "daemon"]
     assert daemon.status is Status.FAIL and daemon.check == "daemon"
     assert daemon.message.startswith("service-infra:docker_hosts.mac-mini.url: the Docker daemon on ")
     assert "`open -a Docker`, `colima start` or `orb start`" in daemon.message
@@ -136,15 +138,15 @@ def test_a_stopped_daemon_fails_with_how_to_start_it() -> None:
 def test_a_wrong_host_key_is_one_failure_with_the_preflights_message() -> None:
     stderr = "@@@@\nHost key verification failed.\n"
     host = Host(version=(255, "", stderr))
-    (finding,) = preflight.doctor_findings(staging(), host)
+    (finding,) = doctor_cli.doctor_findings(staging(), host)
     assert finding.status is Status.FAIL
-    assert finding.message == preflight.explain("mac-mini", staging().docker_hosts["mac-mini"], 255, stderr)
+    assert finding.message == host_checks.explain("mac-mini", staging().docker_hosts["mac-mini"], 255, stderr)
     assert len(host.commands) == 1  # nothing else is tried on a host that is not the pinned one
 
 
 def test_a_locked_keychain_warns_and_says_the_program_is_unaffected() -> None:
     host = Host(credentials=(1, f"osxkeychain\n{KEYCHAIN_LOCKED}\n", ""))
-    (store,) = [f for f in preflight.doctor_findings(staging(), host) if f.check == "credential store"]
+    (store,) = [f for f in doctor_cli.doctor_findings(staging(), host) if f.check == "credential store"]
     assert store.status is Status.WARN
     assert KEYCHAIN_LOCKED in store.message
     assert "it pulls with service-infra:registry's credentials" in store.message
@@ -154,7 +156,7 @@ def test_a_locked_keychain_warns_and_says_the_program_is_unaffected() -> None:
 
 def test_a_keychain_without_an_entry_is_fine() -> None:
     host = Host(credentials=(1, "desktop\ncredentials not found in native keychain\n", ""))
-    (store,) = [f for f in preflight.doctor_findings(staging(), host) if f.check == "credential store"]
+    (store,) = [f for f in doctor_cli.doctor_findings(staging(), host) if f.check == "credential store"]
     assert store.status is Status.OK
 
 
@@ -163,7 +165,7 @@ def test_low_disk_and_an_unreachable_ollama() -> None:
         disk=(0, "/dev/disk3s5 488245288 480000000 4194304 99% /System/Volumes/Data\n", ""),
         ollama=(7, "000", "curl: (7) Failed to connect to host.docker.internal port 11434\n"),
     )
-    by_check = {f.check: f for f in preflight.doctor_findings(staging(), host)}
+    by_check = {f.check: f for f in doctor_cli.doctor_findings(staging(), host)}
     assert by_check["disk"].status is Status.WARN and "4.0 GiB free, under 10 GiB" in by_check["disk"].message
     assert by_check["ollama :11434"].status is Status.FAIL
     assert "brew services start ollama" in by_check["ollama :11434"].message
@@ -171,7 +173,7 @@ def test_low_disk_and_an_unreachable_ollama() -> None:
 
 def test_ollama_is_not_checked_from_a_container_before_the_proxy_image_is_there() -> None:
     host = Host(ollama=(125, "", "Error response from daemon: No such image: ghcr.io/acme/proxy:1\n"))
-    (ollama,) = [f for f in preflight.doctor_findings(staging(), host) if f.check.startswith("ollama")]
+    (ollama,) = [f for f in doctor_cli.doctor_findings(staging(), host) if f.check.startswith("ollama")]
     assert ollama.status is Status.WARN and "not checked from a container" in ollama.message
 
 
@@ -182,10 +184,17 @@ def test_the_doctor_prints_one_line_per_check_and_exits_1_on_a_failure(capsys: p
     assert doctor(STAGING, run=Host(disk=(0, "d 1 1 1024 99% /\n", ""))) == 0  # warnings only
 
 
+def remote_command(argv: list[str]) -> str:
+    """What ssh sends as the remote command: the arguments after the destination, joined by spaces."""
+    return " ".join(argv[argv.index("--") + 2 :])
+
+
 def sh(script_argv: list[str], home: Path, path: str) -> subprocess.CompletedProcess[str]:
-    """Run a remote command as sshd would, but here: its single string through a local shell."""
+    """Run a remote command as sshd would, but here: the string ssh sends, through a local shell."""
     env = {"HOME": str(home), "PATH": path}
-    return subprocess.run(["/bin/sh", "-c", script_argv[-1]], capture_output=True, text=True, env=env, check=False)
+    return subprocess.run(
+        ["/bin/sh", "-c", remote_command(script_argv)], capture_output=True, text=True, env=env, check=False
+    )
 
 
 def helper(directory: Path, name: str, body: str) -> None:
@@ -214,10 +223,10 @@ def test_the_credential_script_asks_the_helper_and_never_prints_the_secret(
     helper(bin_dir, "docker-credential-osxkeychain", helper_body)
     (tmp_path / ".docker").mkdir()
     (tmp_path / ".docker" / "config.json").write_text('{\n  "auths": {},\n  "credsStore": "osxkeychain"\n}\n')
-    ran = sh(preflight.credential_store_command(mac_host, "ghcr.io"), tmp_path, f"{bin_dir}:{os.defpath}")
+    ran = sh(host_commands.credential_store_command(mac_host, "ghcr.io"), tmp_path, f"{bin_dir}:{os.defpath}")
     assert "s3cr3t" not in ran.stdout + ran.stderr
     assert ran.stdout.splitlines()[0] == "osxkeychain"
-    finding = preflight.credential_store_finding("mac-mini", staging(), ran)
+    finding = doctor_cli.credential_store_finding("mac-mini", staging(), ran)
     assert finding.status is expected, finding.line()
 
 
@@ -226,31 +235,31 @@ def test_the_credential_script_finds_a_helper_next_to_docker_off_the_path(
 ) -> None:
     helper(tmp_path / ".docker" / "bin", "docker-credential-desktop", f"echo '{KEYCHAIN_LOCKED}'; exit 1")
     (tmp_path / ".docker" / "config.json").write_text('{"credsStore":"desktop","currentContext":"desktop-linux"}')
-    ran = sh(preflight.credential_store_command(mac_host, "ghcr.io"), tmp_path, "/usr/bin:/bin")
+    ran = sh(host_commands.credential_store_command(mac_host, "ghcr.io"), tmp_path, "/usr/bin:/bin")
     assert ran.stdout.splitlines() == ["desktop", KEYCHAIN_LOCKED]
 
 
 def test_the_credential_script_without_a_store(tmp_path: Path, mac_host: DockerHostSettings) -> None:
-    ran = sh(preflight.credential_store_command(mac_host, "ghcr.io"), tmp_path, os.defpath)
+    ran = sh(host_commands.credential_store_command(mac_host, "ghcr.io"), tmp_path, os.defpath)
     assert (ran.returncode, ran.stdout) == (0, "none\n")
 
 
 def test_the_locate_script_finds_a_per_user_docker(tmp_path: Path, mac_host: DockerHostSettings) -> None:
     helper(tmp_path / ".docker" / "bin", "docker", "exit 0")
-    ran = sh(preflight.locate_docker_command(mac_host), tmp_path, os.defpath)
+    ran = sh(host_commands.locate_docker_command(mac_host), tmp_path, os.defpath)
     assert str(tmp_path / ".docker" / "bin") in ran.stdout.split()
 
 
 def test_the_disk_script_reads_the_home_volume(tmp_path: Path, mac_host: DockerHostSettings) -> None:
-    ran = sh(preflight.free_disk_command(mac_host), tmp_path, os.defpath)
-    finding = preflight.free_disk_finding("mac-mini", ran, 0)
+    ran = sh(host_commands.free_disk_command(mac_host), tmp_path, os.defpath)
+    finding = doctor_cli.free_disk_finding("mac-mini", ran, 0)
     assert finding.status is Status.OK, finding.line()
 
 
 def test_only_env_values_naming_the_host_gateway_are_checked() -> None:
     config = staging()
-    assert preflight.ollama_ports(config, "mac-mini") == [11434]
-    assert preflight.ollama_ports(config, "elsewhere") == []
+    assert doctor_cli.ollama_ports(config, "mac-mini") == [11434]
+    assert doctor_cli.ollama_ports(config, "elsewhere") == []
 
 
 def pinned(engine_id: str = ENGINE_ID) -> Settings:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 
 from service_infra import releases
-from service_infra.components.docker_service import version_key
+from service_infra.components.docker_service import container_version
 from service_infra.components.environment import release_log
 from service_infra.releases import (
     RegistryError,
@@ -147,11 +147,13 @@ def test_secret_env_on_docker_requires_the_version_key() -> None:
 
 def test_a_new_secret_value_or_digest_is_a_new_version_and_nothing_else_renames_one() -> None:
     service = settings_of(staging()).docker_services()["llm-server"]
-    plain = version_key(service, None, [])
-    assert plain == version_key(service, None, [], None, None, None)  # stacks without either keep their names
-    with_secret = version_key(service, None, [], secret_version="0" * 16)
-    assert len({plain, with_secret, version_key(service, None, [], secret_version="1" * 16)}) == 3
-    assert version_key(service, None, [], digest=DIGEST) != version_key(service, None, [], digest="sha256:" + "b" * 64)
+    plain = container_version(service, None, [])
+    assert plain == container_version(service, None, [], None, None, None)  # stacks without either keep their names
+    with_secret = container_version(service, None, [], secret_version="0" * 16)
+    assert len({plain, with_secret, container_version(service, None, [], secret_version="1" * 16)}) == 3
+    assert container_version(service, None, [], digest=DIGEST) != container_version(
+        service, None, [], digest="sha256:" + "b" * 64
+    )
     assert all(key.startswith(f"{service.tag}-") for key in (plain, with_secret))
 
 

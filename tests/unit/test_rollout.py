@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from service_infra import settings
+from service_infra.boundary import Activation
+from service_infra.commands import rollout as rollout_commands
 from service_infra.commands.docker import docker_cli
 from service_infra.ops import rollout
 from tests.support.mocks import load_stack_config
@@ -87,9 +89,19 @@ CHECK = rollout.HealthCheck("llm-server-prod-proxy", 8000, "/health", start_peri
 
 
 def activate(docker: ScriptedDocker, timeout: float = 60, check: rollout.HealthCheck = CHECK) -> dict[str, object]:
-    return rollout.activate(
-        docker, "llm-server", "sha-4a0d3b2", "llm-server-prod-v2", "llm-server-prod", "live", check, timeout
+    new = Activation(
+        service="llm-server",
+        tag="sha-4a0d3b2",
+        container="llm-server-prod-v2",
+        network="llm-server-prod",
+        proxy=check.proxy,
+        port=check.port,
+        health_path=check.path,
+        start_period=int(check.start_period),
+        timeout=int(timeout),
+        secret_env=check.secret_env,
     )
+    return rollout.activate(docker, new)
 
 
 def test_goes_live_only_once_its_health_url_answers_from_the_proxy() -> None:
@@ -262,9 +274,49 @@ def test_the_docker_cli_must_come_as_a_json_list() -> None:
         rollout.Docker.from_environ({"SERVICE_INFRA_DOCKER_CLI": "docker -H x"})
 
 
+NEW = Activation(
+    service="llm-server", tag="sha-4a0d3b2", container="llm-server-prod-v2", network="llm-server-prod",
+    proxy="llm-server-prod-proxy", port=8000, health_path="/health", start_period=10, timeout=180,
+    secret_env=("API_KEY", "DB_PASSWORD"),
+)  # fmt: skip
+OPERATIONS = {
+    "activate": rollout_commands.activate_operation(NEW),
+    "retire": rollout_commands.retire_operation("llm-server-prod-v1", 30),
+    "configure-proxy": rollout_commands.configure_proxy_operation("llm-server-prod-proxy", "/etc/nginx/nginx.conf"),
+}
+
+
+@pytest.mark.parametrize("op", sorted(OPERATIONS))
+def test_what_the_program_writes_the_operation_reads_back_whole(op: str) -> None:
+    args = rollout.command_line().parse_args(OPERATIONS[op][3:])
+    assert args.op == op
+    if op == "activate":
+        parsed = {name: getattr(args, name) for name in NEW.__dataclass_fields__}
+        assert parsed == {**NEW.__dict__, "secret_env": sorted(NEW.secret_env)}
+
+
+@pytest.mark.parametrize(
+    ("op", "flag"),
+    [
+        (op, arg)
+        for op, argv in sorted(OPERATIONS.items())
+        for arg in argv[4:]
+        if arg.startswith("--") and arg != "--secret-env"
+    ],
+)
+def test_no_argument_of_an_operation_has_a_default_of_its_own(op: str, flag: str) -> None:
+    """The program decides every value (its defaults live in service_infra.boundary): an operation
+    missing one refuses to run rather than decide it a second time."""
+    argv = OPERATIONS[op][3:]
+    at = argv.index(flag)
+    with pytest.raises(SystemExit) as refused:
+        rollout.command_line().parse_args(argv[:at] + argv[at + 2 :])
+    assert refused.value.code == 2
+
+
 def test_main_reports_failure_on_stderr(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("SERVICE_INFRA_DOCKER_CLI", "not json")
-    assert rollout.main(["retire", "--container", "x"]) == 1
+    assert rollout.main(["retire", "--container", "x", "--drain-seconds", "30"]) == 1
     assert "SERVICE_INFRA_DOCKER_CLI must hold" in capsys.readouterr().err
 
 

@@ -15,9 +15,8 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from service_infra.contract import EXAMPLE_PASSPHRASE
 from service_infra.settings import SettingsError, Tier, load_settings, load_stack_file
-from service_infra.stack_secrets import encryption_salt, stack_key
+from service_infra.stack_secrets import EXAMPLE_PASSPHRASE, encryption_salt, stack_key
 from tests.support import ROOT
 from tests.support.mocks import load_stack_config
 

@@ -9,9 +9,14 @@ from typing import Any
 import pytest
 
 from service_infra import preflight, stack_secrets
-from service_infra.contract import EXAMPLE_PASSPHRASE
 from service_infra.settings import load_stack_file
-from service_infra.stack_secrets import ExamplePassphraseError, encryption_salt, opens_with, refuse_example_passphrase
+from service_infra.stack_secrets import (
+    EXAMPLE_PASSPHRASE,
+    ExamplePassphraseError,
+    encryption_salt,
+    opens_with,
+    refuse_example_passphrase,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

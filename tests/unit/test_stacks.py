@@ -358,7 +358,7 @@ def test_a_secret_with_a_nul_byte_is_refused_by_name_for_each_service_before_any
 
 def test_ssh_hosts_are_checked_before_anything_is_registered(stacks: dict[str, Recorder]) -> None:
     (check,) = stacks["prod"].host_checks
-    assert check[-5:] == ["mac-mini.tailnet.example", "docker", "version", "--format", "{{.Server.Version}}"]
+    assert check[-5:] == ["mac-mini.tailnet.example", "docker", "version", "--format", "'{{.Server.Version}}'"]
     assert not stacks["local"].host_checks  # the local engine needs no SSH
 
 
