@@ -68,3 +68,19 @@ ensure_debian_packages() {
       ;;
   esac
 }
+
+# The body of an operator script (rollback, recover, prune-images, status): its header comment
+# as the usage when it got fewer than MIN arguments, then the virtualenv and Pulumi it needs,
+# then `python -m service_infra ARGS...`.
+#   operator_command "$0" "$#" MIN ARGS...
+operator_command() {
+  local script=$1 given=$2 min=$3
+  shift 3
+  if [[ $given -lt $min ]]; then
+    sed -n '2,/^set -euo/p' "$script" | sed '$d; s/^# \{0,1\}//' >&2
+    exit 2
+  fi
+  ensure_venv requirements.txt
+  ensure_pulumi
+  exec .venv/bin/python -m service_infra "$@"
+}

@@ -11,10 +11,4 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-if [[ $# -lt 1 ]]; then
-  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-  exit 2
-fi
-ensure_venv requirements.txt
-ensure_pulumi
-exec .venv/bin/python -m service_infra prune-images --stack "$1" "${@:2}"
+operator_command "$0" "$#" 1 prune-images --stack "${1:-}" "${@:2}"

@@ -13,10 +13,4 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-if [[ $# -lt 2 ]]; then
-  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
-  exit 2
-fi
-ensure_venv requirements.txt
-ensure_pulumi
-exec .venv/bin/python -m service_infra rollback --stack "$1" --service "$2" "${@:3}"
+operator_command "$0" "$#" 2 rollback --stack "${1:-}" --service "${2:-}" "${@:3}"

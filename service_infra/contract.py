@@ -41,6 +41,12 @@ FLY_APP_SUFFIX = "-app"
 FLY_VOLUME_SUFFIX = "-volume-"
 FLY_RELEASE_SUFFIX = "-release"
 
+
+def host_name_prefix(service: str, environment: str) -> str:
+    """What a service's network, proxy, volumes and containers are named after on its host."""
+    return f"{service}-{environment}"
+
+
 # Labels on every container, network and volume the program makes on a Docker host.
 LABEL_PREFIX = f"{PROJECT}."
 LABEL_ENVIRONMENT = f"{LABEL_PREFIX}environment"

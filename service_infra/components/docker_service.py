@@ -35,13 +35,9 @@ from service_infra.contract import (
     LOG_OPTIONS,
     RESTART_POLICY,
     ROLE_PROXY,
+    host_name_prefix,
 )
 from service_infra.settings import DockerTarget, ProxySettings, Service, Tier
-
-
-def host_name_prefix(service: str, tier: Tier) -> str:
-    """What the service's network, proxy, volumes and containers are named after on the host."""
-    return f"{service}-{tier.value}"
 
 
 def container_version(
@@ -109,7 +105,7 @@ class DockerService(pulumi.ComponentResource):
         target = service.docker
         assert target is not None, "a DockerService needs service.docker"
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        base_name = host_name_prefix(name, args.tier)
+        base_name = host_name_prefix(name, args.tier.value)
         labels = {**args.extra_labels, LABEL_ENVIRONMENT: args.tier.value, LABEL_SERVICE: name}
 
         # Docker fixes a network's and a volume's labels when it makes them: a later change of the

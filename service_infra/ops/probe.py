@@ -23,7 +23,7 @@ def backoff_delays(tries: int, base_delay: float) -> list[float]:
     return [base_delay * 2**attempt for attempt in range(tries - 1)]
 
 
-def _get(url: str) -> str | None:
+def get_once(url: str) -> str | None:
     """None when the URL answered 200; else what went wrong."""
     try:
         with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_SECONDS) as response:
@@ -40,7 +40,7 @@ def wait_healthy(
     url: str,
     tries: int,
     base_delay: float,
-    get: Callable[[str], str | None] = _get,
+    get: Callable[[str], str | None] = get_once,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str | None:
     """None when healthy; else the failure message naming the service, URL and last error."""

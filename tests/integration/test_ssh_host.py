@@ -122,6 +122,13 @@ def test_a_version_that_never_turns_healthy_leaves_the_running_one_serving(
     (kept,) = [r for r in resources if r.get("outputs", {}).get("name") == running]
     assert not kept.get("delete")
     assert stack.outputs()["containers"] == {"llm-server": running}
+    # `status` (no passphrase) shows the version that kept serving, from the host itself.
+    status = project.status("staging")
+    assert status.returncode == 0, status.stdout + status.stderr
+    (row,) = json.loads(status.stdout)["services"]
+    assert row["healthy"] and row["tag"] == v2.tag and row["container"] == running, row
+    assert row["state"] == "running" and row["restarts"] == 0 and row["proxy"].endswith(f"running -> {running}"), row
+    assert row["problem"] is None and json.loads(status.stdout)["lock"] == [], status.stdout
 
     # One command back to the previous known-good tag: what is still running.
     rollback = project.rollback("staging", "llm-server")

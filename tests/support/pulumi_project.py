@@ -141,12 +141,20 @@ class Project:
         """`scripts/recover.sh STACK ...`, minus its installs."""
         return self.operator_command("recover", "--stack", stack, *args)
 
-    def operator_command(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def status(self, stack: str) -> subprocess.CompletedProcess[str]:
+        """`scripts/status.sh STACK --json`, minus its installs, and without the passphrase."""
+        return self.operator_command("status", "--stack", stack, "--json", passphrase=False)
+
+    def operator_command(self, *args: str, passphrase: bool = True) -> subprocess.CompletedProcess[str]:
         """`python -m service_infra ARGS` in the project folder, with its backend and passphrase."""
+        env = {**os.environ, **self.env}
+        if not passphrase:
+            env.pop("PULUMI_CONFIG_PASSPHRASE", None)
+            env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
         return subprocess.run(
             [str(ROOT / ".venv" / "bin" / "python"), "-m", "service_infra", *args],
             cwd=self.dir,
-            env={**os.environ, **self.env},
+            env=env,
             capture_output=True,
             text=True,
             timeout=900,

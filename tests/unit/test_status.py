@@ -1,0 +1,108 @@
+"""`status`: one row per service from the host's own answers, and a host that is down is a row."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+
+from service_infra.cli import status
+from service_infra.ops.rollout import RolloutError
+from service_infra.settings import load_stack_file
+from tests.support import ROOT
+
+LIVE, OLD, PROXY = (
+    "llm-server-staging-sha-5e0a7c9-1a2b3c4d",
+    "llm-server-staging-sha-4a0d3b2-9f8e7d6c",
+    "llm-server-staging-proxy",
+)
+DIGEST = "sha256:" + "a" * 64
+
+
+def container(name: str, aliases: list[str], tag: str = "sha-5e0a7c9", **state: Any) -> dict[str, Any]:
+    return {
+        "Name": f"/{name}",
+        "RestartCount": state.pop("restarts", 0),
+        "State": {"Status": "running", "StartedAt": "2026-12-06T08:00:00Z", **state},
+        "Config": {"Labels": {"service-infra.image-tag": tag, "service-infra.image-digest": DIGEST}},
+        "NetworkSettings": {"Networks": {"llm-server-staging": {"Aliases": aliases}}},
+    }
+
+
+class Host:
+    """The docker CLI of one host, answering from what it runs; `down` as ssh to a dead host."""
+
+    def __init__(
+        self, documents: list[dict[str, Any]], volumes: frozenset[str] = frozenset(), down: bool = False
+    ) -> None:
+        self.documents, self.volumes, self.down = documents, volumes, down
+
+    def check(self, *args: str) -> str:
+        if self.down:
+            raise RolloutError("`docker container ls` failed: ssh: connect to host mini port 22: Connection refused")
+        if args[:2] == ("container", "ls"):
+            return "\n".join(d["Name"].lstrip("/") for d in self.documents)
+        assert args[:2] == ("container", "inspect"), args
+        return json.dumps([d for d in self.documents if d["Name"].lstrip("/") in args[2:]])
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        assert args[:2] == ("volume", "inspect"), args
+        return subprocess.CompletedProcess(args, 0 if args[-1] in self.volumes else 1, "", "")
+
+
+@pytest.fixture
+def settings() -> Any:
+    return load_stack_file(ROOT / "Pulumi.staging.yaml")
+
+
+def docker_row(settings: Any, host: Host, outputs: dict[str, Any] | None = None) -> status.ServiceStatus:
+    (name, service), *_ = settings.docker_services().items()
+    return status.service_status(name, service, settings, outputs or {}, {service.docker.host: host})  # type: ignore[dict-item]
+
+
+def test_the_live_row_is_the_container_holding_the_alias_not_the_newest(settings: Any) -> None:
+    host = Host([container(OLD, [], tag="sha-4a0d3b2"), container(LIVE, ["live"], restarts=2), container(PROXY, [])])
+    row = docker_row(settings, host)
+    assert (row.container, row.tag, row.digest, row.state, row.restarts) == (LIVE, "sha-5e0a7c9", DIGEST, "running", 2)
+    assert row.proxy == f"{PROXY} running -> {LIVE}"
+    assert row.problem is None
+
+
+def test_a_host_that_is_down_is_a_row_that_says_so(settings: Any) -> None:
+    row = docker_row(settings, Host([], down=True))
+    assert row.problem is not None and "did not answer" in row.problem and "Connection refused" in row.problem
+    assert "mac-mini" in row.where and not row.healthy
+
+
+def test_no_live_container_and_no_proxy_are_named(settings: Any) -> None:
+    row = docker_row(settings, Host([container(OLD, [])]))
+    assert row.container is None and "holds the `live` alias" in (row.problem or "")
+    assert row.proxy == f"{PROXY}: missing"
+
+
+def test_a_service_never_deployed_has_no_url_to_probe(settings: Any) -> None:
+    row = docker_row(settings, Host([container(LIVE, ["live"]), container(PROXY, [])]), outputs={})
+    assert row.health_url is None and not row.healthy and "no successful update" in row.health
+
+
+def test_the_outputs_come_from_the_exported_state_without_decrypting() -> None:
+    deployment = {
+        "resources": [
+            {"type": "pulumi:providers:docker", "outputs": {}},
+            {"type": "pulumi:pulumi:Stack", "outputs": {"service_urls": {"web": "http://10.0.0.2:8001"}}},
+        ]
+    }
+    assert status.stack_outputs(deployment) == {"service_urls": {"web": "http://10.0.0.2:8001"}}
+
+
+def test_the_json_document_keeps_its_keys(settings: Any) -> None:
+    row = docker_row(settings, Host([container(LIVE, ["live"]), container(PROXY, [])]))
+    document = json.loads(json.dumps(asdict(status.StackStatus("staging", "staging", [row], []))))
+    assert sorted(document) == ["environment", "lock", "lock_note", "services", "stack"]
+    assert sorted(document["services"][0]) == [
+        "container", "digest", "health", "health_url", "healthy", "problem", "proxy", "restarts", "service",
+        "since", "state", "tag", "volumes", "where",
+    ]  # fmt: skip
