@@ -6,6 +6,7 @@ rollback --stack S --service N [--dry-run]      back to the service's previous k
 recover --stack S [--force]                     after an interrupted update: backup, lock, pending operations, preview
 prune-images --stack S [--keep N] [--yes]       remove host images no kept release and no container needs
 status --stack S [--json]                       the stack now: releases, health, containers, lock (read-only)
+history --stack S [--service N] [--json]        each release, newest first: who, tag, digest, outcome
 config-reference                                print docs/configuration.md, from the settings models
 """
 
@@ -15,7 +16,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from service_infra.cli import config_reference, doctor, prune_images, recover, rollback, status
+from service_infra.cli import config_reference, doctor, history, prune_images, recover, rollback, status
 from service_infra.cli.check import check
 from service_infra.cli.interrupts import let_pulumi_stop_its_plugins
 
@@ -29,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("rollback", help="roll a service back to its previous known-good tag", add_help=False)
     commands.add_parser("recover", help="recover a stack after an interrupted update", add_help=False)
     commands.add_parser("prune-images", help="remove host images no kept release needs", add_help=False)
+    commands.add_parser("history", help="each release, newest first", add_help=False)
     commands.add_parser("status", help="the stack now: releases, health, containers, lock", add_help=False)
     commands.add_parser("config-reference", help="print the config reference (docs/configuration.md)")
     args, rest = parser.parse_known_args(argv)
@@ -43,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return prune_images.main(rest)
     if args.command == "status":
         return status.main(rest)
+    if args.command == "history":
+        return history.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "config-reference":

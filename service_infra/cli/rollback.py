@@ -47,7 +47,8 @@ class Update:
     digest: str | None = None
 
 
-def _service_config(config: Mapping[str, Any], service: str) -> Mapping[str, Any]:
+def services_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The `services` map of one history entry's config (or of `pulumi config --json`)."""
     entry = config.get(SERVICES_KEY) or {}
     services = entry.get("objectValue")
     if services is None and isinstance(entry.get("value"), str):
@@ -55,7 +56,11 @@ def _service_config(config: Mapping[str, Any], service: str) -> Mapping[str, Any
             services = json.loads(entry["value"])
         except ValueError:
             services = None
-    found = services.get(service) if isinstance(services, dict) else None
+    return services if isinstance(services, dict) else {}
+
+
+def _service_config(config: Mapping[str, Any], service: str) -> Mapping[str, Any]:
+    found = services_config(config).get(service)
     return found if isinstance(found, dict) else {}
 
 
@@ -191,7 +196,7 @@ def last_update_config(history: Sequence[Mapping[str, Any]]) -> Mapping[str, Any
     return updates[-1].get("config") or {}
 
 
-def _pulumi(args: list[str], capture: bool = True) -> str:
+def run_pulumi(args: list[str], capture: bool = True) -> str:
     try:
         done = subprocess.run(["pulumi", *args], capture_output=capture, text=True, check=False)
     except FileNotFoundError:
@@ -206,7 +211,7 @@ def _pulumi(args: list[str], capture: bool = True) -> str:
 
 def stack_outputs(stack: str) -> dict[str, Any]:
     """The stack's outputs (`pulumi stack output --json`: secrets stay masked)."""
-    return json.loads(_pulumi(["stack", "output", "--json", "--stack", stack]) or "{}")
+    return json.loads(run_pulumi(["stack", "output", "--json", "--stack", stack]) or "{}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,14 +228,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        history = json.loads(_pulumi(["stack", "history", "--json", "--stack", args.stack]) or "[]")
+        history = json.loads(run_pulumi(["stack", "history", "--json", "--stack", args.stack]) or "[]")
         outputs = stack_outputs(args.stack)
         digests = recorded_digests(outputs, args.service)
         if args.list:
             print(release_listing(releases(history, args.service, digests)))
             return 0
         key = f"services.{args.service}.tag"
-        current = _pulumi(["config", "get", "--path", key, "--stack", args.stack]).strip()
+        current = run_pulumi(["config", "get", "--path", key, "--stack", args.stack]).strip()
         target = (
             chosen_release(releases(history, args.service, digests), args.to, current)
             if args.to is not None
@@ -238,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         drift = config_drift(
             last_update_config(history),
-            json.loads(_pulumi(["config", "--json", "--stack", args.stack]) or "{}"),
+            json.loads(run_pulumi(["config", "--json", "--stack", args.stack]) or "{}"),
             args.service,
         )
         if drift:
@@ -259,9 +264,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if target.digest:
             # The bits the release ran, even if the tag was pushed again since.
             pin = f"services.{args.service}.release_digests[{json.dumps(target.tag)}]"
-            _pulumi(["config", "set", "--path", pin, target.digest, "--stack", args.stack])
-        _pulumi(["config", "set", "--path", key, target.tag, "--stack", args.stack])
-        _pulumi(
+            run_pulumi(["config", "set", "--path", pin, target.digest, "--stack", args.stack])
+        run_pulumi(["config", "set", "--path", key, target.tag, "--stack", args.stack])
+        run_pulumi(
             [
                 "up",
                 "--yes",

@@ -143,6 +143,17 @@ def test_a_version_that_never_turns_healthy_leaves_the_running_one_serving(
     assert app_containers(engine, all=True) == [stack.outputs()["containers"]["llm-server"]]
     tag = stack.stack.get_config("service-infra:services.llm-server.tag", path=True)
     assert tag.value == v1.tag
+    # `history`: every release, newest first, with what became of it. The first rollback ran the
+    # bits that kept serving through the failed rollout: no release of its own.
+    done = project.history("staging")
+    assert done.returncode == 0, done.stdout + done.stderr
+    outcomes = [(r["tag"], r["outcome"]) for r in json.loads(done.stdout)]
+    assert outcomes == [
+        (v1.tag, "live, rollback"),
+        (broken.tag, "failed"),
+        (v2.tag, "replaced"),
+        (v1.tag, "replaced"),
+    ], outcomes
 
 
 def test_a_version_that_crashes_fails_the_update_at_once_with_what_it_printed(

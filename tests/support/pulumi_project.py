@@ -145,6 +145,10 @@ class Project:
         """`scripts/status.sh STACK --json`, minus its installs, and without the passphrase."""
         return self.operator_command("status", "--stack", stack, "--json", passphrase=False)
 
+    def history(self, stack: str) -> subprocess.CompletedProcess[str]:
+        """`scripts/history.sh STACK --json`, minus its installs."""
+        return self.operator_command("history", "--stack", stack, "--json")
+
     def operator_command(self, *args: str, passphrase: bool = True) -> subprocess.CompletedProcess[str]:
         """`python -m service_infra ARGS` in the project folder, with its backend and passphrase."""
         env = {**os.environ, **self.env}
