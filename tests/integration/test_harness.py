@@ -6,6 +6,7 @@ import json
 import re
 import secrets
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -46,7 +47,15 @@ def cleanup(engine: DockerEngine) -> Iterator[list[tuple[str, str]]]:
 
 def test_free_port_and_wait_http_timeout() -> None:
     port = free_port()
-    assert 1024 <= port <= 65535
+    # Below the kernel's ephemeral range, so no outgoing connection can take it before use.
+    low, _high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert 1024 <= port < low
+    # Reserved for this process: another process asking gets other ports.
+    others = subprocess.run(
+        [sys.executable, "-c", "from tests.support.harness import free_port; print(*(free_port() for _ in range(50)))"],
+        check=True, capture_output=True, text=True, cwd=Path(__file__).parents[2],
+    ).stdout.split()  # fmt: skip
+    assert str(port) not in others and len(set(others)) == 50
     with pytest.raises(HarnessError, match=r"did not answer with HTTP 200 within"):
         wait_http(f"http://127.0.0.1:{port}/health", timeout=1)
 

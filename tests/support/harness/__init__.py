@@ -34,7 +34,7 @@ API
     Raised when a part cannot start or a command fails; the text includes logs/output.
 
 ``free_port(host="127.0.0.1") -> int``
-    A currently free TCP port.
+    A free TCP port below the ephemeral range, reserved for this process (no other worker gets it).
 
 ``wait_http(url, timeout=60.0, *, status=200, interval=0.5, headers=None) -> tuple[int, bytes]``
     Poll until ``url`` answers with ``status`` (any status if None); HarnessError on timeout.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import shutil
 import signal
 import socket
@@ -33,11 +34,43 @@ class HarnessError(RuntimeError):
     """
 
 
+# Ports the harness hands out come from below the kernel's ephemeral range (32768-60999 on
+# Linux): a port picked inside it can be taken by any outgoing connection (an SSH session, a
+# registry pull) before Docker publishes it, and the proxy then fails to start.
+_PORT_RANGE = range(20000, 32000)
+# Each handed-out port stays reserved by an flock for this process's lifetime, so two xdist
+# workers (or two suites on one machine) never get the same one.
+_PORT_LOCKS: list[IO[str]] = []
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A TCP port that is free on ``host`` right now (the OS picks it)."""
+    """A TCP port that is free on ``host`` and on every address right now, outside the ephemeral
+    range, and reserved for this process against every other process that asks here."""
+    lock_dir = Path(tempfile.gettempdir()) / "si-harness-ports"
+    lock_dir.mkdir(exist_ok=True)
+    candidates = list(_PORT_RANGE)
+    random.shuffle(candidates)
+    for port in candidates:
+        held = (lock_dir / str(port)).open("a")
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held.close()
+            continue
+        if _bindable(host, port) and _bindable("0.0.0.0", port):
+            _PORT_LOCKS.append(held)
+            return port
+        held.close()
+    raise HarnessError(f"no free TCP port in {_PORT_RANGE.start}-{_PORT_RANGE.stop - 1} on {host}")
+
+
+def _bindable(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def wait_http(
