@@ -1,6 +1,7 @@
 """service-infra: load and check the stack's settings, build its environment, export outputs."""
 
 import gc
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,6 +22,8 @@ plain_secrets = settings.read_plain_secrets(set(config.secrets))
 settings.check_secret_values(config, plain_secrets)  # e.g. a NUL no container's environment can hold
 # The hosts' check over SSH and the registry's digests are waits on the network: they run while
 # the components (and their providers' SDKs) are imported, and both end before any resource.
+preflight_started = time.monotonic()
+pulumi.log.info("preflight: checking the Docker hosts and asking the registry for image digests")
 with ThreadPoolExecutor(max_workers=2) as network:
     # No published passphrase outside local; SSH hosts answer with their pinned key; else nothing is touched.
     hosts_checked = network.submit(preflight.check_before_changes, config, pulumi.get_stack(), PROJECT_DIR)
@@ -29,6 +32,7 @@ with ThreadPoolExecutor(max_workers=2) as network:
     from service_infra.components.environment import ServiceEnvironment, ServiceEnvironmentArgs
 hosts_checked.result()
 image_digests = digests_found.result()
+pulumi.log.info(f"preflight: passed ({time.monotonic() - preflight_started:.1f}s)")
 
 # What the stack's last update recorded of its releases, carried into this one's outputs.
 own_stack = pulumi.StackReference(

@@ -3,15 +3,18 @@
 The program (``commands``, ``components``) writes command lines that ``ops`` programs run in
 another process, often over ssh. This module holds what both sides must read the same way: the
 environment variable carrying the docker CLI, the network alias the proxy routes to, a rollout's
-defaults, what an activation needs, and how an argument survives the remote shell. Standard
-library only, as ``ops`` is, so any ``python3`` can import it.
+defaults, what an activation needs, how an argument survives the remote shell, and how a wait
+reports its progress. Standard library only, as ``ops`` is, so any ``python3`` can import it.
 """
 
 from __future__ import annotations
 
 import shlex
+import sys
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TextIO
 
 # The docker CLI an operation drives (local `docker -H ...` or `ssh ... docker`), as a JSON list.
 DOCKER_CLI_ENV = "SERVICE_INFRA_DOCKER_CLI"
@@ -47,3 +50,29 @@ def for_remote_shell(prefix: Sequence[str], *args: str) -> list[str]:
     ssh joins its arguments with spaces and the remote shell splits them again, so each is quoted
     here: the one place an argument is quoted for a remote shell."""
     return [*prefix, *(shlex.quote(arg) for arg in args)]
+
+
+# How often a wait that is still waiting says so.
+PROGRESS_EVERY_SECONDS = 10.0
+
+
+@dataclass
+class Progress:
+    """One line per phase of a wait, with the seconds it has taken so far, on stderr (stdout may
+    carry a result): `[service-infra] llm-server sha-5e0a7c9: healthy (12s)`. The engine shows an
+    operation's stderr while it runs, so nobody stares at a silent terminal."""
+
+    what: str
+    out: TextIO = field(default_factory=lambda: sys.stderr)
+    started: float = field(default_factory=time.monotonic)
+    _last: float = float("-inf")
+
+    def phase(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        print(f"[service-infra] {self.what}: {text} ({elapsed:.0f}s)", file=self.out, flush=True)
+        self._last = time.monotonic()
+
+    def still(self, text: str) -> None:
+        """A phase line, at most every PROGRESS_EVERY_SECONDS: for a loop that waits."""
+        if time.monotonic() - self._last >= PROGRESS_EVERY_SECONDS:
+            self.phase(text)

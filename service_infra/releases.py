@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from service_infra.contract import IMAGE_DIGEST, PROJECT, VERSION_KEY_SECRET
-from service_infra.settings import Settings, SettingsError
+from service_infra.settings import Settings, SettingsError, Tier
 
 # What a tag may name; the digest Docker records for a pull is the one of what the tag names.
 # Registry lookups in flight at once (each is a HEAD, or a HEAD, a token and a HEAD).
@@ -156,18 +156,28 @@ def _token(url: str, username: str, password: str, timeout: float) -> str:
 
 
 def image_digests(settings: Settings, secrets: Mapping[str, str]) -> dict[str, str | None]:
-    """Each Docker service's image digest: pinned by rollback for its tag, else resolved on the
-    stack's registry. None for images not on that registry (the local stack's own builds). The
-    registry is asked for every service at once (a few round trips each, on every preview and up)."""
+    """Each Docker service's image digest: pinned for its tag (by `rollback` or `promote`), else
+    resolved on the stack's registry. None for images not on that registry (the local stack's own
+    builds). The registry is asked for every service at once (a few round trips each, on every
+    preview and up).
+
+    Prod runs exactly the bits it pinned: its pinned tags are asked too, and a tag that now names
+    another digest than its pin (pushed again since) is refused, so a re-pushed tag never rolls
+    into prod on an unrelated `up`. Elsewhere the pin is run whatever the tag names now."""
     registry = settings.registry
     found: dict[str, str | None] = {}
     to_ask: dict[str, tuple[str, str]] = {}
+    on_registry = {
+        name: registry is not None and service.image.startswith(f"{registry.server}/")
+        for name, service in settings.docker_services().items()
+    }
     for name, service in settings.docker_services().items():
         if service.pinned_digest is not None:
             found[name] = service.pinned_digest
-        elif registry is None or not service.image.startswith(f"{registry.server}/"):
+        elif not on_registry[name]:
             found[name] = None
-        else:
+        if on_registry[name] and (service.pinned_digest is None or settings.environment is Tier.PROD):
+            assert registry is not None
             to_ask[name] = (service.image.removeprefix(f"{registry.server}/"), service.tag)
     if not to_ask or registry is None:
         return found
@@ -187,6 +197,14 @@ def image_digests(settings: Settings, secrets: Mapping[str, str]) -> dict[str, s
         f"{PROJECT}:services.{name}.tag: {answer}"
         for name, answer in answers.items()
         if isinstance(answer, RegistryError)
+    ]
+    services = settings.docker_services()
+    problems += [
+        f"{PROJECT}:services.{name}.release_digests: {services[name].tag} is pinned to {found[name]}, but "
+        f"{registry.server} now names {answer} by that tag: it was pushed again since it was pinned. Prod "
+        "runs only the pinned bits: push them under the tag again, or promote a new tag from staging"
+        for name, answer in answers.items()
+        if isinstance(answer, str) and found.get(name) not in (None, answer)
     ]
     if problems:
         raise SettingsError(problems)

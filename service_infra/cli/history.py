@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from service_infra.boundary import Progress
 from service_infra.cli.rollback import (
     RollbackError,
     pinned_digest,
@@ -114,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--service", help="only this service's releases")
     parser.add_argument("--json", action="store_true", help="a JSON list (docs/operations.md)")
     args = parser.parse_args(argv)
+    progress = Progress(f"history {args.stack}")
+    progress.phase("reading the stack's updates and releases")
     try:
         history = json.loads(run_pulumi(["stack", "history", "--json", "--stack", args.stack]) or "[]")
         outputs = stack_outputs(args.stack)

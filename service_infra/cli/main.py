@@ -7,6 +7,8 @@ recover --stack S [--force]                     after an interrupted update: bac
 prune-images --stack S [--keep N] [--yes]       remove host images no kept release and no container needs
 status --stack S [--json]                       the stack now: releases, health, containers, lock (read-only)
 history --stack S [--service N] [--json]        each release, newest first: who, tag, digest, outcome
+logs --stack S --service N [-f] [--since T]     the service's logs, every secret value of the stack masked
+promote --service N [--from S] [--to S]         pin what staging runs into Pulumi.prod.yaml (deploys nothing)
 config-reference                                print docs/configuration.md, from the settings models
 """
 
@@ -16,7 +18,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from service_infra.cli import config_reference, doctor, history, prune_images, recover, rollback, status
+from service_infra.cli import config_reference, doctor, history, logs, promote, prune_images, recover, rollback, status
 from service_infra.cli.check import check
 from service_infra.cli.interrupts import let_pulumi_stop_its_plugins
 
@@ -32,6 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("prune-images", help="remove host images no kept release needs", add_help=False)
     commands.add_parser("history", help="each release, newest first", add_help=False)
     commands.add_parser("status", help="the stack now: releases, health, containers, lock", add_help=False)
+    commands.add_parser("logs", help="a service's logs, secrets masked", add_help=False)
+    commands.add_parser("promote", help="pin what staging runs into prod's stack file", add_help=False)
     commands.add_parser("config-reference", help="print the config reference (docs/configuration.md)")
     args, rest = parser.parse_known_args(argv)
     let_pulumi_stop_its_plugins()  # rollback and recover run the Pulumi CLI
@@ -47,6 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status.main(rest)
     if args.command == "history":
         return history.main(rest)
+    if args.command == "logs":
+        return logs.main(rest)
+    if args.command == "promote":
+        return promote.main(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "config-reference":

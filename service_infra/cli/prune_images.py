@@ -33,7 +33,7 @@ from service_infra.cli.rollback import RollbackError, stack_outputs
 from service_infra.commands.docker import docker_cli
 from service_infra.contract import IMAGE_DIGEST, RELEASES_KEPT, RELEASES_OUTPUT
 from service_infra.ops.rollout import Docker, RolloutError
-from service_infra.settings import DockerHostSettings, Settings, SettingsError, load_stack_file
+from service_infra.settings import DockerHostSettings, Settings, SettingsError, load_stack_file, stack_file_of
 from service_infra.settings.isolation import docker_host_identity, sibling_settings
 
 # One line per image reference: repository, tag, digest, image id.
@@ -131,7 +131,7 @@ def prune(
     read_outputs: Callable[[str], Mapping[str, Any]] = stack_outputs,
 ) -> int:
     """List (or, with APPLY, remove) what may go on each host; returns how many references."""
-    settings = load_stack_file(Path(f"Pulumi.{stack}.yaml"))
+    settings = load_stack_file(stack_file_of(stack))
     others = sibling_settings(Path("."), stack)
     total = 0
     for name, service in sorted(settings.docker_services().items()):

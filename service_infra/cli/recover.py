@@ -55,7 +55,7 @@ import yaml
 from service_infra.commands.docker import docker_cli
 from service_infra.contract import DOCKER_PROVIDER_SUFFIX, LABEL_ENVIRONMENT
 from service_infra.ops.rollout import Docker
-from service_infra.settings import Settings, SettingsError, load_stack_file
+from service_infra.settings import Settings, SettingsError, load_stack_file, stack_file_of
 
 BACKUP_DIR = Path("state-backups")
 CONTAINER = "docker:index/container:Container"
@@ -453,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backup-dir", type=Path, default=BACKUP_DIR, help="where the state backup goes")
     args = parser.parse_args(argv)
     try:
-        settings = load_stack_file(Path(f"Pulumi.{args.stack}.yaml"))
+        settings = load_stack_file(stack_file_of(args.stack))
         recovery = Recovery(
             args.stack,
             _run,

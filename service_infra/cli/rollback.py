@@ -47,15 +47,23 @@ class Update:
     digest: str | None = None
 
 
+def config_value(entry: Mapping[str, Any]) -> Any:
+    """One config entry as `pulumi config --json` and the history print it, as a plain value
+    (an object's value, parsed)."""
+    if entry.get("objectValue") is not None:
+        return entry["objectValue"]
+    value = entry.get("value")
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 def services_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
     """The `services` map of one history entry's config (or of `pulumi config --json`)."""
-    entry = config.get(SERVICES_KEY) or {}
-    services = entry.get("objectValue")
-    if services is None and isinstance(entry.get("value"), str):
-        try:
-            services = json.loads(entry["value"])
-        except ValueError:
-            services = None
+    services = config_value(config.get(SERVICES_KEY) or {})
     return services if isinstance(services, dict) else {}
 
 
@@ -147,19 +155,8 @@ def chosen_release(found: Sequence[Update], number: int, current_tag: str) -> Up
 
 
 def _comparable(entry: Mapping[str, Any]) -> Any:
-    """One config entry as `pulumi config --json` and the history print it, as a plain value;
-    a secret is only known to be there."""
-    if entry.get("secret"):
-        return "[secret]"
-    if entry.get("objectValue") is not None:
-        return entry["objectValue"]
-    value = entry.get("value")
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+    """A config entry's plain value; a secret is only known to be there."""
+    return "[secret]" if entry.get("secret") else config_value(entry)
 
 
 def _differences(old: Any, new: Any, path: str) -> list[str]:

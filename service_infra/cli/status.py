@@ -22,10 +22,9 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from service_infra.boundary import LIVE_ALIAS
+from service_infra.boundary import LIVE_ALIAS, Progress
 from service_infra.cli.recover import FileBackend, RecoverError
 from service_infra.commands.docker import docker_cli
 from service_infra.contract import (
@@ -36,8 +35,8 @@ from service_infra.contract import (
     host_name_prefix,
 )
 from service_infra.ops.probe import get_once
-from service_infra.ops.rollout import Docker, RolloutError
-from service_infra.settings import Service, Settings, SettingsError, load_stack_file
+from service_infra.ops.rollout import Docker, RolloutError, aliases
+from service_infra.settings import Service, Settings, SettingsError, load_stack_file, stack_file_of
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -84,25 +83,28 @@ def stack_outputs(deployment: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _live(documents: Sequence[Mapping[str, Any]], network: str) -> Mapping[str, Any] | None:
-    for document in documents:
-        networks = (document.get("NetworkSettings") or {}).get("Networks") or {}
-        if LIVE_ALIAS in ((networks.get(network) or {}).get("Aliases") or []):
-            return document
-    return None
+def service_containers(docker: Docker, service: str, environment: str) -> list[dict[str, Any]]:
+    """The `docker inspect` documents of every container of SERVICE in ENVIRONMENT on the host
+    (its versions and its proxy), found by the program's labels."""
+    listed = docker.check(
+        "container", "ls", "--all", "--format", "{{.Names}}",
+        "--filter", f"label={LABEL_SERVICE}={service}", "--filter", f"label={LABEL_ENVIRONMENT}={environment}",
+    ).split()  # fmt: skip
+    return json.loads(docker.check("container", "inspect", *listed)) if listed else []
+
+
+def live_document(documents: Sequence[Mapping[str, Any]], network: str) -> Mapping[str, Any] | None:
+    """The container holding the live alias on the service's NETWORK: the one the proxy serves."""
+    return next((document for document in documents if LIVE_ALIAS in aliases(dict(document), network)), None)
 
 
 def docker_status(row: ServiceStatus, name: str, service: Service, settings: Settings, docker: Docker) -> None:
     """Fill ROW from the host: the live container, the proxy, the volumes."""
     assert service.docker is not None
     base = host_name_prefix(name, settings.environment.value)
-    listed = docker.check(
-        "container", "ls", "--all", "--format", "{{.Names}}",
-        "--filter", f"label={LABEL_SERVICE}={name}", "--filter", f"label={LABEL_ENVIRONMENT}={settings.environment.value}",
-    ).split()  # fmt: skip
-    documents = json.loads(docker.check("container", "inspect", *listed)) if listed else []
+    documents = service_containers(docker, name, settings.environment.value)
     proxy = next((d for d in documents if d.get("Name", "").lstrip("/") == f"{base}-proxy"), None)
-    live = _live(documents, base)
+    live = live_document(documents, base)
     if live is not None:
         labels = (live.get("Config") or {}).get("Labels") or {}
         state = live.get("State") or {}
@@ -176,10 +178,13 @@ def export(stack: str) -> dict[str, Any]:
 def stack_status(stack: str, settings: Settings, deployment: Mapping[str, Any]) -> StackStatus:
     outputs = stack_outputs(deployment)
     hosts = sorted({s.docker.host for s in settings.docker_services().values() if s.docker})
+    progress = Progress(f"status {stack}")
+    progress.phase(f"asking {', '.join(hosts) or 'no Docker host'} and probing each service's health URL")
     with ExitStack() as connections:  # one SSH connection per host for all its questions
         dockers = {host: connections.enter_context(Docker(docker_cli(settings.docker_hosts[host]))) for host in hosts}
         rows = [service_status(name, s, settings, outputs, dockers) for name, s in sorted(settings.services.items())]
     lock, note = lock_status(stack)
+    progress.phase("done")
     return StackStatus(stack, settings.environment.value, rows, lock, note)
 
 
@@ -212,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stack", required=True)
     parser.add_argument("--json", action="store_true", help="one JSON document (docs/operations.md)")
     args = parser.parse_args(argv)
-    stack_file = Path(f"Pulumi.{args.stack.rsplit('/', 1)[-1]}.yaml")
+    stack_file = stack_file_of(args.stack)
     try:
         settings = load_stack_file(stack_file)
         status = stack_status(args.stack, settings, export(args.stack))

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from service_infra.boundary import DOCKER_CLI_ENV, LIVE_ALIAS, Activation, for_remote_shell
+from service_infra.boundary import DOCKER_CLI_ENV, LIVE_ALIAS, Activation, Progress, for_remote_shell
 
 POLL_SECONDS = 1.0
 # How long the proxy trusts Docker DNS about the live alias (its nginx `resolver ... valid=`).
@@ -42,6 +42,8 @@ HEALTH_RETRIES = 3
 PROBE_TIMEOUT_SECONDS = 3
 # How much of a failed version's log its error shows.
 LOG_LINES = 20
+# How much of the last failed probe a progress line shows.
+PROGRESS_DETAIL_CHARS = 120
 # After joining the alias, until the proxy has certainly seen it: only then may the old version
 # stop (without this wait, a switch done at once fails requests: benchmarks/rollout.py shows it).
 SETTLE_SECONDS = PROXY_DNS_VALID_SECONDS + 1.0
@@ -182,12 +184,12 @@ def last_health_error(state: dict[str, Any], secrets: dict[str, str]) -> str:
     return "no failed check recorded"
 
 
-def _networks(document: dict[str, Any]) -> dict[str, Any]:
+def networks(document: dict[str, Any]) -> dict[str, Any]:
     return (document.get("NetworkSettings") or {}).get("Networks") or {}
 
 
-def _aliases(document: dict[str, Any], network: str) -> list[str]:
-    return list((_networks(document).get(network) or {}).get("Aliases") or [])
+def aliases(document: dict[str, Any], network: str) -> list[str]:
+    return list((networks(document).get(network) or {}).get("Aliases") or [])
 
 
 @dataclass(frozen=True)
@@ -241,11 +243,13 @@ def wait_healthy(
     timeout: float,
     first: dict[str, Any] | None = None,
     secrets: dict[str, str] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Wait until the container answers its health URL; raise as soon as it cannot become healthy:
     it exits or restarts, its image's own check reports it unhealthy, or ``check.retries``
     probes in a row fail after its start period. FIRST: its `docker inspect` document, if the
-    caller has just read it. SECRETS: the values masked in what it says (name: value)."""
+    caller has just read it. SECRETS: the values masked in what it says (name: value). PROGRESS:
+    where it says, every few seconds, that it is still waiting and why."""
     secrets = secrets or {}
     started_at = time.monotonic()
     deadline = started_at + timeout
@@ -279,6 +283,8 @@ def wait_healthy(
         if result.ok:
             return document
         last = result.detail
+        if progress is not None:
+            progress.still(f"not healthy yet: {clip(last, PROGRESS_DETAIL_CHARS, secrets)}")
         if time.monotonic() - started_at >= check.start_period:
             failures += 1
             if failures >= check.retries:
@@ -341,16 +347,19 @@ def activate(docker: Docker, new: Activation) -> dict[str, object]:
     between the disconnect and the connect below) it rejoins the network first, so the proxy can
     reach it by name; with the alias already, it is only checked again."""
     container, network, alias = new.container, new.network, LIVE_ALIAS
+    progress = Progress(f"{new.service} {new.tag}")
+    progress.phase(f"waiting until {container} answers {new.health_path} (up to {new.timeout}s)")
     check = HealthCheck(new.proxy, new.port, new.health_path, new.start_period, secret_env=tuple(new.secret_env))
     found = docker.inspect(container)
     # Masked in everything said below: what the app prints or answers may hold them.
     secrets = _secret_values(found, check.secret_env)
-    if found is not None and network not in _networks(found):
+    if found is not None and network not in networks(found):
         docker.check("network", "connect", network, container)
         found = None  # looked at again below
     try:
-        document = wait_healthy(docker, container, check, new.timeout, first=found, secrets=secrets)
+        document = wait_healthy(docker, container, check, new.timeout, first=found, secrets=secrets, progress=progress)
     except RolloutError as error:
+        progress.phase("not healthy: it is not put live, the running version keeps serving")
         details = diagnose(docker, container, check, secrets)
         docker.run("container", "kill", container)
         message = (
@@ -359,13 +368,15 @@ def activate(docker: Docker, new: Activation) -> dict[str, object]:
             f"run `pulumi up` again.{details}"
         )
         raise RolloutError(mask_secrets(message, secrets)) from None
-    if alias not in _aliases(document, network):
+    progress.phase("healthy")
+    if alias not in aliases(document, network):
         # Docker adds an alias only when connecting; the container joined the network without
         # one at creation (nothing routes to it by name yet), so it reconnects with the alias.
-        if network in _networks(document):
+        if network in networks(document):
             docker.check("network", "disconnect", network, container)
         docker.check("network", "connect", "--alias", alias, network, container)
         time.sleep(SETTLE_SECONDS)
+    progress.phase("live: the proxy sends it requests")
     return {"service": new.service, "tag": new.tag, "container": container, "network": network, "alias": alias}
 
 
@@ -402,7 +413,10 @@ def retire(docker: Docker, container: str, drain_seconds: int) -> str:
     """
     if docker.inspect(container) is None:
         return f"container {container} is already gone"
+    progress = Progress(container)
+    progress.phase(f"draining: in-flight requests have up to {drain_seconds}s")
     docker.check("container", "stop", "--time", str(drain_seconds), container, timeout=drain_seconds + 60)
+    progress.phase("stopped")
     return f"container {container} drained and stopped"
 
 

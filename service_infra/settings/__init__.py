@@ -26,6 +26,7 @@ from service_infra.settings.loader import (
     read_plain_secrets,
     read_secrets,
     split_config,
+    stack_file_of,
 )
 from service_infra.settings.stack import Service, Settings, parse_settings
 
@@ -52,4 +53,5 @@ __all__ = [
     "read_plain_secrets",
     "read_secrets",
     "split_config",
+    "stack_file_of",
 ]

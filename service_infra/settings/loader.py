@@ -78,6 +78,11 @@ def stack_name_of(path: Path) -> str | None:
     return None
 
 
+def stack_file_of(stack: str) -> Path:
+    """Pulumi.prod.yaml for the stack `prod` (or `org/project/prod`), in the working directory."""
+    return Path(f"Pulumi.{stack.rsplit('/', 1)[-1]}.yaml")
+
+
 def load_settings(config: Mapping[str, Any], secret_keys: set[str], stack: str | None = None) -> Settings:
     data, secrets, problems = split_config(config, secret_keys)
     try:

@@ -49,6 +49,19 @@ def test_app_volume_and_secrets_are_created_once(
     assert release["image"] == "ghcr.io/acme/image-descriptor:sha-5e0a7c9"
 
     stack.preview(expect_no_changes=True)
+    # `logs`: the app's log buffer through `fly logs` with the stack's token, its secrets masked.
+    key = FLY_SECRETS["GOOGLE_AI_API_KEY"]
+    state["logs"] = {
+        "it-image-descriptor": [
+            {"timestamp": "2026-12-06T08:00:00.1Z", "instance": "148e1", "region": "iad", "message": f" key={key}"}
+        ]
+    }
+    fly_state["state"].write_text(json.dumps(state))
+    logs = project.operator_command("logs", "--stack", "staging", "--service", "image-descriptor")
+    assert logs.returncode == 0, logs.stdout + logs.stderr
+    assert logs.stdout == "2026-12-06T08:00:00Z app[148e1] iad [info] key=[secret GOOGLE_AI_API_KEY]\n", logs.stdout
+    (logged,) = [e for e in map(json.loads, fly_state["log"].read_text().splitlines()) if e["argv"][:1] == ["logs"]]
+    assert logged["env_token_present"] and logged["app"] == "it-image-descriptor", logged
     # Lost state, same app: a second stack adopts the app and volume instead of duplicating them.
     again = project.stack("staging-again", fly_config("it-image-descriptor", public_health_url), FLY_SECRETS)
     again.up()

@@ -11,6 +11,7 @@ names prod's identity, before anything is touched.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -100,6 +101,30 @@ def test_staging_and_prod_on_one_host_reach_only_their_own_engine(
         login = subprocess.run(as_prod, capture_output=True, text=True, timeout=60, check=False)
         assert login.returncode == 255 and "permission denied" in login.stderr.lower(), login.stderr
 
+        # Promotion: what staging runs and found healthy, pinned into prod's file (no passphrase).
+        v1, v2 = example_image.v1, example_image.v2
+        staging.set("services.llm-server.tag", v2.tag)
+        staging.up()
+        promoted = project.operator_command("promote", "--service", "llm-server", passphrase=False)
+        assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+        for added in (rf"tag: {v2.tag}", rf"{v2.tag}: {v2.digest}"):
+            assert re.search(rf"^\+\s+{added}$", promoted.stdout, re.MULTILINE), promoted.stdout
+        assert "nothing deployed" in promoted.stderr, promoted.stderr
+        assert health(ports["prod"])["version"] == v1.app_version  # it deployed nothing
+        # Someone pushes other bits under the promoted tag: prod refuses them before any change.
+        registry.push(v1.local_ref, example_image.repo, v2.tag)
+        try:
+            with pytest.raises(auto.CommandError) as refused_bits:
+                prod.preview()
+            message = str(refused_bits.value)
+            assert "service-infra:services.llm-server.release_digests" in message and "pushed again" in message, message
+        finally:
+            registry.push(v2.local_ref, example_image.repo, v2.tag)  # the session's other tests use v2
+        prod.up()
+        assert health(ports["prod"])["version"] == v2.app_version
+        again = project.operator_command("promote", "--service", "llm-server", passphrase=False)
+        assert again.returncode == 0 and "nothing to change" in again.stdout, again.stdout + again.stderr
+
         # A staging stack file naming prod's user on the host: prod's next update refuses it first.
         configs["staging"]["docker_hosts"]["mini"]["url"] = prod_host.docker_url
         project.stack("staging", configs["staging"], secrets)
@@ -109,4 +134,4 @@ def test_staging_and_prod_on_one_host_reach_only_their_own_engine(
         assert f"the Docker host identity {prod_host.user}@127.0.0.1:{prod_host.port} is also the" in message, message
         assert "service-infra:docker_hosts.mini.url" in message and "docs/mac-mini.md" in message, message
         for environment in ENVIRONMENTS:
-            assert health(ports[environment])["version"] == example_image.v1.app_version, environment
+            assert health(ports[environment])["version"] == v2.app_version, environment

@@ -129,6 +129,12 @@ def test_a_version_that_never_turns_healthy_leaves_the_running_one_serving(
     assert row["healthy"] and row["tag"] == v2.tag and row["container"] == running, row
     assert row["state"] == "running" and row["restarts"] == 0 and row["proxy"].endswith(f"running -> {running}"), row
     assert row["problem"] is None and json.loads(status.stdout)["lock"] == [], status.stdout
+    # `logs`: the live container's log over the stack's SSH path, a secret it printed masked.
+    http_get(f"http://127.0.0.1:{port}/health?probe={API_KEY}")
+    logs = project.operator_command("logs", "--stack", "staging", "--service", "llm-server", "--since", "10m")
+    assert logs.returncode == 0, logs.stdout + logs.stderr
+    assert "GET /health?probe=[secret API_KEY]" in logs.stdout and API_KEY not in logs.stdout, logs.stdout[-2000:]
+    assert f"logs of {running} on mini" in logs.stderr, logs.stderr
 
     # One command back to the previous known-good tag: what is still running.
     rollback = project.rollback("staging", "llm-server")

@@ -250,3 +250,29 @@ def test_a_redirect_elsewhere_carries_no_credentials(registry: int) -> None:
     Registry.script["localhost", MANIFEST, False] = (200, {"Docker-Content-Digest": DIGEST})
     assert resolve(registry) == DIGEST
     assert Registry.seen == [("127.0.0.1", MANIFEST, ""), ("127.0.0.1", MANIFEST, "Basic"), ("localhost", MANIFEST, "")]
+
+
+def prod_with_pin(digest: str) -> Any:
+    config = copy.deepcopy(load_stack_config("prod"))
+    service = config["service-infra:services"]["llm-server"]
+    service["release_digests"] = {service["tag"]: digest}
+    return load_settings(config, secret_keys=set(), stack="prod")
+
+
+def test_prod_runs_its_pin_when_the_registry_still_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(releases, "resolve_digest", lambda *args: DIGEST)
+    settings = prod_with_pin(DIGEST)
+    assert image_digests(settings, {name: secret_value_for(name) for name in settings.secrets}) == {
+        "llm-server": DIGEST
+    }
+
+
+def test_prod_refuses_a_pinned_tag_that_was_pushed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    pushed_again = "sha256:" + "c" * 64
+    monkeypatch.setattr(releases, "resolve_digest", lambda *args: pushed_again)
+    settings = prod_with_pin(DIGEST)
+    with pytest.raises(SettingsError) as error:
+        image_digests(settings, {name: secret_value_for(name) for name in settings.secrets})
+    (problem,) = error.value.problems
+    assert problem.startswith("service-infra:services.llm-server.release_digests: ")
+    assert DIGEST in problem and pushed_again in problem and "pushed again" in problem

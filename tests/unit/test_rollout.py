@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from typing import Any
 
 import pytest
 
-from service_infra import settings
+from service_infra import boundary, settings
 from service_infra.boundary import Activation
 from service_infra.commands import rollout as rollout_commands
 from service_infra.commands.docker import docker_cli
@@ -117,6 +118,29 @@ def test_goes_live_only_once_its_health_url_answers_from_the_proxy() -> None:
         ("network", "connect", "--alias", "live", "llm-server-prod", "llm-server-prod-v2"),
     ]
     assert result["container"] == "llm-server-prod-v2"
+
+
+def test_each_phase_of_a_rollout_says_so_on_stderr_with_its_time(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(boundary, "PROGRESS_EVERY_SECONDS", 0)  # every wait says it still waits
+    joined: dict[str, Any] = {"NetworkSettings": {"Networks": {"llm-server-prod": {"Aliases": ["abc123"]}}}}
+    docker = ScriptedDocker([state(None, **joined)], probes=[REFUSED, HEALTHY])
+    activate(docker, check=rollout.HealthCheck("llm-server-prod-proxy", 8000, "/health", start_period=60))
+    rollout.retire(ScriptedDocker([state("healthy")]), "llm-server-prod-v1", 30)
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout carries the operation's result alone
+    phases = [re.sub(r" \(\d+s\)$", "", line) for line in err.splitlines()]
+    assert phases == [
+        "[service-infra] llm-server sha-4a0d3b2: waiting until llm-server-prod-v2 answers /health (up to 60s)",
+        phases[1],  # still waiting: the refused probe
+        "[service-infra] llm-server sha-4a0d3b2: healthy",
+        "[service-infra] llm-server sha-4a0d3b2: live: the proxy sends it requests",
+        "[service-infra] llm-server-prod-v1: draining: in-flight requests have up to 30s",
+        "[service-infra] llm-server-prod-v1: stopped",
+    ], err
+    assert phases[1].startswith("[service-infra] llm-server sha-4a0d3b2: not healthy yet: GET http://"), err
+    assert all(re.search(r" \(\d+s\)$", line) for line in err.splitlines()), err
 
 
 def test_already_live_is_left_alone() -> None:

@@ -20,6 +20,7 @@ from .apps import (
 from .core import VERSION, FlyError, PanicError, err, now, out, rid
 from .deploy import cmd_deploy
 from .flags import APP, DEPLOY, GLOBAL, JSONF, SECRETS, VM, YES, flags, parse_args
+from .logs import cmd_logs
 from .session import Ctx, app_name, load_config, load_state, my_orgs, save_state, token_apps
 from .volumes import (
     cmd_volumes_create,
@@ -94,6 +95,7 @@ LEAF = {  # the command path, after aliases
     "secrets import": Command(cmd_secrets_import, SECRETS, ANY, True),
     "secrets unset": Command(cmd_secrets_unset, SECRETS, Arity("min", 1), True),
     "deploy": Command(cmd_deploy, DEPLOY, Arity("max", 1), True),
+    "logs": Command(cmd_logs, f"{APP} region/r:s {JSONF} machine/m:s select/s:b no-tail/n:b", NONE, True),
     "version": Command(cmd_version, f"saveinstall/s:s {JSONF}", ANY, False),
 }
 ALIASES = {
@@ -170,7 +172,7 @@ def run(x: Ctx, argv: list[str]) -> None:
     x.token = x.f("access-token") or os.environ.get("FLY_ACCESS_TOKEN") or os.environ.get("FLY_API_TOKEN", "")
     if not x.token:
         raise FlyError(NO_TOKEN)
-    x.st, state_path, _lock = load_state()
+    x.st, x.state_path, x.state_lock = load_state()
     try:
         x.token_orgs = sorted(my_orgs(x))  # checks the token against the state's tokens map
         scope = token_apps(x)
@@ -185,7 +187,8 @@ def run(x: Ctx, argv: list[str]) -> None:
             load_config(x)
         command.handler(x)
     finally:
-        save_state(x.st, state_path)
+        if x.save_state:
+            save_state(x.st, x.state_path)
 
 
 def main() -> int:

@@ -33,6 +33,9 @@ class Ctx:
         self.cfg: Json | None = None
         self.cfg_path: str | None = None
         self.cfg_text = ""
+        self.state_path = ""
+        self.state_lock: IO[str] | None = None
+        self.save_state = True  # False once a read-only command let go of the lock (`logs` waiting)
 
     def f(self, name: str) -> Any:
         """A flag's value: as given, else its default, else its kind's zero value."""
