@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, Any
 
@@ -89,9 +90,15 @@ def masked_lines(lines: Iterable[str], secrets: Mapping[str, str], out: IO[str])
         out.flush()
 
 
-def stream(argv: list[str], secrets: Mapping[str, str], out: IO[str], env: Mapping[str, str] | None = None,
-           timeout: float | None = None) -> int:  # fmt: skip
-    """Run ARGV, its output (stdout and stderr, as they come) masked into OUT; its exit code."""
+def stream(
+    argv: list[str],
+    secrets: Mapping[str, str],
+    out: IO[str],
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> int:
+    """Run ARGV, its output (stdout and stderr, as they come) masked into OUT; its exit code.
+    TIMEOUT: seconds after which it is stopped (its code is then negative)."""
     try:
         process = subprocess.Popen(
             argv,
@@ -106,10 +113,7 @@ def stream(argv: list[str], secrets: Mapping[str, str], out: IO[str], env: Mappi
         raise LogsError(f"`{argv[0]}` is not on PATH") from None
     assert process.stdout is not None
     try:
-        if timeout is None:
-            masked_lines(process.stdout, secrets, out)
-            return process.wait()
-        masked_lines(_until(process, timeout), secrets, out)
+        masked_lines(process.stdout if timeout is None else _until(process, timeout), secrets, out)
         return process.wait()
     except KeyboardInterrupt:
         return 130
@@ -121,8 +125,6 @@ def stream(argv: list[str], secrets: Mapping[str, str], out: IO[str], env: Mappi
 
 def _until(process: subprocess.Popen[str], timeout: float) -> Iterable[str]:
     """The process's lines until it ends, or until TIMEOUT seconds passed (then it is stopped)."""
-    import threading
-
     timer = threading.Timer(timeout, process.terminate)
     timer.start()
     try:
