@@ -34,6 +34,7 @@ from service_infra.cli.rollback import (
     services_config,
     stack_outputs,
 )
+from service_infra.cli.text import fit, short_digest, short_time
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,16 @@ def releases(
 
 
 def render(rows: Sequence[Release]) -> str:
-    lines = [f"{'#':>4}  {'started':<25}  {'service':<14}  {'tag':<20}  {'outcome':<15}  {'by':<30}  digest"]
-    lines += [
-        f"{r.update or '-':>4}  {r.started:<25}  {r.service:<14}  {r.tag:<20}  {r.outcome:<15}  {r.by:<30}  {r.digest or '-'}"
-        for r in rows
-    ]
-    return "\n".join(lines)
+    """A table of 100 columns: a release on two lines, its digest and who ran it (a CI run's URL
+    is long) on the second."""
+    service_width = max([len("service"), *(len(r.service) for r in rows)])
+    lines = [f"{'#':>4}  {'started':<19}  {'outcome':<14}  {'service':<{service_width}}  tag"]
+    for r in rows:
+        lines.append(
+            f"{r.update or '-':>4}  {short_time(r.started):<19}  {r.outcome:<14}  {r.service:<{service_width}}  {r.tag}"
+        )
+        lines.append(f"{'':>4}  {short_digest(r.digest)}  by {r.by}")
+    return "\n".join(fit(line) for line in lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

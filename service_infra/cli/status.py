@@ -26,6 +26,7 @@ from typing import Any
 
 from service_infra.boundary import LIVE_ALIAS, Progress
 from service_infra.cli.recover import FileBackend, RecoverError
+from service_infra.cli.text import fit, short_digest, short_time, wrapped
 from service_infra.commands.docker import docker_cli
 from service_infra.contract import (
     LABEL_ENVIRONMENT,
@@ -189,25 +190,27 @@ def stack_status(stack: str, settings: Settings, deployment: Mapping[str, Any]) 
 
 
 def render(status: StackStatus) -> str:
+    """One screen of 100 columns (`--json` has every value whole)."""
     lines = [f"stack {status.stack} ({status.environment})"]
     for row in status.services:
         lines.append(f"  {row.service}: {row.where}")
-        lines.append(f"    health   {'ok' if row.healthy else 'FAILING'}: {row.health}")
+        lines += wrapped("    health   ", f"{'ok' if row.healthy else 'FAILING'}: {row.health}")
         if row.tag or row.digest:
-            lines.append(f"    release  {row.tag or '?'}{' @ ' + row.digest if row.digest else ''}")
+            lines.append(f"    release  {row.tag or '?'}{' @ ' + short_digest(row.digest) if row.digest else ''}")
         if row.container:
-            lines.append(f"    live     {row.container} {row.state}, since {row.since}, {row.restarts} restarts")
+            lines.append(f"    live     {row.container}")
+            lines.append(f"             {row.state} since {short_time(row.since)}, {row.restarts} restarts")
         if row.proxy:
             lines.append(f"    proxy    {row.proxy}")
-        if row.volumes:
-            lines.append(f"    volumes  {', '.join(row.volumes)}")
+        for volume in row.volumes:
+            lines.append(f"    volume   {volume}")
         if row.problem:
-            lines.append(f"    problem  {row.problem}")
+            lines += wrapped("    problem  ", row.problem)
     if status.lock is None:
-        lines.append(f"  lock: not read ({status.lock_note})")
+        lines += wrapped("  lock: ", f"not read ({status.lock_note})")
     else:
-        lines.append(f"  lock: {'held by ' + '; '.join(status.lock) if status.lock else 'free'}")
-    return "\n".join(lines)
+        lines += wrapped("  lock: ", f"held by {'; '.join(status.lock)}" if status.lock else "free")
+    return "\n".join(fit(line) for line in lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

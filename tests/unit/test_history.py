@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from service_infra.cli import history
 from service_infra.cli.history import ran_by, releases
 
 DIGEST_1, DIGEST_2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
@@ -61,3 +62,21 @@ def test_who_ran_it_is_the_ci_run_else_the_git_author_else_said_to_be_unknown() 
 def test_a_failed_update_that_did_not_touch_a_service_is_no_release_of_it() -> None:
     history = [update(1, "succeeded", {"web": "sha-aaaaaaa"}), update(2, "failed", {"web": "sha-aaaaaaa"})]
     assert [(r.update, r.outcome) for r in releases(history, {})] == [(1, "live")]
+
+
+def test_the_table_fits_100_columns() -> None:
+    rows = [
+        history.Release(
+            12,
+            "2026-12-06T08:00:00.123456789Z",
+            "https://github.com/acme/service-infra/actions/runs/12345678901",
+            "image-descriptor",
+            "sha-5e0a7c91234567890abcdef",
+            "sha256:" + "a" * 64,
+            "live, rollback",
+        )
+    ]
+    table = history.render(rows)
+    assert all(len(line) <= 100 for line in table.splitlines()), table
+    assert "by https://github.com/acme/service-infra/actions/runs/12345678901" in table
+    assert "2026-12-06 08:00:00" in table and "sha256:" + "a" * 12 in table and "a" * 13 not in table

@@ -106,3 +106,26 @@ def test_the_json_document_keeps_its_keys(settings: Any) -> None:
         "container", "digest", "health", "health_url", "healthy", "problem", "proxy", "restarts", "service",
         "since", "state", "tag", "volumes", "where",
     ]  # fmt: skip
+
+
+def test_the_screen_fits_100_columns_and_keeps_every_word_of_a_problem() -> None:
+    problem = "host mini did not answer: `docker container ls` failed: " + "ssh: connect to host port 22 " * 6
+    row = status.ServiceStatus(
+        "llm-server",
+        "docker host mac-mini (deploy-staging@mini.tailnet-1234.ts.net)",
+        health="GET http://mini.tailnet-1234.ts.net:8001/health: HTTP 200",
+        healthy=True,
+        tag="sha-5e0a7c9",
+        digest=DIGEST,
+        container=LIVE + "-with-a-long-suffix-that-goes-on-and-on-and-on",
+        state="running",
+        since="2026-12-06T08:00:00.123456789Z",
+        restarts=0,
+        proxy=f"{PROXY} running -> {LIVE}",
+        volumes=["llm-server-staging-cache"],
+        problem=problem,
+    )
+    screen = status.render(status.StackStatus("staging", "staging", [row], ["deploy@ci-runner-3 (pid 4242)"]))
+    assert all(len(line) <= 100 for line in screen.splitlines()), screen
+    assert " ".join(problem.split()) in " ".join(screen.split()), screen  # wrapped, not cut
+    assert "sha-5e0a7c9 @ sha256:aaaaaaaaaaaa" in screen and "running since 2026-12-06 08:00:00, 0 restarts" in screen
