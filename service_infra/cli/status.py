@@ -1,7 +1,8 @@
 """`python -m service_infra status --stack S [--json]`: the stack now, one screen, read-only.
 
 For each service: where it runs (Docker host or Fly app) and its health now (one GET of the
-health URL the health gate probes); on a Docker host also the live release as the host runs it
+health URL the health gate probes), the update that made its live release (as `history` has
+it); on a Docker host also the live release as the host runs it
 (the container holding the `live` alias: tag, digest, since when), its state and restart
 count, the proxy's state and target, and the service's volumes; then who holds the stack's
 lock, where that can be read (a file:// backend). The tag and digest of Fly services come from
@@ -25,7 +26,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from service_infra.boundary import LIVE_ALIAS, Progress
+from service_infra.cli.history import Release, releases
 from service_infra.cli.recover import FileBackend, RecoverError
+from service_infra.cli.rollback import recorded_digests, services_config
 from service_infra.cli.text import fit, short_digest, short_time, wrapped
 from service_infra.commands.docker import docker_cli
 from service_infra.contract import (
@@ -61,6 +64,10 @@ class ServiceStatus:
     state: str | None = None
     since: str | None = None
     restarts: int | None = None
+    # The update that made the live release: its number, when it started, who ran it (history).
+    update: int | None = None
+    update_started: str | None = None
+    update_by: str | None = None
     proxy: str | None = None
     volumes: list[str] = field(default_factory=list)
     problem: str | None = None
@@ -176,6 +183,18 @@ def export(stack: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout).get("deployment") or {})
 
 
+def live_releases(stack: str, outputs: Mapping[str, Any]) -> dict[str, Release]:
+    """Per service, the release `history` calls live (empty when the history cannot be read:
+    `pulumi stack history` needs no passphrase, only the backend)."""
+    done = _run(["pulumi", "stack", "history", "--json", "--stack", stack])
+    if done.returncode != 0:
+        return {}
+    entries = json.loads(done.stdout or "[]")
+    services = {name for entry in entries for name in services_config(entry.get("config") or {})}
+    found = releases(entries, {name: recorded_digests(outputs, name) for name in services})
+    return {r.service: r for r in reversed(found) if r.outcome.startswith("live")}
+
+
 def stack_status(stack: str, settings: Settings, deployment: Mapping[str, Any]) -> StackStatus:
     outputs = stack_outputs(deployment)
     hosts = sorted({s.docker.host for s in settings.docker_services().values() if s.docker})
@@ -185,6 +204,11 @@ def stack_status(stack: str, settings: Settings, deployment: Mapping[str, Any]) 
         dockers = {host: connections.enter_context(Docker(docker_cli(settings.docker_hosts[host]))) for host in hosts}
         rows = [service_status(name, s, settings, outputs, dockers) for name, s in sorted(settings.services.items())]
     lock, note = lock_status(stack)
+    live = live_releases(stack, outputs)
+    for row in rows:
+        if row.service in live:
+            release = live[row.service]
+            row.update, row.update_started, row.update_by = release.update, release.started, release.by
     progress.phase("done")
     return StackStatus(stack, settings.environment.value, rows, lock, note)
 
@@ -197,6 +221,8 @@ def render(status: StackStatus) -> str:
         lines += wrapped("    health   ", f"{'ok' if row.healthy else 'FAILING'}: {row.health}")
         if row.tag or row.digest:
             lines.append(f"    release  {row.tag or '?'}{' @ ' + short_digest(row.digest) if row.digest else ''}")
+        if row.update is not None:
+            lines.append(f"    from     update {row.update}, {short_time(row.update_started)}, by {row.update_by}")
         if row.container:
             lines.append(f"    live     {row.container}")
             lines.append(f"             {row.state} since {short_time(row.since)}, {row.restarts} restarts")

@@ -129,6 +129,7 @@ def test_a_version_that_never_turns_healthy_leaves_the_running_one_serving(
     assert row["healthy"] and row["tag"] == v2.tag and row["container"] == running, row
     assert row["state"] == "running" and row["restarts"] == 0 and row["proxy"].endswith(f"running -> {running}"), row
     assert row["problem"] is None and json.loads(status.stdout)["lock"] == [], status.stdout
+    assert isinstance(row["update"], int) and row["update_started"] and row["update_by"], row  # v2's update
     # `logs`: the live container's log over the stack's SSH path, a secret it printed masked.
     http_get(f"http://127.0.0.1:{port}/health?probe={API_KEY}")
     logs = project.operator_command("logs", "--stack", "staging", "--service", "llm-server", "--since", "10m")

@@ -104,8 +104,25 @@ def test_the_json_document_keeps_its_keys(settings: Any) -> None:
     assert sorted(document) == ["environment", "lock", "lock_note", "services", "stack"]
     assert sorted(document["services"][0]) == [
         "container", "digest", "health", "health_url", "healthy", "problem", "proxy", "restarts", "service",
-        "since", "state", "tag", "volumes", "where",
+        "since", "state", "tag", "update", "update_by", "update_started", "volumes", "where",
     ]  # fmt: skip
+
+
+def test_the_live_release_names_the_update_that_made_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    def entry(version: int, tag: str, result: str) -> dict[str, Any]:
+        config = {"service-infra:services": {"objectValue": {"llm-server": {"tag": tag}}}}
+        environment = {"git.author": f"dev-{version}"}
+        started = f"2026-12-0{version}T08:00:00.000Z"
+        return {"kind": "update", "version": version, "startTime": started, "result": result, "config": config,
+                "environment": environment}  # fmt: skip
+
+    history = [entry(1, "sha-1111111", "succeeded"), entry(2, "sha-2222222", "succeeded"), entry(3, "sha-3", "failed")]
+    answer = subprocess.CompletedProcess([], 0, json.dumps(history), "")
+    monkeypatch.setattr(status, "_run", lambda argv: answer)
+    live = status.live_releases("staging", {})
+    assert (live["llm-server"].update, live["llm-server"].tag, live["llm-server"].by) == (2, "sha-2222222", "dev-2")
+    monkeypatch.setattr(status, "_run", lambda argv: subprocess.CompletedProcess([], 255, "", "no backend"))
+    assert status.live_releases("staging", {}) == {}  # not read: the rows say nothing of it
 
 
 def test_the_screen_fits_100_columns_and_keeps_every_word_of_a_problem() -> None:
