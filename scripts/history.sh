@@ -5,8 +5,8 @@
 #
 #   scripts/history.sh STACK [--service NAME] [--json]
 #
-# Read-only. Uses the backend and passphrase of the environment (PULUMI_BACKEND_URL,
-# PULUMI_CONFIG_PASSPHRASE), as `pulumi stack history` would (see service_infra/cli/history.py).
+# Read-only. Uses the backend of the environment (PULUMI_BACKEND_URL) and needs no passphrase,
+# as `pulumi stack history` and `pulumi stack export` (see service_infra/cli/history.py).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"

@@ -101,6 +101,14 @@ def releases(
     return sorted(found, key=lambda r: (r.started, r.update or 0), reverse=True)
 
 
+def stack_releases(
+    history: Sequence[Mapping[str, Any]], outputs: Mapping[str, Any], only: str | None = None
+) -> list[Release]:
+    """`releases` of a stack, with the digests its `releases` output recorded."""
+    services = {name for entry in history for name in services_config(entry.get("config") or {})}
+    return releases(history, {name: recorded_digests(outputs, name) for name in services}, only)
+
+
 def render(rows: Sequence[Release]) -> str:
     """A table of 100 columns: a release on two lines, its digest and who ran it (a CI run's URL
     is long) on the second."""
@@ -128,8 +136,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RollbackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    services = {name for entry in history for name in services_config(entry.get("config") or {})}
-    digests = {name: recorded_digests(outputs, name) for name in services}
-    rows = releases(history, digests, args.service)
+    rows = stack_releases(history, outputs, args.service)
     print(json.dumps([asdict(r) for r in rows], indent=2) if args.json else render(rows))
     return 0

@@ -15,12 +15,24 @@ config-reference                                print docs/configuration.md, fro
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from service_infra.cli import config_reference, doctor, history, logs, promote, prune_images, recover, rollback, status
 from service_infra.cli.check import check
 from service_infra.cli.interrupts import let_pulumi_stop_its_plugins
+
+# The commands that parse their own arguments: name -> (what it does, its main).
+DELEGATED: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
+    "doctor": ("check the stack's Docker hosts (read-only)", doctor.main),
+    "rollback": ("roll a service back to its previous known-good tag", rollback.main),
+    "recover": ("recover a stack after an interrupted update", recover.main),
+    "prune-images": ("remove host images no kept release needs", prune_images.main),
+    "history": ("each release, newest first", history.main),
+    "status": ("the stack now: releases, health, containers, lock", status.main),
+    "logs": ("a service's logs, secrets masked", logs.main),
+    "promote": ("pin what staging runs into prod's stack file", promote.main),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,33 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     check_parser = commands.add_parser("check", help="check stack files offline")
     check_parser.add_argument("stack_files", nargs="+", type=Path, metavar="Pulumi.<stack>.yaml")
-    commands.add_parser("doctor", help="check the stack's Docker hosts (read-only)", add_help=False)
-    commands.add_parser("rollback", help="roll a service back to its previous known-good tag", add_help=False)
-    commands.add_parser("recover", help="recover a stack after an interrupted update", add_help=False)
-    commands.add_parser("prune-images", help="remove host images no kept release needs", add_help=False)
-    commands.add_parser("history", help="each release, newest first", add_help=False)
-    commands.add_parser("status", help="the stack now: releases, health, containers, lock", add_help=False)
-    commands.add_parser("logs", help="a service's logs, secrets masked", add_help=False)
-    commands.add_parser("promote", help="pin what staging runs into prod's stack file", add_help=False)
+    for name, (what, _) in DELEGATED.items():
+        commands.add_parser(name, help=what, add_help=False)
     commands.add_parser("config-reference", help="print the config reference (docs/configuration.md)")
     args, rest = parser.parse_known_args(argv)
     let_pulumi_stop_its_plugins()  # rollback and recover run the Pulumi CLI
-    if args.command == "rollback":
-        return rollback.main(rest)
-    if args.command == "doctor":
-        return doctor.main(rest)
-    if args.command == "recover":
-        return recover.main(rest)
-    if args.command == "prune-images":
-        return prune_images.main(rest)
-    if args.command == "status":
-        return status.main(rest)
-    if args.command == "history":
-        return history.main(rest)
-    if args.command == "logs":
-        return logs.main(rest)
-    if args.command == "promote":
-        return promote.main(rest)
+    if args.command in DELEGATED:
+        return DELEGATED[args.command][1](rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "config-reference":

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from service_infra.boundary import Progress
-from service_infra.cli.rollback import RollbackError, run_pulumi
-from service_infra.cli.status import StatusError, export, stack_outputs
+from service_infra.cli.rollback import RollbackError, run_pulumi, stack_outputs
 from service_infra.contract import IMAGE_DIGEST, RELEASES_OUTPUT
 from service_infra.ops.probe import get_once
 from service_infra.settings import Service, SettingsError, load_stack_file, stack_file_of
@@ -101,7 +100,7 @@ def promote(service: str, source: str, target: str) -> str:
     assert ours is not None and theirs is not None
     progress = Progress(f"promote {service}")
     progress.phase(f"reading what {source} runs from its state")
-    outputs = stack_outputs(export(source))
+    outputs = stack_outputs(source)
     release = live_release(outputs, source, service)
     url = (outputs.get("service_urls") or {}).get(service)
     if not isinstance(url, str):
@@ -140,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         diff = promote(args.service, args.source, args.target)
-    except (PromoteError, StatusError, RollbackError) as error:
+    except (PromoteError, RollbackError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except SettingsError as error:

@@ -30,6 +30,7 @@ from typing import Any
 from service_infra.contract import IMAGE_DIGEST, PROJECT, RELEASES_OUTPUT
 
 SERVICES_KEY = f"{PROJECT}:services"
+STACK_TYPE = "pulumi:pulumi:Stack"
 # The policy pack every `pulumi up` of this project runs with (the repository's policy/ folder).
 POLICY_PACK = Path(__file__).resolve().parents[2] / "policy"
 
@@ -206,9 +207,19 @@ def run_pulumi(args: list[str], capture: bool = True) -> str:
     return done.stdout or ""
 
 
+def deployment_outputs(deployment: Mapping[str, Any]) -> dict[str, Any]:
+    """The outputs of the stack's last update, from its exported state (no decryption: a secret
+    output stays an encrypted value)."""
+    for resource in deployment.get("resources") or []:
+        if resource.get("type") == STACK_TYPE:
+            return dict(resource.get("outputs") or {})
+    return {}
+
+
 def stack_outputs(stack: str) -> dict[str, Any]:
-    """The stack's outputs (`pulumi stack output --json`: secrets stay masked)."""
-    return json.loads(run_pulumi(["stack", "output", "--json", "--stack", stack]) or "{}")
+    """The stack's outputs, from `pulumi stack export`: it needs the backend but no passphrase."""
+    exported = json.loads(run_pulumi(["stack", "export", "--stack", stack]) or "{}")
+    return deployment_outputs(exported.get("deployment") or {})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from service_infra.boundary import LIVE_ALIAS, Progress
-from service_infra.cli.history import Release, releases
+from service_infra.cli.history import Release, stack_releases
 from service_infra.cli.recover import FileBackend, RecoverError
-from service_infra.cli.rollback import recorded_digests, services_config
+from service_infra.cli.rollback import RollbackError, run_pulumi, stack_outputs
 from service_infra.cli.text import fit, short_digest, short_time, wrapped
 from service_infra.commands.docker import docker_cli
 from service_infra.contract import (
@@ -41,8 +41,6 @@ from service_infra.contract import (
 from service_infra.ops.probe import get_once
 from service_infra.ops.rollout import Docker, RolloutError, aliases
 from service_infra.settings import Service, Settings, SettingsError, load_stack_file, stack_file_of
-
-STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 class StatusError(Exception):
@@ -80,15 +78,6 @@ class StackStatus:
     services: list[ServiceStatus]
     lock: list[str] | None  # the holders; None when the backend's locks cannot be read here
     lock_note: str = ""
-
-
-def stack_outputs(deployment: Mapping[str, Any]) -> dict[str, Any]:
-    """The outputs of the stack's last update, from its exported state (no decryption: a secret
-    output stays an encrypted value)."""
-    for resource in deployment.get("resources") or []:
-        if resource.get("type") == STACK_TYPE:
-            return dict(resource.get("outputs") or {})
-    return {}
 
 
 def service_containers(docker: Docker, service: str, environment: str) -> list[dict[str, Any]]:
@@ -176,27 +165,17 @@ def _run(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
         raise StatusError(f"`{argv[0]}` is not on PATH: run scripts/status.sh, which installs Pulumi") from None
 
 
-def export(stack: str) -> dict[str, Any]:
-    done = _run(["pulumi", "stack", "export", "--stack", stack])
-    if done.returncode != 0:
-        raise StatusError(f"`pulumi stack export --stack {stack}` failed: {done.stderr.strip()}")
-    return dict(json.loads(done.stdout).get("deployment") or {})
-
-
 def live_releases(stack: str, outputs: Mapping[str, Any]) -> dict[str, Release]:
     """Per service, the release `history` calls live (empty when the history cannot be read:
     `pulumi stack history` needs no passphrase, only the backend)."""
-    done = _run(["pulumi", "stack", "history", "--json", "--stack", stack])
-    if done.returncode != 0:
+    try:
+        entries = json.loads(run_pulumi(["stack", "history", "--json", "--stack", stack]) or "[]")
+    except RollbackError:
         return {}
-    entries = json.loads(done.stdout or "[]")
-    services = {name for entry in entries for name in services_config(entry.get("config") or {})}
-    found = releases(entries, {name: recorded_digests(outputs, name) for name in services})
-    return {r.service: r for r in reversed(found) if r.outcome.startswith("live")}
+    return {r.service: r for r in reversed(stack_releases(entries, outputs)) if r.outcome.startswith("live")}
 
 
-def stack_status(stack: str, settings: Settings, deployment: Mapping[str, Any]) -> StackStatus:
-    outputs = stack_outputs(deployment)
+def stack_status(stack: str, settings: Settings, outputs: Mapping[str, Any]) -> StackStatus:
     hosts = sorted({s.docker.host for s in settings.docker_services().values() if s.docker})
     progress = Progress(f"status {stack}")
     progress.phase(f"asking {', '.join(hosts) or 'no Docker host'} and probing each service's health URL")
@@ -249,11 +228,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack_file = stack_file_of(args.stack)
     try:
         settings = load_stack_file(stack_file)
-        status = stack_status(args.stack, settings, export(args.stack))
+        status = stack_status(args.stack, settings, stack_outputs(args.stack))
     except SettingsError as error:
         print("\n".join(f"{stack_file}: {problem}" for problem in error.problems))
         return 2
-    except StatusError as error:
+    except (StatusError, RollbackError) as error:
         print(f"error: {error}")
         return 2
     print(json.dumps(asdict(status), indent=2, sort_keys=True) if args.json else render(status))

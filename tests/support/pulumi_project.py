@@ -146,8 +146,8 @@ class Project:
         return self.operator_command("status", "--stack", stack, "--json", passphrase=False)
 
     def history(self, stack: str) -> subprocess.CompletedProcess[str]:
-        """`scripts/history.sh STACK --json`, minus its installs."""
-        return self.operator_command("history", "--stack", stack, "--json")
+        """`scripts/history.sh STACK --json`, minus its installs, and without the passphrase."""
+        return self.operator_command("history", "--stack", stack, "--json", passphrase=False)
 
     def operator_command(self, *args: str, passphrase: bool = True) -> subprocess.CompletedProcess[str]:
         """`python -m service_infra ARGS` in the project folder, with its backend and passphrase."""

@@ -32,8 +32,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for stack in ("staging", "prod"):
         shutil.copy(ROOT / f"Pulumi.{stack}.yaml", tmp_path)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(promote, "export", lambda stack: {"stack": stack})
-    monkeypatch.setattr(promote, "stack_outputs", lambda deployment: outputs())
+    monkeypatch.setattr(promote, "stack_outputs", lambda stack: outputs())
     monkeypatch.setattr(promote, "get_once", lambda url: None)
     monkeypatch.setattr(promote, "run_pulumi", config_edit)
     return tmp_path
@@ -67,7 +66,7 @@ def test_the_live_release_is_pinned_into_prod_as_a_diff(project: Path) -> None:
 
 def test_old_pins_go_with_the_new_one(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     promote.promote("llm-server", "staging", "prod")
-    monkeypatch.setattr(promote, "stack_outputs", lambda deployment: outputs("sha-9b8c7d6", "sha256:" + "b" * 64))
+    monkeypatch.setattr(promote, "stack_outputs", lambda stack: outputs("sha-9b8c7d6", "sha256:" + "b" * 64))
     promote.promote("llm-server", "staging", "prod")
     service = load_stack_file(project / "Pulumi.prod.yaml").services["llm-server"]
     assert service.release_digests == {"sha-9b8c7d6": "sha256:" + "b" * 64}
@@ -87,7 +86,7 @@ def test_old_pins_go_with_the_new_one(project: Path, monkeypatch: pytest.MonkeyP
 def test_nothing_unknown_is_promoted(project: Path, monkeypatch: pytest.MonkeyPatch, change: Any, message: str) -> None:
     found = outputs()
     change(found)
-    monkeypatch.setattr(promote, "stack_outputs", lambda deployment: found)
+    monkeypatch.setattr(promote, "stack_outputs", lambda stack: found)
     before = (project / "Pulumi.prod.yaml").read_text()
     with pytest.raises(promote.PromoteError, match=message):
         promote.promote("llm-server", "staging", "prod")
@@ -105,7 +104,7 @@ def test_a_service_failing_its_health_now_is_not_promoted(project: Path, monkeyp
 def test_a_staging_tag_prod_does_not_accept_leaves_the_file_as_it_was(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(promote, "stack_outputs", lambda deployment: outputs("release-candidate"))
+    monkeypatch.setattr(promote, "stack_outputs", lambda stack: outputs("release-candidate"))
     before = (project / "Pulumi.prod.yaml").read_text()
     with pytest.raises(promote.PromoteError, match=r"would not pass its settings rules with release-candidate"):
         promote.promote("llm-server", "staging", "prod")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from service_infra.cli import status
+from service_infra.cli import rollback, status
 from service_infra.ops.rollout import RolloutError
 from service_infra.settings import load_stack_file
 from tests.support import ROOT
@@ -95,7 +95,7 @@ def test_the_outputs_come_from_the_exported_state_without_decrypting() -> None:
             {"type": "pulumi:pulumi:Stack", "outputs": {"service_urls": {"web": "http://10.0.0.2:8001"}}},
         ]
     }
-    assert status.stack_outputs(deployment) == {"service_urls": {"web": "http://10.0.0.2:8001"}}
+    assert rollback.deployment_outputs(deployment) == {"service_urls": {"web": "http://10.0.0.2:8001"}}
 
 
 def test_the_json_document_keeps_its_keys(settings: Any) -> None:
@@ -117,11 +117,14 @@ def test_the_live_release_names_the_update_that_made_it(monkeypatch: pytest.Monk
                 "environment": environment}  # fmt: skip
 
     history = [entry(1, "sha-1111111", "succeeded"), entry(2, "sha-2222222", "succeeded"), entry(3, "sha-3", "failed")]
-    answer = subprocess.CompletedProcess([], 0, json.dumps(history), "")
-    monkeypatch.setattr(status, "_run", lambda argv: answer)
+    monkeypatch.setattr(status, "run_pulumi", lambda argv: json.dumps(history))
     live = status.live_releases("staging", {})
     assert (live["llm-server"].update, live["llm-server"].tag, live["llm-server"].by) == (2, "sha-2222222", "dev-2")
-    monkeypatch.setattr(status, "_run", lambda argv: subprocess.CompletedProcess([], 255, "", "no backend"))
+
+    def no_backend(argv: list[str]) -> str:
+        raise rollback.RollbackError("`pulumi stack history` failed: no backend")
+
+    monkeypatch.setattr(status, "run_pulumi", no_backend)
     assert status.live_releases("staging", {}) == {}  # not read: the rows say nothing of it
 
 
