@@ -57,9 +57,21 @@ LABEL_VERSION = f"{LABEL_PREFIX}version"
 # The registry digest the container's image was pulled by (sha256:...), when it came from one.
 LABEL_IMAGE_DIGEST = f"{LABEL_PREFIX}image-digest"
 ROLE_PROXY = "proxy"
+# A pull request's preview (`pr-<n>`) and its time to live: on everything a preview makes.
+LABEL_PREVIEW = f"{LABEL_PREFIX}preview"
+LABEL_PREVIEW_TTL_HOURS = f"{LABEL_PREFIX}ttl-hours"
 # The keys above are the program's; a stack's own `labels` may not set them.
 PROGRAM_LABELS = frozenset(
-    [LABEL_ENVIRONMENT, LABEL_SERVICE, LABEL_ROLE, LABEL_IMAGE_TAG, LABEL_VERSION, LABEL_IMAGE_DIGEST]
+    [
+        LABEL_ENVIRONMENT,
+        LABEL_SERVICE,
+        LABEL_ROLE,
+        LABEL_IMAGE_TAG,
+        LABEL_VERSION,
+        LABEL_IMAGE_DIGEST,
+        LABEL_PREVIEW,
+        LABEL_PREVIEW_TTL_HOURS,
+    ]
 )
 # An image pinned by its registry digest: what a release runs and a rollback returns to.
 IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")

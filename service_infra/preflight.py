@@ -1,5 +1,6 @@
 """The gate before any resource is touched: outside local, the stack's secrets are not encrypted
-with the published example passphrase; prod reaches nothing another stack reaches; every SSH
+with the published example passphrase; the previews' template is never deployed itself; prod
+and previews reach nothing another stack reaches; every SSH
 Docker host in use answers with its pinned key, finds `docker` in a non-interactive session, runs
 a Docker engine, and (when pinned) the engine is the one pinned. A failure stops the run early,
 saying what to change, and nothing that is running is changed. The host checks themselves are
@@ -46,16 +47,29 @@ def check_docker_hosts(config: Settings, run: Runner = run_check) -> None:
 
 
 def refuse_shared_reach(config: Settings, stack: str, project_dir: Path) -> None:
-    """Prod reaches nothing that another stack of the project reaches: no Docker host identity,
-    published port or Fly app of theirs (settings/isolation.py)."""
+    """Prod, and a preview, reach nothing that another stack of the project reaches: no Docker
+    host identity, published port or Fly app of theirs, and a preview no Fly org of theirs
+    (settings/isolation.py)."""
     problems = shared_reach_problems({stack: config, **sibling_settings(project_dir, stack)}, only=stack)
     if problems:
         raise SettingsError(problems)
 
 
+def refuse_the_template(config: Settings, stack: str) -> None:
+    """Pulumi.preview.yaml is what previews are made from, never deployed itself."""
+    if config.environment is Tier.PREVIEW and (config.preview is None or config.preview.stack is None):
+        raise SettingsError(
+            [
+                f"the stack {stack} is the previews' template: deploy a pull request's preview with "
+                "`python -m service_infra preview open <number>` (docs/delivery.md)"
+            ]
+        )
+
+
 def check_before_changes(config: Settings, stack: str, project_dir: Path) -> None:
     """Everything that must hold before the program declares a resource."""
-    if config.environment is Tier.PROD:
+    refuse_the_template(config, stack)
+    if config.environment in {Tier.PROD, Tier.PREVIEW}:
         refuse_shared_reach(config, stack, project_dir)
     if config.environment is not Tier.LOCAL:
         # Prod derives it every time: a cached "not the example" could have been planted.

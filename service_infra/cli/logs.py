@@ -140,7 +140,7 @@ def docker_logs(
     target = settings.services[service].docker
     assert target is not None
     host = settings.docker_hosts[target.host]
-    base = host_name_prefix(service, settings.environment.value)
+    base = host_name_prefix(service, settings.instance)
     options = [
         *(["--follow"] if follow else []),
         *(["--since", since] if since else []),
@@ -148,7 +148,7 @@ def docker_logs(
     ]
     with Docker(docker_cli(host)) as docker:
         try:
-            live = live_document(service_containers(docker, service, settings.environment.value), base)
+            live = live_document(service_containers(docker, service, settings.instance), base)
         except RolloutError as error:
             raise LogsError(f"host {target.host} did not answer: {error}") from None
         if live is None:

@@ -9,6 +9,7 @@ status --stack S [--json]                       the stack now: releases, health,
 history --stack S [--service N] [--json]        each release, newest first: who, tag, digest, outcome
 logs --stack S --service N [-f] [--since T]     the service's logs, every secret value of the stack masked
 promote --service N [--from S] [--to S]         pin what staging runs into Pulumi.prod.yaml (deploys nothing)
+preview open|close N, reap [--open N,M], list   a pull request's preview environment pr-N (docs/delivery.md)
 config-reference                                print docs/configuration.md, from the settings models
 """
 
@@ -18,7 +19,18 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from service_infra.cli import config_reference, doctor, history, logs, promote, prune_images, recover, rollback, status
+from service_infra.cli import (
+    config_reference,
+    doctor,
+    history,
+    logs,
+    preview,
+    promote,
+    prune_images,
+    recover,
+    rollback,
+    status,
+)
 from service_infra.cli.check import check
 from service_infra.cli.interrupts import let_pulumi_stop_its_plugins
 
@@ -32,6 +44,7 @@ DELEGATED: dict[str, tuple[str, Callable[[Sequence[str]], int]]] = {
     "status": ("the stack now: releases, health, containers, lock", status.main),
     "logs": ("a service's logs, secrets masked", logs.main),
     "promote": ("pin what staging runs into prod's stack file", promote.main),
+    "preview": ("a pull request's preview environment: open, close, reap, list", preview.main),
 }
 
 

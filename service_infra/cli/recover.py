@@ -253,7 +253,7 @@ def plan_pending(deployment: Mapping[str, Any], settings: Settings, run: Run) ->
             continue
         assert host is not None
         docker = Docker(docker_cli(settings.docker_hosts[host]))
-        plan.append(_plan_docker_create(urn, rtype, name, settings.environment.value, docker, run))
+        plan.append(_plan_docker_create(urn, rtype, name, settings.instance, docker, run))
     return plan
 
 

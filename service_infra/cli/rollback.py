@@ -25,7 +25,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from service_infra.contract import IMAGE_DIGEST, PROJECT, RELEASES_OUTPUT
 
@@ -194,9 +194,13 @@ def last_update_config(history: Sequence[Mapping[str, Any]]) -> Mapping[str, Any
     return updates[-1].get("config") or {}
 
 
-def run_pulumi(args: list[str], capture: bool = True) -> str:
+def run_pulumi(args: list[str], capture: bool = True, stdout: TextIO | None = None) -> str:
+    """Pulumi's stdout, or with CAPTURE false its output shown (on STDOUT, by default ours)."""
     try:
-        done = subprocess.run(["pulumi", *args], capture_output=capture, text=True, check=False)
+        if capture:
+            done = subprocess.run(["pulumi", *args], capture_output=True, text=True, check=False)
+        else:
+            done = subprocess.run(["pulumi", *args], stdout=stdout, text=True, check=False)
     except FileNotFoundError:
         raise RollbackError(
             "`pulumi` is not on PATH: run the command through its script in scripts/, which installs it"

@@ -98,8 +98,8 @@ def live_document(documents: Sequence[Mapping[str, Any]], network: str) -> Mappi
 def docker_status(row: ServiceStatus, name: str, service: Service, settings: Settings, docker: Docker) -> None:
     """Fill ROW from the host: the live container, the proxy, the volumes."""
     assert service.docker is not None
-    base = host_name_prefix(name, settings.environment.value)
-    documents = service_containers(docker, name, settings.environment.value)
+    base = host_name_prefix(name, settings.instance)
+    documents = service_containers(docker, name, settings.instance)
     proxy = next((d for d in documents if d.get("Name", "").lstrip("/") == f"{base}-proxy"), None)
     live = live_document(documents, base)
     if live is not None:

@@ -78,6 +78,8 @@ def container_version(
 class DockerServiceArgs:
     service: Service
     tier: Tier
+    # What its containers, networks and volumes are named and labelled after (Settings.instance).
+    instance: str
     # The engine: the host's Docker provider, the docker CLI aimed at it (for the rollout
     # operations) and the address clients reach its published ports at.
     provider: docker.Provider
@@ -105,8 +107,8 @@ class DockerService(pulumi.ComponentResource):
         target = service.docker
         assert target is not None, "a DockerService needs service.docker"
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-        base_name = host_name_prefix(name, args.tier.value)
-        labels = {**args.extra_labels, LABEL_ENVIRONMENT: args.tier.value, LABEL_SERVICE: name}
+        base_name = host_name_prefix(name, args.instance)
+        labels = {**args.extra_labels, LABEL_ENVIRONMENT: args.instance, LABEL_SERVICE: name}
 
         # Docker fixes a network's and a volume's labels when it makes them: a later change of the
         # stack's labels reaches the containers (through a rollout), never replaces these.

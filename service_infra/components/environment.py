@@ -68,6 +68,7 @@ class ServiceEnvironment(pulumi.ComponentResource):
                 DockerServiceArgs(
                     service=service,
                     tier=config.environment,
+                    instance=config.instance,
                     provider=host.provider,
                     docker_cli=docker_cli(host_settings),
                     address=host.address,

@@ -29,11 +29,13 @@ HOST_KEY = re.compile(
 
 
 class Tier(StrEnum):
-    """Which of the three stacks this is: the `service-infra:environment` key."""
+    """Which environment the stack is: the `service-infra:environment` key. `preview` is the
+    template Pulumi.preview.yaml and every pull request's `pr-<n>` stack made from it."""
 
     LOCAL = "local"
     STAGING = "staging"
     PROD = "prod"
+    PREVIEW = "preview"
 
 
 class Model(BaseModel):

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from service_infra.contract import PROJECT
+from service_infra.settings.base import Tier
 from service_infra.settings.errors import SettingsError
 from service_infra.settings.loader import load_stack_file, stack_name_of
 from service_infra.settings.stack import Settings
@@ -28,6 +29,8 @@ class Reached:
     what: str
     key: str
     how_to: str
+    # Shared freely by staging and prod (e.g. their Fly org), never with a preview.
+    previews_only: bool = False
 
 
 def docker_host_identity(url: str) -> str | None:
@@ -55,34 +58,60 @@ def reached(settings: Settings) -> Iterator[Reached]:
                 f"{key}.engine_id",
                 "give each environment its own Docker engine (docs/mac-mini.md)",
             )
+    # The template publishes on any port of its pool, whichever slot a preview gets.
+    pool = settings.preview.ports if settings.preview is not None and settings.preview.slot is None else None
     for name, service in settings.docker_services().items():
         target = service.docker
         assert target is not None
         host = settings.docker_hosts.get(target.host)
-        if host is not None:
+        if host is None:
+            continue
+        for port in range(pool.first, pool.last + 1) if pool else [target.port]:
             yield Reached(
-                f"port {target.port} on {host.reachable_host.lower()}",
-                f"{PROJECT}:services.{name}.docker.port",
-                "publish each environment on its own port",
+                f"port {port} on {host.reachable_host.lower()}",
+                f"{PROJECT}:preview.ports" if pool else f"{PROJECT}:services.{name}.docker.port",
+                "publish each environment on its own port" + (" (outside the previews' pool)" if pool else ""),
             )
     for name, service in settings.fly_services().items():
         assert service.fly is not None
+        if pool is None:  # the template's apps are only ever made as <app>-pr-<n>
+            yield Reached(
+                f"the Fly app {service.fly.app}",
+                f"{PROJECT}:services.{name}.fly.app",
+                "give each environment its own app (e.g. with a -staging suffix)",
+            )
+        # An org token opens every app of its org: previews live in an org of their own.
         yield Reached(
-            f"the Fly app {service.fly.app}",
-            f"{PROJECT}:services.{name}.fly.app",
-            "give each environment its own app (e.g. with a -staging suffix)",
+            f"the Fly org {service.fly.org}",
+            f"{PROJECT}:services.{name}.fly.org",
+            "give the previews a Fly org of their own, whose token opens no app of staging's or prod's",
+            previews_only=True,
         )
+
+
+def _compared(first: Settings, second: Settings, item: Reached) -> bool:
+    """Previews share their template's identity, pool and org among themselves by design; only
+    a preview and another environment may not share an org."""
+    previews = (first.environment is Tier.PREVIEW) + (second.environment is Tier.PREVIEW)
+    if previews == 2:
+        return False
+    return previews == 1 or not item.previews_only
 
 
 def shared_reach_problems(stacks: Mapping[str, Settings], only: str | None = None) -> list[str]:
     """One line per thing two of STACKS (by name) both reach; with ONLY, the lines about that
     stack alone, said from its side (its key first)."""
-    owners: dict[str, tuple[str, Reached]] = {}
+    owners: dict[str, list[tuple[str, Reached]]] = {}
     problems: list[str] = []
     for stack, settings in stacks.items():
         for item in reached(settings):
-            first = owners.setdefault(item.what, (stack, item))
-            if first[0] == stack or only not in {None, stack, first[0]}:
+            earlier = owners.setdefault(item.what, [])
+            earlier.append((stack, item))
+            first = next(
+                (owner for owner in earlier if owner[0] != stack and _compared(stacks[owner[0]], settings, item)),
+                None,
+            )
+            if first is None or only not in {None, stack, first[0]}:
                 continue
             (mine, ours), (other, theirs) = ((stack, item), first) if only in {None, stack} else (first, (stack, item))
             problems.append(

@@ -38,6 +38,17 @@ from service_infra.settings.errors import SettingsError, problems_from
 from service_infra.settings.fly import FlyTarget, fly_sets
 from service_infra.settings.github import MAX_REVIEWERS, GithubSettings
 from service_infra.settings.plain_credentials import plain_credential_problems
+from service_infra.settings.preview import (
+    PREVIEW_MEMORY_MB,
+    PREVIEW_TEMPLATE,
+    PREVIEW_VM_SIZE,
+    PreviewSettings,
+    preview_app_name,
+    preview_labels,
+    preview_problems,
+    pull_request_of,
+    slot_ports,
+)
 
 
 class Service(Model):
@@ -194,7 +205,8 @@ class Settings(Model):
 
     environment: Tier
     """Which environment the stack is; the stacks named local, staging and prod must say their
-    own name. Prod pins images by `sha-` tags and keeps its data and its reviewers."""
+    own name, and `preview` is the template Pulumi.preview.yaml and the `pr-<n>` stacks made
+    from it. Prod pins images by `sha-` tags and keeps its data and its reviewers."""
     secrets: tuple[str, ...] = ()
     """Every secret value, encrypted: `pulumi config set --secret --path 'secrets.<NAME>'
     <value>`; names are `UPPER_SNAKE_CASE`. Everything else refers to a secret by its name. A
@@ -231,6 +243,18 @@ class Settings(Model):
             if not DOCKER_LABEL_KEY.match(key):
                 raise ValueError(f"label key {key!r} may hold letters, digits, '.', '-', '_' and '/' only")
         return labels
+
+    preview: PreviewSettings | None = None
+    """Pull-request previews (only with `environment: preview`): the template's port pool,
+    limits and time to live (docs/delivery.md)."""
+
+    @property
+    def instance(self) -> str:
+        """What the stack's containers, networks and volumes are named and labelled after on a
+        host: its environment, or `pr-<n>` for a pull request's preview (many share one engine)."""
+        if self.preview is not None and self.preview.stack is not None:
+            return self.preview.stack
+        return self.environment.value
 
     def docker_services(self) -> dict[str, Service]:
         return {name: s for name, s in self.services.items() if s.docker is not None}
@@ -377,14 +401,76 @@ def _credential_secrets(github: GithubSettings) -> set[str]:
 
 
 def _stack_binding_problems(stack: str | None, tier: Tier) -> list[str]:
-    """The stacks named local, staging and prod are those environments: prod's guards and
-    defaults follow `environment`, so a stack file cannot talk its way out of them."""
-    if stack in {t.value for t in Tier} and stack != tier.value:
+    """The stacks named local, staging and prod are those environments, and `preview` and
+    `pr-<n>` are previews: prod's guards and defaults follow `environment`, so a stack file
+    cannot talk its way out of them, nor a preview into another environment's name."""
+    bound = Tier.PREVIEW if pull_request_of(stack) is not None else next((t for t in Tier if t.value == stack), None)
+    if bound is not None and bound is not tier:
         return [
-            f"{PROJECT}:environment: the stack {stack} must say `environment: {stack}`, got {tier.value} "
-            f"(the environment of the stacks local, staging and prod is bound to their name)"
+            f"{PROJECT}:environment: the stack {stack} must say `environment: {bound.value}`, got {tier.value} "
+            f"(the environment of the stacks local, staging, prod, preview and pr-<n> is bound to their name)"
+        ]
+    if tier is Tier.PREVIEW and stack is not None and bound is None:
+        return [
+            f"{PROJECT}:environment: preview is the environment of the template stack {PREVIEW_TEMPLATE} and of "
+            f"the pull requests' pr-<n> stacks, not of {stack}; pick local, staging or prod"
         ]
     return []
+
+
+def _preview_rules(settings: Settings, stack: str | None) -> list[str]:
+    """A preview is made from the template, costs little and keeps nothing: no GitHub settings
+    (they need a token that reaches staging's or prod's environments), no kept volumes, the
+    smallest Fly machine."""
+    preview = settings.preview
+    if settings.environment is not Tier.PREVIEW:
+        if preview is not None:
+            return [f"{PROJECT}:preview: previews are made from Pulumi.preview.yaml (environment: preview); remove it"]
+        return []
+    if preview is None:
+        return [
+            f"{PROJECT}:preview: the preview environment needs its port pool and limits: set preview.ports.first "
+            "and preview.ports.last (docs/delivery.md)"
+        ]
+    fly_apps = [s.fly.app for s in settings.fly_services().values() if s.fly is not None]
+    problems = preview_problems(preview, len(settings.docker_services()), fly_apps, stack)
+    if settings.github is not None:
+        problems.append(
+            f"{PROJECT}:github: a preview sets nothing on GitHub (its token would reach staging's and prod's "
+            "environments); remove the section"
+        )
+    for name, service in settings.services.items():
+        key = f"{PROJECT}:services.{name}"
+        if service.docker is not None and service.docker.retain_volumes:
+            problems.append(f"{key}.docker.retain_volumes: a preview keeps nothing once closed; remove it")
+        if service.fly is not None:
+            if service.fly.protect:
+                problems.append(f"{key}.fly.protect: a preview keeps nothing once closed; remove it")
+            if (service.fly.vm_size, service.fly.memory_mb) != (PREVIEW_VM_SIZE, PREVIEW_MEMORY_MB):
+                problems.append(
+                    f"{key}.fly: a preview runs on Fly's smallest machine: set vm_size {PREVIEW_VM_SIZE} and "
+                    f"memory_mb {PREVIEW_MEMORY_MB}, got {service.fly.vm_size} with {service.fly.memory_mb}"
+                )
+    return problems
+
+
+def preview_instance(settings: Settings) -> Settings:
+    """A pull request's preview as it runs: its slot's ports, its Fly apps `<app>-pr-<n>`, and the
+    labels naming it and its time to live. The template, and every other stack, as they are."""
+    preview = settings.preview
+    if preview is None or preview.pull_request is None or preview.slot is None:
+        return settings
+    ports = slot_ports(preview, preview.slot, list(settings.docker_services()))
+    services: dict[str, Service] = {}
+    for name, service in settings.services.items():
+        if service.docker is not None:
+            service = service.model_copy(update={"docker": service.docker.model_copy(update={"port": ports[name]})})
+        elif service.fly is not None:
+            app = preview_app_name(service.fly.app, preview.pull_request)
+            service = service.model_copy(update={"fly": service.fly.model_copy(update={"app": app})})
+        services[name] = service
+    labels = {**settings.labels, **preview_labels(preview)}
+    return settings.model_copy(update={"services": services, "labels": labels})
 
 
 def _prod_guard_problems(settings: Settings) -> list[str]:
@@ -449,7 +535,7 @@ def parse_settings(config: Mapping[str, Any], secrets: Mapping[str, bool], stack
         settings = Settings.model_validate(data, context=ParseContext(environment, secrets))
     except ValidationError as error:
         raise SettingsError(problems + problems_from(error, Settings)) from None
-    problems += _cross_checks(settings) + _prod_guard_problems(settings)
+    problems += _cross_checks(settings) + _prod_guard_problems(settings) + _preview_rules(settings, stack)
     if problems:
         raise SettingsError(problems)
-    return settings
+    return preview_instance(settings)

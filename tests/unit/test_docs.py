@@ -125,7 +125,7 @@ def test_the_reference_has_a_row_per_key_with_its_type_and_default() -> None:
     assert "| `service-infra:services.<name>.docker.drain_seconds` | integer, 0 to 600 | `30` |" in reference
     assert "| `service-infra:services.<name>.fly.volumes[].size_gb` | integer, 1 to 500 | required |" in reference
     assert "| `service-infra:secrets.<NAME>` | secure string | — |" in reference
-    assert "| `service-infra:environment` | `local` \\| `staging` \\| `prod` | required |" in reference
+    assert "| `service-infra:environment` | `local` \\| `staging` \\| `prod` \\| `preview` | required |" in reference
 
 
 def test_the_cli_prints_the_reference(capsys: pytest.CaptureFixture[str]) -> None:

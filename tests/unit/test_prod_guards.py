@@ -44,7 +44,7 @@ def test_a_stack_named_for_an_environment_cannot_claim_another(stack: str, claim
     found = problems(config, stack)
     assert found[0] == (
         f"{P}environment: the stack {stack} must say `environment: {stack}`, got {claimed} "
-        "(the environment of the stacks local, staging and prod is bound to their name)"
+        "(the environment of the stacks local, staging, prod, preview and pr-<n> is bound to their name)"
     )
 
 

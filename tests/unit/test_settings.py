@@ -304,6 +304,7 @@ def test_offline_check_passes_committed_stack_files() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == [
         "Pulumi.local.yaml: ok",
+        "Pulumi.preview.yaml: ok",
         "Pulumi.prod.yaml: ok",
         "Pulumi.staging.yaml: ok",
     ]
