@@ -40,3 +40,18 @@ def environments(job: dict[str, Any]) -> set[str]:
     text = value if isinstance(value, str) else value.get("name", "")
     # `${{ cond && 'a' || 'b' }}`: the names are the quoted results, not what is compared.
     return set(re.findall(r"(?:&&|\|\|)\s*'([a-z0-9-]+)'", text)) or {text}
+
+
+def conjuncts(condition: str) -> list[str]:
+    """The clauses an `if:` joins with a top-level `&&`: each must hold for the job to run.
+    `a && (b || c)` gives ["a", "(b || c)"]; whitespace is normalised, `${{ }}` dropped."""
+    text = " ".join(condition.split())
+    text = re.sub(r"^\$\{\{\s*(.*?)\s*\}\}$", r"\1", text)
+    clauses, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and text.startswith("&&", index):
+            clauses.append(text[start:index].strip())
+            start = index + 2
+    clauses.append(text[start:].strip())
+    return [clause for clause in clauses if clause]
