@@ -82,9 +82,13 @@ def template_settings(path: Path = TEMPLATE_FILE) -> Settings:
 
 
 def previews() -> list[Preview]:
-    """Every pr-<n> stack of the backend, with its slot (a stack tag) and when it last changed."""
+    """Every pr-<n> stack of the backend, with its slot (a stack tag) and when it last changed.
+
+    Listed by their tag: on a bucket, a plain `stack ls` reads every stack's state, which the
+    previews' identity may not (docs/delivery.md); with a tag filter Pulumi reads only the
+    stacks' tags, and skips those it may not read."""
     found: list[Preview] = []
-    for entry in json.loads(run_pulumi(["stack", "ls", "--json"]) or "[]"):
+    for entry in json.loads(run_pulumi(["stack", "ls", "--json", "--tag", SLOT_TAG]) or "[]"):
         name = str(entry.get("name", "")).rsplit("/", 1)[-1]
         number = pull_request_of(name)
         if number is None:
@@ -168,8 +172,10 @@ def open_preview(pull_request: int) -> str:
     write_stack_file(pull_request, slot)
     if all(p.stack != stack for p in existing):
         run_pulumi(["stack", "init", stack])
+        run_pulumi(["stack", "tag", "set", SLOT_TAG, str(slot), "--stack", stack])
         run_pulumi(["stack", "tag", "set", OPENED_TAG, datetime.now(UTC).isoformat(), "--stack", stack])
-    run_pulumi(["stack", "tag", "set", SLOT_TAG, str(slot), "--stack", stack])
+    else:
+        run_pulumi(["stack", "tag", "set", SLOT_TAG, str(slot), "--stack", stack])
     run_pulumi(
         ["up", "--yes", "--non-interactive", "--skip-preview", "--stack", stack, "--policy-pack", str(POLICY_PACK)],
         capture=False,
@@ -180,8 +186,12 @@ def open_preview(pull_request: int) -> str:
 
 def close_preview(pull_request: int) -> str:
     stack = preview_stack_name(pull_request)
-    if all(p.stack != stack for p in previews()):
-        return f"{stack}: no such preview (closed already)"
+    try:  # by its name: a stack whose `open` died before its tags were set is closed too
+        run_pulumi(["stack", "tag", "ls", "--json", "--stack", stack])
+    except RollbackError as error:
+        if "no stack named" in str(error).lower():
+            return f"{stack}: no such preview (closed already)"
+        raise
     run_pulumi(
         ["destroy", "--yes", "--non-interactive", "--skip-preview", "--stack", stack], capture=False, stdout=sys.stderr
     )
@@ -228,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("close", help="destroy pr-N, remove its stack").add_argument("pull_request", type=_pull_request)
     reap = commands.add_parser("reap", help="close expired previews, and those of closed pull requests")
     reap.add_argument("--open", type=_numbers, metavar="N,M", help="the open pull requests with the preview label")
-    reap.add_argument("--ttl-hours", type=int, help="override the template's preview.ttl_hours")
+    reap.add_argument("--ttl-hours", type=float, help="override the template's preview.ttl_hours")
     listing = commands.add_parser("list", help="the previews, their slots and ages")
     listing.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -244,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.action == "reap":
             template = template_settings()
             assert template.preview is not None
-            ttl = timedelta(hours=args.ttl_hours or template.preview.ttl_hours)
+            hours = args.ttl_hours if args.ttl_hours is not None else template.preview.ttl_hours
+            ttl = timedelta(hours=hours)
             chosen = expired(previews(), datetime.now(UTC), ttl, args.open)
             for preview, why in chosen:
                 print(f"{close_preview(preview.pull_request)}: {why}")

@@ -275,7 +275,8 @@ def _cross_checks(settings: Settings) -> list[str]:
         if target.host not in settings.docker_hosts:
             known = ", ".join(settings.docker_hosts) or "none defined"
             problems.append(f"{key}.host: unknown Docker host {target.host!r} (docker_hosts: {known})")
-        clash = used_ports.get((target.host, target.port))
+        # A preview's ports come from its pool, one each (settings/preview.py slot_ports).
+        clash = used_ports.get((target.host, target.port)) if settings.preview is None else None
         if clash:
             problems.append(
                 f"{key}.port: host port {target.port} on {target.host} is already used by service {clash}; pick another"

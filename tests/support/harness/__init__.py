@@ -33,7 +33,7 @@ API
 ``HarnessError(RuntimeError)``
     Raised when a part cannot start or a command fails; the text includes logs/output.
 
-``free_port(host="127.0.0.1") -> int``
+``free_port(host="127.0.0.1") -> int``, ``free_ports(count) -> range`` (consecutive ones)
     A free TCP port below the ephemeral range, reserved for this process (no other worker gets it).
 
 ``wait_http(url, timeout=60.0, *, status=200, interval=0.5, headers=None) -> tuple[int, bytes]``
@@ -144,7 +144,7 @@ app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0, archive=None)`` (context 
 Order: stop in reverse (ExampleImage, Registry, SshHost, DockerEngine); context managers do.
 """
 
-from ._util import HarnessError, exclusive, free_port, http_get, wait_for, wait_http
+from ._util import HarnessError, exclusive, free_port, free_ports, http_get, wait_for, wait_http
 from .docker_engine import DockerEngine, existing_engine_host
 from .example_image import ExampleImage, ImageVersion
 from .object_store import Credentials, ObjectStore
@@ -166,6 +166,7 @@ __all__ = [
     "exclusive",
     "existing_engine_host",
     "free_port",
+    "free_ports",
     "generate_ed25519_key",
     "http_get",
     "wait_for",

@@ -46,22 +46,34 @@ _PORT_LOCKS: list[IO[str]] = []
 def free_port(host: str = LOOPBACK) -> int:
     """A TCP port that is free on ``host`` and on every address right now, outside the ephemeral
     range, and reserved for this process against every other process that asks here."""
+    return free_ports(1, host).start
+
+
+def free_ports(count: int, host: str = LOOPBACK) -> range:
+    """COUNT consecutive ports, each as :func:`free_port` gives one (free, outside the ephemeral
+    range, reserved for this process): a pool such as the previews' `preview.ports`."""
     lock_dir = Path(tempfile.gettempdir()) / "si-harness-ports"
     lock_dir.mkdir(exist_ok=True)
-    candidates = list(_PORT_RANGE)
-    random.shuffle(candidates)
-    for port in candidates:
-        held = (lock_dir / str(port)).open("a")
-        try:
-            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            held.close()
-            continue
-        if _bindable(host, port) and _bindable("0.0.0.0", port):
-            _PORT_LOCKS.append(held)
-            return port
-        held.close()
-    raise HarnessError(f"no free TCP port in {_PORT_RANGE.start}-{_PORT_RANGE.stop - 1} on {host}")
+    starts = list(range(_PORT_RANGE.start, _PORT_RANGE.stop - count + 1, count))
+    random.shuffle(starts)
+    for start in starts:
+        held = []
+        for port in range(start, start + count):
+            handle = (lock_dir / str(port)).open("a")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                break
+            held.append(handle)
+            if not (_bindable(host, port) and _bindable("0.0.0.0", port)):
+                break
+        else:
+            _PORT_LOCKS.extend(held)
+            return range(start, start + count)
+        for handle in held:
+            handle.close()
+    raise HarnessError(f"no {count} free consecutive TCP ports in {_PORT_RANGE.start}-{_PORT_RANGE.stop - 1} on {host}")
 
 
 def _bindable(host: str, port: int) -> bool:
