@@ -73,6 +73,19 @@ PROGRAM_LABELS = frozenset(
         LABEL_PREVIEW_TTL_HOURS,
     ]
 )
+# A pull request's preview stack is named pr-<pull request number> (the template's is `preview`).
+PREVIEW_STACK = re.compile(r"^pr-([1-9][0-9]{0,8})$")
+# What a preview's Fly app runs on: Fly's smallest machine.
+PREVIEW_VM_SIZE = "shared-cpu-1x"
+PREVIEW_MEMORY_MB = 256
+
+
+def pull_request_of(stack: str | None) -> int | None:
+    """42 for the stack `pr-42` (or `org/project/pr-42`); None for any other name."""
+    match = PREVIEW_STACK.match((stack or "").rsplit("/", 1)[-1])
+    return int(match.group(1)) if match else None
+
+
 # An image pinned by its registry digest: what a release runs and a rollback returns to.
 IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # The stack secret that keys the hash of secret values in a version's name (a plain hash of a

@@ -3,11 +3,12 @@
 The policies read resource properties as the engine passes them to a policy pack: the Pulumi
 wire names (camelCase: ``logOpts``, ``healthcheck.tests``, ``deploymentBranchPolicy``), with
 values that are not known yet during a preview left out of the check rather than guessed at
-(``values``). Where a stack is prod (named prod by the engine, or configured as prod) every
-policy is mandatory, elsewhere advisory (``target``).
+(``values``). Where a stack is prod (named prod by the engine, or configured as prod) or a pull
+request's preview (named pr-<n>, or configured as preview) every policy is mandatory, elsewhere
+advisory (``target``).
 
 One module per rule family (``images``, ``containers``, ``volumes``, ``github``, ``secrets``, ``fly``,
-``isolation``);
+``isolation``, ``previews``);
 ``pack`` lists the policies. Names shared with the program come from ``service_infra.contract``.
 Tests import this package without running the pack (``policy/__main__.py`` serves it).
 """

@@ -19,7 +19,7 @@ from service_infra.contract import (
     root_user_problem,
 )
 
-from .resources import COMMAND, CONTAINER, docker_key, docker_service, label, settings, words
+from .resources import COMMAND, CONTAINER, docker_key, docker_labels, docker_service, label, settings, words
 from .target import LiveTarget, Target
 from .values import UNKNOWN
 
@@ -57,11 +57,8 @@ def container_runtime_findings(args: ResourceValidationArgs) -> Iterator[str]:
 
 
 def _app_version(inputs: dict[str, Any]) -> str | None:
-    labels = inputs.get("labels")
-    for entry in labels if isinstance(labels, list) else []:
-        if isinstance(entry, dict) and entry.get("label") == LABEL_VERSION:
-            return str(entry.get("value"))
-    return None
+    labels = docker_labels(inputs)
+    return str(labels[LABEL_VERSION]) if LABEL_VERSION in labels else None
 
 
 def _activated_containers(args: StackValidationArgs) -> set[str] | None:

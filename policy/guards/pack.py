@@ -30,6 +30,7 @@ from .github import (
 )
 from .images import images_pinned_findings
 from .isolation import shared_docker_identity_findings
+from .previews import preview_expiry_findings, preview_machine_findings, preview_retained_data_findings
 from .secrets import no_plaintext_secrets_findings
 from .target import LiveTarget, Target
 from .volumes import docker_volume_protected_findings
@@ -144,5 +145,29 @@ def policies(target: Target | LiveTarget) -> list[Policy]:
             description="In prod, Docker volumes are protected from deletion.",
             validate=resource_validation(lambda args: docker_volume_protected_findings(args, target)),
             severity=Severity.HIGH,
+        ),
+        ResourceValidationPolicy(
+            name="preview-resources-expire",
+            description=(
+                "In a preview, every Docker container, network and volume is labelled with the preview "
+                "(service-infra.preview) and its time to live in hours (service-infra.ttl-hours)."
+            ),
+            validate=resource_validation(lambda args: preview_expiry_findings(args, target)),
+            severity=Severity.MEDIUM,
+        ),
+        ResourceValidationPolicy(
+            name="preview-no-retained-data",
+            description=(
+                "In a preview, no Docker volume, Fly app or Fly volume is protected, and each Fly volume "
+                "is deleted with the preview."
+            ),
+            validate=resource_validation(lambda args: preview_retained_data_findings(args, target)),
+            severity=Severity.HIGH,
+        ),
+        ResourceValidationPolicy(
+            name="preview-smallest-machine",
+            description="In a preview, the Fly release's fly.toml asks for shared-cpu-1x with 256 MB.",
+            validate=resource_validation(lambda args: preview_machine_findings(args, target)),
+            severity=Severity.MEDIUM,
         ),
     ]

@@ -15,6 +15,7 @@ from .values import plain, revealed
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
 CONTAINER = "docker:index/container:Container"
 DOCKER_VOLUME = "docker:index/volume:Volume"
+DOCKER_NETWORK = "docker:index/network:Network"
 COMMAND = "command:local:Command"
 GITHUB_ENVIRONMENT = "github:index/repositoryEnvironment:RepositoryEnvironment"
 GITHUB_BRANCH_POLICY = "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
@@ -63,13 +64,23 @@ def words(command: str) -> list[str]:
         return command.split()
 
 
+def docker_labels(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A Docker container's, network's or volume's labels by key (`labels: [{label, value}]` on
+    the wire); a value not known yet stays UNKNOWN."""
+    labels = inputs.get("labels")
+    return {
+        entry["label"]: entry.get("value")
+        for entry in (labels if isinstance(labels, list) else [])
+        if isinstance(entry, dict) and isinstance(entry.get("label"), str)
+    }
+
+
 def docker_service(args: ResourceValidationArgs, inputs: dict[str, Any]) -> str:
     """The service a Docker resource belongs to: its service label, else the name of the
     DockerService it is declared in, else `<service>`. Messages use it to name the config key."""
-    labels = inputs.get("labels")
-    for entry in labels if isinstance(labels, list) else []:
-        if isinstance(entry, dict) and entry.get("label") == LABEL_SERVICE and isinstance(entry.get("value"), str):
-            return entry["value"]
+    service = docker_labels(inputs).get(LABEL_SERVICE)
+    if isinstance(service, str):
+        return service
     parent = args.opts.parent
     if parent and urn_types(parent)[-1:] == (DOCKER_SERVICE_TYPE,):
         return urn_name(parent) or "<service>"

@@ -5,7 +5,11 @@ configuration), which pulumi_policy 1.21 receives but drops, so ``install_stack_
 keeps it; a host that instead sets ``PULUMI_STACK`` and ``PULUMI_CONFIG`` is read the same way.
 The stack is prod when the engine names it ``prod`` or its ``service-infra:environment`` is
 ``prod``: either is enough, so no config edit makes the stack named prod advisory (the settings
-refuse that edit too, but the pack does not rely on them).
+refuse that edit too, but the pack does not rely on them). It is a pull request's preview when the
+engine names it ``pr-<n>`` or its environment is ``preview``, unless the engine names it ``prod``:
+a config edit cannot turn prod into a preview (whose rules refuse what prod's demand), while
+``environment: prod`` in a ``pr-<n>`` stack leaves it held to both (so no deploy passes). A preview
+runs a branch's code, so its guards are mandatory as prod's are; every other stack is advisory.
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ from typing import Any
 import pulumi_policy.policy as _policy_runtime
 from pulumi_policy import EnforcementLevel
 
-from service_infra.contract import PROJECT
+from service_infra.contract import PROJECT, pull_request_of
 
 ENVIRONMENT_KEY = f"{PROJECT}:environment"
 PROD = "prod"
+PREVIEW = "preview"
 
 
 @dataclass(frozen=True)
 class Target:
-    """The stack the engine runs the pack for, and whether it counts as prod."""
+    """The stack the engine runs the pack for, and whether it counts as prod or as a preview."""
 
     stack: str | None
     environment: str | None
@@ -37,8 +42,17 @@ class Target:
         return self.stack == PROD or self.environment == PROD
 
     @property
+    def is_preview(self) -> bool:
+        # The engine's name first here too: `pr-<n>` is a preview whatever its config says, and
+        # no config makes the stack named prod one.
+        if pull_request_of(self.stack) is not None:
+            return True
+        return self.environment == PREVIEW and self.stack != PROD
+
+    @property
     def enforcement_level(self) -> EnforcementLevel:
-        return EnforcementLevel.MANDATORY if self.is_prod else EnforcementLevel.ADVISORY
+        mandatory = self.is_prod or self.is_preview
+        return EnforcementLevel.MANDATORY if mandatory else EnforcementLevel.ADVISORY
 
     def describe(self) -> str:
         return f"stack {self.stack or '(unknown)'}, environment {self.environment or '(unset)'}"
@@ -80,6 +94,10 @@ class LiveTarget:
         return self.current.is_prod
 
     @property
+    def is_preview(self) -> bool:
+        return self.current.is_preview
+
+    @property
     def stack(self) -> str | None:
         return self.current.stack
 
@@ -94,9 +112,9 @@ def install_stack_configuration(live: LiveTarget) -> None:
     The Pulumi CLI tells a policy pack its stack through the ``ConfigureStack`` RPC (stack name,
     configuration), after ``GetAnalyzerInfo`` and before any ``Analyze``. pulumi_policy 1.21
     keeps only the stack's tags from it. This wraps the SDK's handler so that it also sets
-    ``live.current`` and the pack's enforcement level (mandatory in prod, advisory elsewhere),
-    which every violation then reports. Fails loudly if the SDK's servicer changed shape, rather
-    than letting prod checks silently become advisory.
+    ``live.current`` and the pack's enforcement level (mandatory in prod and in a preview,
+    advisory elsewhere), which every violation then reports. Fails loudly if the SDK's servicer
+    changed shape, rather than letting prod checks silently become advisory.
     """
     servicer = getattr(_policy_runtime, "_PolicyAnalyzerServicer", None)
     original = getattr(servicer, "ConfigureStack", None)

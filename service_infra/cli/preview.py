@@ -33,9 +33,9 @@ from typing import Any
 import yaml
 
 from service_infra.cli.rollback import POLICY_PACK, RollbackError, run_pulumi, stack_outputs
-from service_infra.contract import PROJECT
+from service_infra.contract import PROJECT, pull_request_of
 from service_infra.settings import Settings, SettingsError, Tier, load_stack_file, stack_file_of
-from service_infra.settings.preview import PREVIEW_TEMPLATE, preview_stack_name, pull_request_of
+from service_infra.settings.preview import PREVIEW_TEMPLATE, preview_stack_name
 
 TEMPLATE_FILE = stack_file_of(PREVIEW_TEMPLATE)
 SLOT_TAG = f"{PROJECT}:preview-slot"

@@ -9,29 +9,18 @@ apps named `<app>-pr-<n>`, and the labels that name the preview and its time to 
 
 from __future__ import annotations
 
-import re
-
 from pydantic import Field, model_validator
 
-from service_infra.contract import LABEL_PREVIEW, LABEL_PREVIEW_TTL_HOURS, PROJECT
+from service_infra.contract import LABEL_PREVIEW, LABEL_PREVIEW_TTL_HOURS, PROJECT, pull_request_of
 from service_infra.settings.base import FLY_APP_NAME, Model, Port
 
-# The template's stack name, and a preview's: pr-<pull request number>.
+# The template's stack name. A preview's (pr-<n>, contract.pull_request_of) and its machine
+# (contract.PREVIEW_VM_SIZE) are the contract's: the policy pack holds previews to them too.
 PREVIEW_TEMPLATE = "preview"
-PREVIEW_STACK = re.compile(r"^pr-([1-9][0-9]{0,8})$")
-# What a preview's Fly app runs on: Fly's smallest machine.
-PREVIEW_VM_SIZE = "shared-cpu-1x"
-PREVIEW_MEMORY_MB = 256
 
 
 def preview_stack_name(pull_request: int) -> str:
     return f"pr-{pull_request}"
-
-
-def pull_request_of(stack: str | None) -> int | None:
-    """42 for the stack `pr-42` (or `org/project/pr-42`); None for any other name."""
-    match = PREVIEW_STACK.match((stack or "").rsplit("/", 1)[-1])
-    return int(match.group(1)) if match else None
 
 
 def preview_app_name(app: str, pull_request: int) -> str:

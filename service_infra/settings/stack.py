@@ -11,11 +11,14 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 
 from service_infra.contract import (
     IMAGE_DIGEST,
+    PREVIEW_MEMORY_MB,
+    PREVIEW_VM_SIZE,
     PRODUCTION_ENVIRONMENT,
     PROGRAM_LABELS,
     PROJECT,
     VERSION_KEY_SECRET,
     matches_every_branch,
+    pull_request_of,
 )
 from service_infra.settings.base import (
     DOCKER_LABEL_KEY,
@@ -39,14 +42,11 @@ from service_infra.settings.fly import FlyTarget, fly_sets
 from service_infra.settings.github import MAX_REVIEWERS, GithubSettings
 from service_infra.settings.plain_credentials import plain_credential_problems
 from service_infra.settings.preview import (
-    PREVIEW_MEMORY_MB,
     PREVIEW_TEMPLATE,
-    PREVIEW_VM_SIZE,
     PreviewSettings,
     preview_app_name,
     preview_labels,
     preview_problems,
-    pull_request_of,
     slot_ports,
 )
 

@@ -39,6 +39,8 @@ from service_infra.contract import (
 
 PROD = guards.Target(stack="prod", environment="prod")
 STAGING = guards.Target(stack="staging", environment="staging")
+# A pull request's preview, as `python -m service_infra preview open 7` makes it.
+PREVIEW = guards.Target(stack="pr-7", environment="preview")
 
 UNKNOWN_STRING = UNKNOWN_STRING_VALUE
 UNKNOWN_ARRAY = UNKNOWN_ARRAY_VALUE

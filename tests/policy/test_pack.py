@@ -7,6 +7,7 @@ to), with requests built the way the engine builds them.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pulumi_policy.policy as sdk
@@ -16,9 +17,19 @@ from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy, deserialize
 
 from policy import guards
-from policy.guards.resources import CONTAINER, GITHUB_ENVIRONMENT
+from policy.guards.resources import CONTAINER, DOCKER_VOLUME, GITHUB_ENVIRONMENT
 from service_infra.contract import SECRET_SIGNATURE, SECRET_SIGNATURE_KEY
-from tests.policy.support import PROD, STAGING, analyze_request, fly_analyze_request, secret, struct, urn
+from tests.policy.support import (
+    PREVIEW,
+    PROD,
+    STAGING,
+    analyze_request,
+    fly_analyze_request,
+    secret,
+    struct,
+    urn,
+)
+from tests.support import ROOT
 
 EXPECTED_POLICIES = {
     "images-pinned",
@@ -33,6 +44,9 @@ EXPECTED_POLICIES = {
     "production-environment-exists",
     "app-versions-health-gated",
     "docker-host-own-identity",
+    "preview-resources-expire",
+    "preview-no-retained-data",
+    "preview-smallest-machine",
 }
 STACK_POLICIES = {
     "production-environment-branch-policy",
@@ -65,6 +79,35 @@ def test_enforcement_follows_the_stack(environ: dict[str, str], prod: bool) -> N
     target = guards.Target.from_environ(environ)
     assert target.is_prod is prod
     assert target.enforcement_level is (EnforcementLevel.MANDATORY if prod else EnforcementLevel.ADVISORY)
+
+
+@pytest.mark.parametrize(
+    ("stack", "environment", "prod", "preview"),
+    [
+        # A pull request's preview, named by the engine or configured as one: mandatory.
+        ("pr-7", "preview", False, True),
+        ("pr-7", None, False, True),
+        ("pr-7", "staging", False, True),  # the name wins over config
+        ("org/service-infra/pr-42", None, False, True),
+        ("ci", "preview", False, True),
+        ("pr-7", "prod", True, True),  # held to both: no deploy passes
+        # The stack named prod stays prod, and no config edit makes it a preview.
+        ("prod", "preview", True, False),
+        # Not previews: the template's own name is not a pull request's, nor are look-alikes.
+        ("preview", None, False, False),
+        ("pr-0", None, False, False),
+        ("pr-7-old", None, False, False),
+        ("staging", "staging", False, False),
+        ("local", "local", False, False),
+        (None, None, False, False),
+    ],
+)
+def test_a_preview_is_mandatory(stack: str | None, environment: str | None, prod: bool, preview: bool) -> None:
+    target = guards.Target(stack=stack, environment=environment)
+    assert (target.is_prod, target.is_preview) == (prod, preview)
+    mandatory = prod or preview
+    assert target.enforcement_level is (EnforcementLevel.MANDATORY if mandatory else EnforcementLevel.ADVISORY)
+    assert guards.LiveTarget(target).is_preview is preview
 
 
 def test_target_never_reads_more_than_the_environment_key() -> None:
@@ -130,7 +173,7 @@ def test_elsewhere_every_violation_is_advisory() -> None:
 
 
 def test_analyzer_info_announces_the_level() -> None:
-    for target, level in ((PROD, proto.MANDATORY), (STAGING, proto.ADVISORY)):
+    for target, level in ((PROD, proto.MANDATORY), (PREVIEW, proto.MANDATORY), (STAGING, proto.ADVISORY)):
         info = servicer(target).GetAnalyzerInfo(empty_pb2.Empty(), None)
         assert info.name == guards.PACK_NAME
         assert {p.name for p in info.policies} == EXPECTED_POLICIES
@@ -185,6 +228,31 @@ def test_the_engines_configure_stack_call_keeps_other_stacks_advisory(stack: str
     assert response.diagnostics
     assert {d.enforcementLevel for d in response.diagnostics} == {proto.ADVISORY}
     assert not analyze_with(pack, fly_analyze_request("image-descriptor-volume-data", UNPROTECTED_VOLUME)).diagnostics
+
+
+UNLABELLED_VOLUME = {"name": "llm-server-pr-7-llm-cache"}
+
+
+@pytest.mark.parametrize(
+    ("stack", "config"),
+    [("pr-7", {guards.ENVIRONMENT_KEY: "preview"}), ("pr-7", {}), ("ci", {guards.ENVIRONMENT_KEY: "preview"})],
+)
+def test_the_engines_configure_stack_call_makes_a_preview_mandatory(stack: str, config: dict[str, str]) -> None:
+    pack = configured(stack, config)
+    response = analyze_with(pack, analyze_request(CONTAINER, "llm-server-container", BAD_CONTAINER, stack=stack))
+    assert {d.enforcementLevel for d in response.diagnostics} == {proto.MANDATORY}
+    assert "preview-resources-expire" in {d.policyName for d in response.diagnostics}
+    volume = analyze_with(pack, analyze_request(DOCKER_VOLUME, "llm-server-llm-cache", UNLABELLED_VOLUME, True, stack))
+    assert sorted((d.policyName, d.enforcementLevel) for d in volume.diagnostics) == [
+        ("preview-no-retained-data", proto.MANDATORY),
+        ("preview-resources-expire", proto.MANDATORY),
+    ]
+
+
+def test_the_preview_policies_stay_out_of_staging() -> None:
+    pack = configured("staging", {guards.ENVIRONMENT_KEY: "staging"})
+    volume = analyze_with(pack, analyze_request(DOCKER_VOLUME, "llm-server-llm-cache", UNLABELLED_VOLUME, True))
+    assert list(volume.diagnostics) == []
 
 
 def test_a_prod_stack_named_otherwise_is_found_by_its_environment_key() -> None:
@@ -266,3 +334,9 @@ def test_stack_policy_through_the_servicer() -> None:
 
 def test_the_contracts_secret_signature_is_the_sdks() -> None:
     assert (SECRET_SIGNATURE_KEY, SECRET_SIGNATURE) == (deserialize.SPECIAL_SIG_KEY, deserialize.SPECIAL_SECRET_SIG)
+
+
+def test_docs_policy_md_lists_every_policy_of_the_pack() -> None:
+    table = (ROOT / "docs" / "policy.md").read_text().split("## Enforcement", 1)[0]
+    listed = re.findall(r"^\| `([a-z0-9-]+)` \|", table, re.MULTILINE)
+    assert sorted(listed) == sorted(EXPECTED_POLICIES)

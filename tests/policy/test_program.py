@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi_policy.policy as sdk
 import pytest
+import yaml
 from pulumi.runtime import mocks, proto
 from pulumi_policy import ResourceValidationArgs
 
@@ -23,6 +24,7 @@ from policy.guards.fly import fly_role
 from policy.guards.resources import (
     COMMAND,
     CONTAINER,
+    DOCKER_NETWORK,
     DOCKER_VOLUME,
     GITHUB_BRANCH_POLICY,
     GITHUB_ENVIRONMENT,
@@ -30,9 +32,11 @@ from policy.guards.resources import (
     REMOTE_IMAGE,
     urn_types,
 )
+from service_infra.cli.preview import preview_document
 from service_infra.contract import FLY_APP_TYPE
 from service_infra.settings import SettingsError, load_settings
-from tests.policy.support import options
+from tests.policy.support import PREVIEW, options
+from tests.support import ROOT
 from tests.support.mocks import load_stack_config, run_stack
 
 
@@ -56,11 +60,13 @@ def capture(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Registration]]:
     yield registered
 
 
-def analyze(stack: str, config: dict[str, Any], registered: list[Registration]) -> list[Any]:
-    """Every diagnostic the pack gives the program's resources for this stack."""
+def analyze(
+    stack: str, config: dict[str, Any], registered: list[Registration], target: guards.Target | None = None
+) -> list[Any]:
+    """Every diagnostic the pack gives the program's resources for this stack (or, with `target`,
+    for the stack the pack is told it checks)."""
     run_stack(config, stack)
-    environment = config.get(guards.ENVIRONMENT_KEY)
-    target = guards.Target(stack=stack, environment=environment)
+    target = target or guards.Target(stack=stack, environment=config.get(guards.ENVIRONMENT_KEY))
     guards.install_secret_markers()
     analyzer = sdk._PolicyAnalyzerServicer(guards.PACK_NAME, "0.1.0", guards.policies(target), target.enforcement_level)
     custom = [r for r in registered if r.request.custom and not r.request.type.startswith("pulumi:providers:")]
@@ -100,6 +106,33 @@ def types_of(registered: list[Registration]) -> set[str]:
 def test_committed_stacks_pass_every_policy(stack: str, capture: list[Registration]) -> None:
     diagnostics = analyze(stack, load_stack_config(stack), capture)
     assert [(d.policyName, d.message) for d in diagnostics] == []
+
+
+def preview_stack_config(pull_request: int = 7, slot: int = 0) -> dict[str, Any]:
+    """Pulumi.pr-<n>.yaml's config, as `python -m service_infra preview open <n>` writes it."""
+    template = yaml.safe_load((ROOT / "Pulumi.preview.yaml").read_text())
+    return preview_document(template, pull_request, slot)["config"]
+
+
+def test_a_preview_made_by_preview_open_passes_every_policy(capture: list[Registration]) -> None:
+    diagnostics = analyze("pr-7", preview_stack_config(), capture)
+    assert [(d.policyName, d.message) for d in diagnostics] == []
+    # ...and it has what the preview policies check: Docker resources, Fly data and a release.
+    assert {CONTAINER, DOCKER_NETWORK, DOCKER_VOLUME, COMMAND} <= types_of(capture)
+    names = {r.request.name for r in capture}
+    assert {
+        "acme-image-descriptor-pr-7-app",
+        "acme-image-descriptor-pr-7-volume-cache_data",
+        "acme-image-descriptor-pr-7-release",
+    } <= names
+
+
+def test_a_preview_run_as_staging_would_break_the_preview_rules(capture: list[Registration]) -> None:
+    """The staging program's resources, checked as pr-7's: unlabelled, a bigger machine."""
+    diagnostics = analyze("staging", load_stack_config("staging"), capture, PREVIEW)
+    found = {d.policyName for d in diagnostics}
+    assert {"preview-resources-expire", "preview-smallest-machine"} <= found
+    assert {d.enforcementLevel for d in diagnostics} == {proto.MANDATORY}
 
 
 def test_prod_exercises_every_guarded_resource_type(capture: list[Registration]) -> None:

@@ -112,6 +112,16 @@ def prod_claiming_staging() -> Iterator[Served]:
         served.close()
 
 
+@pytest.fixture(scope="module")
+def preview() -> Iterator[Served]:
+    """A pull request's preview, named so by the engine, its config not read."""
+    served = Served("pr-7", None)
+    try:
+        yield served
+    finally:
+        served.close()
+
+
 def analyze(served: Served, request: Any) -> Any:
     return served.stub.Analyze(request, timeout=30)
 
@@ -120,7 +130,7 @@ def test_served_pack_describes_itself(prod: Served, staging: Served) -> None:
     for served, level in ((prod, proto.MANDATORY), (staging, proto.ADVISORY)):
         info = served.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
         assert info.name == guards.PACK_NAME
-        assert len(info.policies) == 12
+        assert {p.name for p in info.policies} == {p.name for p in guards.policies(guards.Target(None, None))}
         assert {p.enforcementLevel for p in info.policies} == {level}
 
 
@@ -225,3 +235,13 @@ def test_the_served_prod_pack_needs_a_protected_production_environment(prod: Ser
     }
     response = analyze(prod, analyze_request(GITHUB_ENVIRONMENT, "production", weak))
     assert policies_and_levels(response) == [("production-environment-protected", proto.MANDATORY)] * 3
+
+
+def test_the_served_preview_pack_is_mandatory_and_holds_previews_to_their_rules(preview: Served) -> None:
+    info = preview.stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+    assert {p.enforcementLevel for p in info.policies} == {proto.MANDATORY}
+    kept = analyze_request(DOCKER_VOLUME, "llm-server-llm-cache", {"name": "v"}, protect=True, stack="pr-7")
+    assert policies_and_levels(analyze(preview, kept)) == [
+        ("preview-no-retained-data", proto.MANDATORY),
+        ("preview-resources-expire", proto.MANDATORY),
+    ]
