@@ -24,7 +24,10 @@ from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost,
 from tests.support.pulumi_project import Project
 from tests.support.stacks import API_KEY, FLY_SECRETS, FLY_STANDIN, fly_config, health, ssh_stack_config
 
-PREVIEW_USER = "si-preview"
+PREVIEW_USER, STAGING_USER = "si-preview", "si-staging"
+STAGING_CONTAINER = "llm-server-staging-it-probe"
+# An empty tar archive: `docker import` makes an image of nothing, enough for a container to exist.
+EMPTY_TAR = "\0" * 10240
 PREVIEW_ORG, STAGING_ORG = "acme-previews", "acme"
 PREVIEW_TOKEN, STAGING_TOKEN = "it-fly-preview-org-token-4d2", "it-fly-staging-org-token-9a7"
 STAGING_APP = "it-descriptor-staging"
@@ -78,18 +81,24 @@ def left_on_engine(engine: DockerEngine, stack: str) -> list[str]:
 
 def test_previews_serve_side_by_side_reach_only_their_own_and_leave_nothing_behind(
     project: Project,
-    engine: DockerEngine,
     registry: Registry,
     example_image: ExampleImage,
     fly_state: dict[str, Path],
     public_health_url: str,
     tmp_path: Path,
 ) -> None:
-    ensure_login_user(PREVIEW_USER)  # its group must exist before the engine hands it the socket
+    for user in (PREVIEW_USER, STAGING_USER):
+        ensure_login_user(user)  # its group must exist before the engine hands it the socket
     with (
         DockerEngine(use_existing=False, socket_group=PREVIEW_USER, base_dir=tmp_path) as preview_engine,
         SshHost(preview_engine, user=PREVIEW_USER, base_dir=tmp_path) as preview_host,
+        DockerEngine(use_existing=False, socket_group=STAGING_USER, base_dir=tmp_path) as staging_engine,
     ):
+        # Staging's engine on the same host, with a container of staging's in it.
+        staging_engine.run("import", "--change", 'CMD ["/nothing"]', "-", "si-empty", input=EMPTY_TAR)
+        staging_engine.run(
+            "create", "--name", STAGING_CONTAINER, "--label", "service-infra.environment=staging", "si-empty"
+        )
         fly_state["state"].write_text(
             json.dumps(
                 {
@@ -142,8 +151,10 @@ def test_previews_serve_side_by_side_reach_only_their_own_and_leave_nothing_behi
         known = preview_host.write_known_hosts(tmp_path / "known_hosts")
         seen = preview_host.docker("ps", "--format", "{{.Names}}", known_hosts_path=known).stdout.split()
         assert seen and all("-pr-" in name for name in seen), seen
-        done = preview_host.ssh("docker", "-H", engine.host, "ps", known_hosts_path=known, check=False)
+        assert STAGING_CONTAINER in staging_engine.run("ps", "-a", "--format", "{{.Names}}").stdout
+        done = preview_host.ssh("docker", "-H", staging_engine.host, "ps", "-a", known_hosts_path=known, check=False)
         assert done.returncode != 0 and "permission denied" in done.stderr.lower(), done.stderr
+        assert STAGING_CONTAINER not in done.stdout
         # The preview's Fly token: the previews' org only; staging's app is neither listed nor opened.
         assert STAGING_APP not in fly(fly_state, PREVIEW_TOKEN, "apps", "list", "--quiet").stdout
         status = fly(fly_state, PREVIEW_TOKEN, "status", "--app", STAGING_APP)
