@@ -31,7 +31,7 @@ log "types (pyright)"
 log "workflows (actionlint; shellcheck checks their run: scripts) and shell scripts (shellcheck)"
 command -v shellcheck >/dev/null 2>&1 || ensure_debian_packages shellcheck
 go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 .github/workflows/*.yml
-shellcheck -x -S warning scripts/*.sh tools/offline-pulumi/*.sh tools/offline-pulumi/*/build.sh
+shellcheck -x -S warning scripts/*.sh tools/offline-pulumi/*.sh tools/offline-pulumi/*/build.sh tools/minio/build.sh
 if [ "$fast" -eq 0 ]; then
   log "Go tests of the offline Pulumi build (our command provider and language-host launcher)"
   for module in tools/offline-pulumi/provider-command tools/offline-pulumi/language-python/launcher; do

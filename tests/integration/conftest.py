@@ -13,11 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.harness import DockerEngine, ExampleImage, ObjectStore, Registry, SshHost, exclusive, runs
+from tests.support.harness import (
+    DockerEngine,
+    ExampleImage,
+    MinioStore,
+    ObjectStore,
+    Registry,
+    SshHost,
+    exclusive,
+    runs,
+)
 from tests.support.harness._util import tail
 from tests.support.leftovers import RUN_LABEL, THIS_RUN, remove_leftovers, remove_stack_objects
 from tests.support.pulumi_project import Engine, Project, ensure_pulumi
-from tests.support.stacks import public_health_endpoint, state_policies
+from tests.support.stacks import public_health_endpoint, state_policies, team_policies
 from tests.support.world import project_env
 
 # The modules whose tests take longest, longest test first (benchmarks/suite.py lists the slowest
@@ -68,7 +77,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # The session's parts whose logs a failing test's report ends with, by fixture name.
-DAEMON_FIXTURES = ("engine", "ssh_host", "registry")
+DAEMON_FIXTURES = ("engine", "ssh_host", "registry", "minio_store")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -174,6 +183,18 @@ def object_store() -> Iterator[ObjectStore]:
     test: each test's stacks and state versions are its own."""
     bucket = f"si-state-{secrets.token_hex(3)}"
     with ObjectStore(state_policies(bucket, "staging"), bucket=bucket) as store:
+        yield store
+
+
+@pytest.fixture
+def minio_store() -> Iterator[MinioStore]:
+    """MinIO over TLS with a versioned bucket under docs/team.md's bucket policy, and the keys of
+    the CI identities holding its policies (`deploy` for the staging stack, `preview`): a store
+    that evaluates their conditions. One per test."""
+    bucket = f"si-state-{secrets.token_hex(3)}"
+    policies = team_policies(bucket, "staging")
+    bucket_policy = policies.pop("bucket")
+    with MinioStore(policies, bucket_policy, bucket=bucket) as store:
         yield store
 
 

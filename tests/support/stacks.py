@@ -132,17 +132,23 @@ def app_containers(engine: DockerEngine, environment: str = "staging", *, all: b
 TEAM_DOC_BUCKET = "acme-service-infra-state"
 
 
-def state_policies(bucket: str, stack: str) -> dict[str, dict[str, Any]]:
-    """The CI identities' IAM policies exactly as docs/team.md gives them (`deploy`, with STACK
-    for STACK, and `preview`), for BUCKET instead."""
+def team_policies(bucket: str, stack: str) -> dict[str, dict[str, Any]]:
+    """The policies exactly as docs/team.md gives them, for BUCKET instead: the state bucket's own
+    (`bucket`) and the CI identities' IAM policies (`deploy`, with STACK for STACK, and `preview`)."""
     text = (ROOT / "docs" / "team.md").read_text()
     blocks = dict(re.findall(r"<!-- policy: (\w+) -->\n```json\n(.*?)```", text, re.S))
-    if set(blocks) != {"deploy", "preview"}:
-        raise ValueError(f"docs/team.md: expected the policies deploy and preview, found {sorted(blocks)}")
+    if set(blocks) != {"bucket", "deploy", "preview"}:
+        raise ValueError(f"docs/team.md: expected the policies bucket, deploy and preview, found {sorted(blocks)}")
     return {
         name: json.loads(block.replace(TEAM_DOC_BUCKET, bucket).replace("/STACK", f"/{stack}"))
         for name, block in blocks.items()
     }
+
+
+def state_policies(bucket: str, stack: str) -> dict[str, dict[str, Any]]:
+    """The CI identities' IAM policies of docs/team.md (`deploy`, `preview`): see team_policies."""
+    policies = team_policies(bucket, stack)
+    return {name: policies[name] for name in ("deploy", "preview")}
 
 
 def health(port: int) -> dict[str, Any]:

@@ -141,12 +141,27 @@ app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0, archive=None)`` (context 
     - ``.client(credentials=None)``  a boto3 S3 client (admin by default)
     - ``.keys(prefix="") -> list[str]``, ``.versions(key) -> list[str]`` (version ids, newest first)
 
+``MinioStore(policies, bucket_policy, *, bucket=None, start_timeout=60.0, base_dir=None)`` (context manager)
+    The MinIO server (``scripts/ensure-minio.sh`` builds it from the Go module proxy into the
+    cache on first use) on 127.0.0.1:<free port>, over TLS with a CA made at start
+    (``.ca_file``), one bucket with versioning on and ``bucket_policy`` set, SSE-S3 with a static
+    KMS key. Users: the root (``.admin``, unrestricted) and one per entry of ``policies``, each
+    also holding the bucket policy's statements (MinIO applies a bucket policy to anonymous
+    requests only). MinIO evaluates the conditions (``aws:SecureTransport``,
+    ``s3:x-amz-server-side-encryption``, ``s3:prefix``). ``.serve_plain_http()`` /
+    ``.serve_tls()`` restart it on the same port and data without / with TLS.
+
+    - ``.bucket``, ``.endpoint``, ``.url``, ``.backend_url(tls=True)`` (with ``ssetype=AES256``)
+    - ``.user(name) -> Credentials``; ``.env(credentials)`` adds ``SSL_CERT_FILE``
+    - ``.client(credentials=None)`` (boto3, root by default), ``.keys(prefix="")``
+
 Order: stop in reverse (ExampleImage, Registry, SshHost, DockerEngine); context managers do.
 """
 
 from ._util import HarnessError, exclusive, free_port, free_ports, http_get, wait_for, wait_http
 from .docker_engine import DockerEngine, existing_engine_host
 from .example_image import ExampleImage, ImageVersion
+from .minio import MinioStore
 from .object_store import Credentials, ObjectStore
 from .registry import Registry
 from .ssh_host import HoldingSshHost, MacLikeSshHost, SshHost, ensure_login_user, generate_ed25519_key
@@ -159,6 +174,7 @@ __all__ = [
     "HoldingSshHost",
     "ImageVersion",
     "MacLikeSshHost",
+    "MinioStore",
     "ObjectStore",
     "Registry",
     "SshHost",

@@ -35,7 +35,31 @@ class Credentials:
         }
 
 
-class ObjectStore(Daemon):
+class S3Store(Daemon):
+    """What the harness's S3 stores share: a bucket, its users' keys, a loopback endpoint."""
+
+    bucket: str
+    port: int
+    users: dict[str, Credentials]
+
+    def user(self, name: str) -> Credentials:
+        if name not in self.users:
+            raise HarnessError(f"the object store has no user {name!r} (started? users: {sorted(self.users)})")
+        return self.users[name]
+
+    @property
+    def endpoint(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    def client(self, credentials: Credentials | None = None) -> Any:
+        raise NotImplementedError
+
+    def keys(self, prefix: str = "") -> list[str]:
+        listing = self.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        return sorted(str(item["Key"]) for item in listing.get("Contents") or [])
+
+
+class ObjectStore(S3Store):
     """``moto_server`` on 127.0.0.1:<free port> holding one bucket, versioning on, and IAM users:
     ``admin`` (everything) and one per entry of ``policies`` (user name -> IAM policy document,
     e.g. the least privileges docs/team.md gives each identity), in ``users``.
@@ -91,15 +115,6 @@ class ObjectStore(Daemon):
         self.resume()
 
     # -- use ---------------------------------------------------------------------------------
-    def user(self, name: str) -> Credentials:
-        if name not in self.users:
-            raise HarnessError(f"the object store has no user {name!r} (started? users: {sorted(self.users)})")
-        return self.users[name]
-
-    @property
-    def endpoint(self) -> str:
-        return f"{LOOPBACK}:{self.port}"
-
     @property
     def url(self) -> str:
         return f"http://{self.endpoint}"
@@ -122,10 +137,6 @@ class ObjectStore(Daemon):
             aws_access_key_id=creds.access_key_id,
             aws_secret_access_key=creds.secret_access_key,
         )
-
-    def keys(self, prefix: str = "") -> list[str]:
-        listing = self.client().list_objects_v2(Bucket=self.bucket, Prefix=prefix)
-        return sorted(str(item["Key"]) for item in listing.get("Contents") or [])
 
     def versions(self, key: str) -> list[str]:
         """The version ids of ``key``, newest first."""
