@@ -6,6 +6,7 @@ one-output program of this project, with docs/team.md's backend URL."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from service_infra.cli.preview import SLOT_TAG
 from service_infra.contract import PROJECT
 from tests.support import ROOT
 from tests.support.harness import Credentials, MinioStore
@@ -166,3 +168,46 @@ def test_the_bucket_refuses_plain_http_and_writes_that_do_not_ask_for_encryption
     store.serve_tls()
     ok, output = cli(deploy, "up", "--yes", "--stack", "staging")
     assert ok, output
+
+
+def test_the_previews_key_runs_the_pr_stacks_whole_life_and_reaches_no_other_stack(
+    cli: Cli, minio_store: MinioStore
+) -> None:
+    """docs/team.md's previews identity, as `preview open`, `close` and `reap` use it."""
+    store, previews = minio_store, minio_store.user("previews")
+    cli.staging_up()
+    for args in (
+        ["stack", "init", "pr-5"],
+        ["stack", "tag", "set", SLOT_TAG, "0", "--stack", "pr-5"],
+        ["up", "--yes", "--stack", "pr-5"],
+        ["up", "--yes", "--stack", "pr-5"],
+        ["stack", "tag", "ls", "--json", "--stack", "pr-5"],
+        ["stack", "export", "--stack", "pr-5"],
+    ):
+        ok, output = cli(previews, *args)
+        assert ok, output
+    # How the preview commands find the previews: by their tag, skipping what the key may not read.
+    ok, output = cli(previews, "stack", "ls", "--json", "--tag", SLOT_TAG)
+    assert ok, output
+    listed = json.loads(output.split("\n", 1)[1])
+    assert [entry["name"].rsplit("/", 1)[-1] for entry in listed] == ["pr-5"], output
+
+    # Nothing of staging's, prod's or the template's: no state read, no stack made beside them.
+    before = objects(store)
+    for args in (
+        ["preview", "--stack", "staging"],
+        ["stack", "export", "--stack", "prod"],
+        ["up", "--yes", "--stack", "staging"],
+        ["stack", "init", "preview"],
+        ["stack", "tag", "set", SLOT_TAG, "1", "--stack", "staging"],
+    ):
+        ok, output = cli(previews, *args)
+        assert not ok and refused(output), output
+    assert objects(store) == before
+
+    # `preview close`: destroy, then the stack removed; nothing of it is left but old versions.
+    for args in (["destroy", "--yes", "--stack", "pr-5"], ["stack", "rm", "--yes", "--stack", "pr-5"]):
+        ok, output = cli(previews, *args)
+        assert ok, output
+    assert not [key for key in objects(store) if key.startswith(f".pulumi/stacks/{PROJECT}/pr-5")]
+    assert STATE_KEY in objects(store) and PROD_STATE_KEY in objects(store)

@@ -134,11 +134,14 @@ TEAM_DOC_BUCKET = "acme-service-infra-state"
 
 def team_policies(bucket: str, stack: str) -> dict[str, dict[str, Any]]:
     """The policies exactly as docs/team.md gives them, for BUCKET instead: the state bucket's own
-    (`bucket`) and the CI identities' IAM policies (`deploy`, with STACK for STACK, and `preview`)."""
+    (`bucket`) and the CI identities' IAM policies (`deploy`, with STACK for STACK, `preview`, and
+    `previews`: the pull requests' preview environments)."""
     text = (ROOT / "docs" / "team.md").read_text()
     blocks = dict(re.findall(r"<!-- policy: (\w+) -->\n```json\n(.*?)```", text, re.S))
-    if set(blocks) != {"bucket", "deploy", "preview"}:
-        raise ValueError(f"docs/team.md: expected the policies bucket, deploy and preview, found {sorted(blocks)}")
+    if set(blocks) != {"bucket", "deploy", "preview", "previews"}:
+        raise ValueError(
+            f"docs/team.md: expected the policies bucket, deploy, preview and previews, found {sorted(blocks)}"
+        )
     return {
         name: json.loads(block.replace(TEAM_DOC_BUCKET, bucket).replace("/STACK", f"/{stack}"))
         for name, block in blocks.items()
