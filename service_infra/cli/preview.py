@@ -195,7 +195,7 @@ def close_preview(pull_request: int) -> str:
     run_pulumi(
         ["destroy", "--yes", "--non-interactive", "--skip-preview", "--stack", stack], capture=False, stdout=sys.stderr
     )
-    run_pulumi(["stack", "rm", "--yes", "--stack", stack])
+    run_pulumi(["stack", "rm", "--yes", "--remove-backups", "--stack", stack])
     stack_file_of(stack).unlink(missing_ok=True)
     return f"{stack}: destroyed and removed"
 

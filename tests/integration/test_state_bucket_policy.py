@@ -189,7 +189,7 @@ def test_the_previews_key_runs_the_pr_stacks_whole_life_and_reaches_no_other_sta
     # How the preview commands find the previews: by their tag, skipping what the key may not read.
     ok, output = cli(previews, "stack", "ls", "--json", "--tag", SLOT_TAG)
     assert ok, output
-    listed = json.loads(output.split("\n", 1)[1])
+    listed, _ = json.JSONDecoder().raw_decode(output.split("\n", 1)[1])  # stdout's JSON, then stderr
     assert [entry["name"].rsplit("/", 1)[-1] for entry in listed] == ["pr-5"], output
 
     # Nothing of staging's, prod's or the template's: no state read, no stack made beside them.
@@ -205,9 +205,15 @@ def test_the_previews_key_runs_the_pr_stacks_whole_life_and_reaches_no_other_sta
         assert not ok and refused(output), output
     assert objects(store) == before
 
-    # `preview close`: destroy, then the stack removed; nothing of it is left but old versions.
-    for args in (["destroy", "--yes", "--stack", "pr-5"], ["stack", "rm", "--yes", "--stack", "pr-5"]):
+    # `preview close`: destroy, then the stack and its backups removed (old versions stay in the bucket).
+    for args in (
+        ["destroy", "--yes", "--stack", "pr-5"],
+        ["stack", "rm", "--yes", "--remove-backups", "--stack", "pr-5"],
+    ):
         ok, output = cli(previews, *args)
         assert ok, output
-    assert not [key for key in objects(store) if key.startswith(f".pulumi/stacks/{PROJECT}/pr-5")]
+    left = [
+        k for k in objects(store) if k.startswith((f".pulumi/stacks/{PROJECT}/pr-5", f".pulumi/backups/{PROJECT}/pr-5"))
+    ]
+    assert not left, left
     assert STATE_KEY in objects(store) and PROD_STATE_KEY in objects(store)
