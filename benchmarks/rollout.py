@@ -112,33 +112,50 @@ class TimedUp:
         return "\n".join(rows)
 
 
-def empty_program_ups(pulumi_engine: Engine, workdir: Path, rounds: int) -> list[float]:
-    """`up` of a Python program that declares nothing, with the same engine, virtualenv and kind
-    of backend: the floor any no-op `up` stands on."""
-    directory = workdir / "empty"
-    directory.mkdir()
-    (directory / "Pulumi.yaml").write_text(
-        "name: empty\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
-    )
-    (directory / "__main__.py").write_text("import pulumi  # noqa: F401\n")
-    (directory / ".venv").symlink_to(ROOT / ".venv")
-    state = workdir / "empty-state"
-    state.mkdir()
-    env = {**pulumi_engine.env(), "PULUMI_BACKEND_URL": f"file://{state}", "PULUMI_CONFIG_PASSPHRASE": "bench",
-           "PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}  # fmt: skip
-    command = auto.PulumiCommand(root=str(Path(pulumi_engine.bin_dir).parent))
-    stack = auto.create_or_select_stack(
-        stack_name="bench",
-        work_dir=str(directory),
-        opts=auto.LocalWorkspaceOptions(env_vars=env, secrets_provider="passphrase", pulumi_command=command),
-    )
-    stack.up(color="never")  # the first one writes the stack's state
-    argv = [str(Path(pulumi_engine.bin_dir) / "pulumi"), "up", "--yes", "--skip-preview", "--non-interactive"]
-    argv += ["--stack", "bench"]
-    return [
-        timed(lambda: subprocess.run(argv, cwd=directory, env={**os.environ, **env}, check=True, capture_output=True))
-        for _ in range(rounds)
-    ]
+def empty_program_ups(
+    pulumi_engine: Engine, workdir: Path, rounds: int, *, command: tuple[str, ...] = ("up", "--yes", "--skip-preview")
+) -> list[float]:
+    """`up` (or COMMAND) of a Python program that declares nothing, with the same engine,
+    virtualenv and kind of backend: the floor any no-op `up` stands on."""
+    return timed_runs(EmptyProgram(pulumi_engine, workdir / "empty", ROOT / ".venv"), rounds, command)
+
+
+@dataclass
+class EmptyProgram:
+    """A Python program that declares nothing, on VENV, its state in a folder beside it."""
+
+    pulumi_engine: Engine
+    directory: Path
+    venv: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.directory.mkdir()
+        (self.directory / "Pulumi.yaml").write_text(
+            "name: empty\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
+        )
+        (self.directory / "__main__.py").write_text("import pulumi  # noqa: F401\n")
+        (self.directory / ".venv").symlink_to(self.venv)
+        state = self.directory.parent / f"{self.directory.name}-state"
+        state.mkdir()
+        self.env = {**self.pulumi_engine.env(), "PULUMI_BACKEND_URL": f"file://{state}",
+                    "PULUMI_CONFIG_PASSPHRASE": "bench", "PULUMI_SKIP_UPDATE_CHECK": "true",
+                    "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"}  # fmt: skip
+        command = auto.PulumiCommand(root=str(Path(self.pulumi_engine.bin_dir).parent))
+        stack = auto.create_or_select_stack(
+            stack_name="bench",
+            work_dir=str(self.directory),
+            opts=auto.LocalWorkspaceOptions(env_vars=self.env, secrets_provider="passphrase", pulumi_command=command),
+        )
+        stack.up(color="never")  # the first one writes the stack's state
+
+    def run(self, *command: str) -> None:
+        argv = [str(Path(self.pulumi_engine.bin_dir) / "pulumi"), *command, "--non-interactive", "--stack", "bench"]
+        subprocess.run(argv, cwd=self.directory, env={**os.environ, **self.env}, check=True, capture_output=True)
+
+
+def timed_runs(program: EmptyProgram, rounds: int, command: tuple[str, ...]) -> list[float]:
+    return [timed(lambda: program.run(*command)) for _ in range(rounds)]
 
 
 def rounds_under_load(

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from pulumi import automation as auto
 
 from service_infra.contract import FLY_APP_SUFFIX, PROJECT
@@ -23,12 +22,13 @@ from tests.fakes.github_api import GithubApi
 from tests.fakes.github_api.client import call
 from tests.fakes.github_api.openapi import SpecChecker, install_spec
 from tests.support import ROOT
-from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_http
+from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, wait_http
 from tests.support.pulumi_project import Project, Stack
 from tests.support.stacks import GITHUB_OWNER as OWNER
 from tests.support.stacks import GITHUB_REPOSITORY as REPOSITORY
 from tests.support.stacks import GITHUB_TEAMS as TEAMS
 from tests.support.stacks import GITHUB_USERS as USERS
+from tests.support.stacks import committed_stack_on_harness, github_stand_in, secret_values
 
 # Every resource of a committed stack: the stack; the environment, Docker host, service, Fly
 # app, health gate (x2), GitHub repository and environment components; the docker and github
@@ -48,7 +48,7 @@ SEEDED_REPO_SECRET = ("NPM_TOKEN", "npm-token-77a1d0")
 
 @pytest.fixture
 def github_api() -> Iterator[GithubApi]:
-    with GithubApi(OWNER, REPOSITORY, users=USERS, teams=TEAMS) as api:
+    with github_stand_in() as api:
         api.add_environment(
             SEEDED_ENVIRONMENT,
             reviewers=[{"type": "User", "id": USERS["carol-acme"]}],
@@ -65,51 +65,6 @@ def project(github_api: GithubApi, project: Project) -> Project:
     """The conftest's project, made after the GitHub stand-in: its stacks are destroyed while the
     stand-in still answers (fixtures are torn down in reverse)."""
     return project
-
-
-def committed_config(stack: str) -> tuple[dict[str, Any], list[str]]:
-    """The committed stack file's config (keys without the project prefix) and its secret names."""
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-    prefix = f"{PROJECT}:"
-    config = {key[len(prefix) :]: value for key, value in document["config"].items() if key.startswith(prefix)}
-    return config, sorted(config.pop("secrets"))
-
-
-def local_config(
-    stack: str,
-    api: GithubApi,
-    ssh_host: SshHost,
-    registry: Registry,
-    example_image: ExampleImage,
-    health_url: str,
-) -> dict[str, Any]:
-    """The committed config with the host-specific parts replaced (see the module docstring)."""
-    config, _ = committed_config(stack)
-    config["registry"].update(server=registry.address, username=registry.username)
-    config["proxy"] = example_image.proxy_config()
-    config["docker_hosts"] = {
-        "mac-mini": {
-            "url": ssh_host.docker_url,
-            "host_key": ssh_host.host_key_line,
-            "identity_file": str(ssh_host.client_key_path),
-        }
-    }
-    llm = config["services"]["llm-server"]
-    llm.update(image=example_image.repository, tag=example_image.v1.tag)
-    llm["docker"].update(port=free_port(), bind="127.0.0.1")
-    fly = config["services"]["image-descriptor"]["fly"]
-    fly.update(app=f"it-gh-{stack}-{uuid.uuid4().hex[:10]}", health_url=health_url)
-    assert config["github"]["owner"] == OWNER and config["github"]["repository"] == REPOSITORY
-    config["github"]["base_url"] = api.base_url
-    return config
-
-
-def secret_values(stack: str, api: GithubApi, registry: Registry) -> dict[str, str]:
-    """A known value for every secret the committed stack file holds."""
-    _, names = committed_config(stack)
-    values = {name: f"it-{stack}-{name.lower().replace('_', '-')}-{uuid.uuid4().hex[:8]}" for name in names}
-    values.update(GITHUB_TOKEN=api.token, GHCR_TOKEN=registry.password, SUPABASE_URL="https://it.supabase.example")
-    return values
 
 
 def reviewer_ids(api: GithubApi, environment: str) -> set[tuple[str, int]]:
@@ -191,7 +146,7 @@ def test_prod_stack(
     public_health_url: str,
 ) -> None:
     api = github_api
-    config = local_config("prod", api, ssh_host, registry, example_image, public_health_url)
+    config = committed_stack_on_harness("prod", api, ssh_host, registry, example_image, public_health_url)
     secrets = secret_values("prod", api, registry)
     stack = project.stack("prod", config, secrets)
     try:
@@ -325,7 +280,7 @@ def test_staging_stack(
     api.add_environment("production", reviewers=[{"type": "User", "id": USERS["alice-acme"]}])
     protection_before = {name: dict(api.environments[name]) for name in ("staging", "production")}
     token = api.add_token(f"staging-token-{uuid.uuid4().hex[:8]}", {"environments": "write"}, label="staging")
-    config = local_config("staging", api, ssh_host, registry, example_image, public_health_url)
+    config = committed_stack_on_harness("staging", api, ssh_host, registry, example_image, public_health_url)
     secrets = {**secret_values("staging", api, registry), "GITHUB_TOKEN": token}
     stack = project.stack("staging", config, secrets)
     stack.up()
@@ -392,7 +347,7 @@ def test_pull_request_preview(
 ) -> None:
     """`pulumi preview --diff --policy-pack policy` of a stack with no state yet, as the PR workflow runs it."""
     api = github_api
-    config = local_config(stack_name, api, ssh_host, registry, example_image, public_health_url)
+    config = committed_stack_on_harness(stack_name, api, ssh_host, registry, example_image, public_health_url)
     stack = project.stack(stack_name, config, secret_values(stack_name, api, registry))
     run = stack.preview(diff=True, policy_packs=[str(ROOT / "policy")])
     assert run.summary == {"create": PREVIEW_CREATES[stack_name]}, run.output[-3000:]

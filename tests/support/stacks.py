@@ -9,12 +9,16 @@ import re
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from service_infra.contract import LABEL_ENVIRONMENT, LABEL_IMAGE_TAG
+import yaml
+
+from service_infra.contract import LABEL_ENVIRONMENT, LABEL_IMAGE_TAG, PROJECT
+from tests.fakes.github_api import GithubApi
 from tests.support import ROOT
 from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, wait_for, wait_http
 from tests.support.leftovers import RUN_LABEL, THIS_RUN
@@ -29,6 +33,13 @@ GITHUB_USERS = {"alice-acme": 4101, "bob-acme": 4102, "carol-acme": 4103}
 GITHUB_TEAMS = {"platform": 5101, "security": 5102}
 
 
+@contextmanager
+def github_stand_in() -> Iterator[GithubApi]:
+    """The GitHub API stand-in, holding the repository and the people the committed stack files name."""
+    with GithubApi(GITHUB_OWNER, GITHUB_REPOSITORY, users=GITHUB_USERS, teams=GITHUB_TEAMS) as api:
+        yield api
+
+
 def production_github(base_url: str) -> dict[str, Any]:
     """The least GitHub section a prod stack may have: the protected `production` environment."""
     return {
@@ -37,6 +48,52 @@ def production_github(base_url: str) -> dict[str, Any]:
         "base_url": base_url,
         "environments": {"production": {"reviewers": {"users": ["alice-acme"]}, "branches": ["main"]}},
     }
+
+
+def committed_config(stack: str) -> tuple[dict[str, Any], list[str]]:
+    """The committed stack file's config (keys without the project prefix) and its secret names."""
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    prefix = f"{PROJECT}:"
+    config = {key[len(prefix) :]: value for key, value in document["config"].items() if key.startswith(prefix)}
+    return config, sorted(config.pop("secrets"))
+
+
+def committed_stack_on_harness(
+    stack: str,
+    api: GithubApi,
+    ssh_host: SshHost,
+    registry: Registry,
+    example_image: ExampleImage,
+    health_url: str,
+) -> dict[str, Any]:
+    """The committed stack file's config, its host-specific parts aimed at the harness: the SSH
+    host, the registry and the example image, a fresh Fly app name, the GitHub API stand-in."""
+    config, _ = committed_config(stack)
+    config["registry"].update(server=registry.address, username=registry.username)
+    config["proxy"] = example_image.proxy_config()
+    config["docker_hosts"] = {
+        "mac-mini": {
+            "url": ssh_host.docker_url,
+            "host_key": ssh_host.host_key_line,
+            "identity_file": str(ssh_host.client_key_path),
+        }
+    }
+    llm = config["services"]["llm-server"]
+    llm.update(image=example_image.repository, tag=example_image.v1.tag)
+    llm["docker"].update(port=free_port(), bind="127.0.0.1")
+    fly = config["services"]["image-descriptor"]["fly"]
+    fly.update(app=f"it-gh-{stack}-{uuid.uuid4().hex[:10]}", health_url=health_url)
+    assert config["github"]["owner"] == GITHUB_OWNER and config["github"]["repository"] == GITHUB_REPOSITORY
+    config["github"]["base_url"] = api.base_url
+    return config
+
+
+def secret_values(stack: str, api: GithubApi, registry: Registry) -> dict[str, str]:
+    """A known value for every secret the committed stack file holds."""
+    _, names = committed_config(stack)
+    values = {name: f"it-{stack}-{name.lower().replace('_', '-')}-{uuid.uuid4().hex[:8]}" for name in names}
+    values.update(GITHUB_TOKEN=api.token, GHCR_TOKEN=registry.password, SUPABASE_URL="https://it.supabase.example")
+    return values
 
 
 # The service's API key on the SSH host's staging stack.
