@@ -13,8 +13,6 @@ from pathlib import Path
 
 from pulumi_policy import StackValidationArgs
 
-from service_infra.settings.isolation import docker_host_identity, reached, sibling_settings
-
 from .resources import props
 from .target import LiveTarget, Target
 
@@ -27,6 +25,10 @@ def shared_docker_identity_findings(
 ) -> Iterator[tuple[str, str | None]]:
     if not target.is_prod:
         return
+    # Imported here, in prod alone: the settings models are most of the pack's start-up (0.37 of
+    # 0.58 s of imports), which every other stack's preview would wait for (benchmarks/staging.py).
+    from service_infra.settings.isolation import docker_host_identity, reached, sibling_settings
+
     theirs = {
         item.what: (name, item)
         for name, settings in sibling_settings(project_dir, target.stack or "").items()
