@@ -100,7 +100,11 @@ class Fly:
         return json.loads(self.state.read_text())
 
     def write_state(self, state: dict) -> None:
-        self.state.write_text(json.dumps(state))
+        # Whole or not at all, as the stand-in's own save_state: a follower (`fly logs`) rereads
+        # the file while the test seeds it, and a half-written file is no JSON.
+        partial = self.state.with_name(f"{self.state.name}.seeding")
+        partial.write_text(json.dumps(state))
+        partial.replace(self.state)
 
     def toml(self, app: str = "web", region: str = "ams", text: str = TOML) -> Path:
         path = self.tmp / f"{app}-fly.toml"
