@@ -122,6 +122,17 @@ def load_stack_config(stack: str) -> dict[str, Any]:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
+def settings_problems(config: dict[str, Any], stack: str | None) -> list[str]:
+    """What the settings rules say of CONFIG (a stack file's `config`) for STACK: [] when it passes."""
+    from service_infra.settings import SettingsError, load_settings
+
+    try:
+        load_settings(config, secret_keys=set(), stack=stack)
+    except SettingsError as error:
+        return error.problems
+    return []
+
+
 def engine_config(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
     """What the engine hands a program: decrypted values (JSON text for objects) and the secret keys."""
     values: dict[str, str] = {}

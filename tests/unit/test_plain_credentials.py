@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from service_infra.settings import SettingsError, load_settings
 from tests.policy.credential_corpus import CORPUS
-from tests.support.mocks import load_stack_config
+from tests.support.mocks import load_stack_config, settings_problems
 
 P = "service-infra:"
 CREDENTIALS = {s.what: s.text for s in CORPUS if s.secret}
@@ -19,11 +18,7 @@ LOOK_ALIKES = [s.text for s in CORPUS if not s.secret and s.what != "public key 
 
 
 def problems(config: dict[str, Any], stack: str = "prod") -> list[str]:
-    try:
-        load_settings(config, secret_keys=set(), stack=stack)
-    except SettingsError as error:
-        return error.problems
-    return []
+    return settings_problems(config, stack)
 
 
 def llm(config: dict[str, Any]) -> dict[str, Any]:

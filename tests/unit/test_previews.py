@@ -18,6 +18,7 @@ from service_infra.settings import Settings, SettingsError, load_settings, load_
 from service_infra.settings.isolation import shared_reach_problems
 from tests.support import ROOT
 from tests.support.mocks import load_stack_config
+from tests.support.mocks import settings_problems as problems
 
 P = "service-infra:"
 Config = dict[str, Any]
@@ -35,14 +36,6 @@ def made(pull_request: int, slot: int, config: Config | None = None) -> Config:
 
 def settings(config: Config, stack: str) -> Settings:
     return load_settings(config, secret_keys=set(), stack=stack)
-
-
-def problems(config: Config, stack: str | None) -> list[str]:
-    try:
-        load_settings(config, secret_keys=set(), stack=stack)
-    except SettingsError as error:
-        return error.problems
-    return []
 
 
 def test_the_template_passes_and_is_what_previews_are_made_from() -> None:

@@ -8,20 +8,12 @@ from typing import Any
 
 import pytest
 
-from service_infra.settings import SettingsError, load_settings
 from service_infra.settings.docker import root_user_problem
 from tests.support.mocks import load_stack_config
+from tests.support.mocks import settings_problems as problems
 
 Config = dict[str, Any]
 P = "service-infra:"
-
-
-def problems(config: Config, stack: str | None) -> list[str]:
-    try:
-        load_settings(config, secret_keys=set(), stack=stack)
-    except SettingsError as error:
-        return error.problems
-    return []
 
 
 def llm_docker(config: Config) -> Config:
