@@ -179,7 +179,7 @@ def rounds_under_load(
         if not workers:
             results.append((timed(lambda n=n, version=version: rollout(n, version)), LoadResult()))
             continue
-        with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
+        with Load(f"http://127.0.0.1:{port}/health", workers=workers, pause=0.0) as load:
             seconds = timed(lambda n=n, version=version: rollout(n, version))
         results.append((seconds, load.result))
     return results
@@ -318,7 +318,7 @@ def fail_to(stack: Stack, port: int, workers: int, version: ImageVersion) -> tup
     """`pulumi up` to a version that cannot go live, under load: (what it is, seconds to the
     error, the load's result, the error's first line)."""
     stack.set("services.llm-server.tag", version.tag)
-    with Load(f"http://127.0.0.1:{port}/health", workers=workers) as load:
+    with Load(f"http://127.0.0.1:{port}/health", workers=workers, pause=0.0) as load:
         start = time.perf_counter()
         output, _ = stack.start_up().communicate()
         seconds = time.perf_counter() - start

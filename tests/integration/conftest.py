@@ -163,11 +163,10 @@ def registry(engine: DockerEngine) -> Iterator[Registry]:
 
 
 @pytest.fixture(scope="session")
-def example_image(engine: DockerEngine, registry: Registry, run_dir: Path) -> Iterator[ExampleImage]:
-    # Each worker has its own engine; the first builds the images, the others load them.
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    archive = run_dir / "example-images.tar" if workers > 1 else None
-    with ExampleImage(engine, registry, owner="acme", archive=archive, sharers=workers) as image:
+def example_image(engine: DockerEngine, registry: Registry) -> Iterator[ExampleImage]:
+    # Each worker has its own engine; the first builds the images, the others (and later runs)
+    # load them from the machine's cache.
+    with ExampleImage(engine, registry, owner="acme") as image:
         yield image
 
 

@@ -114,8 +114,23 @@ def remove_stack_objects(engine: DockerEngine) -> list[Labelled]:
 
 
 def _remove(engine: DockerEngine, things: list[Labelled]) -> list[Labelled]:
+    """One command per kind, in KINDS order; when it fails (one of them went meanwhile, or is in
+    use), the kind's objects one by one, so the others still go."""
     remove = {"container": ["rm", "-f", "-v"], "network": ["network", "rm"], "volume": ["volume", "rm", "-f"]}
-    return [thing for thing in things if engine.run(*remove[thing.kind], thing.name, check=False).returncode == 0]
+    removed = []
+    for kind in KINDS:
+        names = [thing.name for thing in things if thing.kind == kind]
+        if not names:
+            continue
+        if engine.run(*remove[kind], *names, check=False).returncode == 0:
+            removed += [thing for thing in things if thing.kind == kind]
+        else:
+            removed += [
+                thing
+                for thing in things
+                if thing.kind == kind and engine.run(*remove[kind], thing.name, check=False).returncode == 0
+            ]
+    return removed
 
 
 def label_args() -> list[str]:

@@ -117,12 +117,13 @@ API
     - ``.tags(repo) -> list[str]``, ``.api_get(path, *, auth=True) -> (status, body)``
 
 ``ExampleImage(engine, registry, *, owner="acme", name="local-llm-server",
-app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0, archive=None)`` (context manager)
+app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0)`` (context manager)
     Runs scripts/build-example-image.sh once per app version against ``engine`` and pushes
     ``<address>/<owner>/<name>:sha-<12 hex>``. ``.versions: list[ImageVersion]``, ``.v1``,
     ``.v2``, ``.repo`` ("owner/name"), ``.repository`` ("<address>/owner/name"),
-    ``.build_seconds``. With ``archive`` (a path engines share), the first engine builds and
-    ``docker save``s the images there, and the others ``docker load`` them instead of building.
+    ``.build_seconds``. The built images are kept in the machine's cache (``cache_root()``),
+    keyed by what the build reads: the first engine builds and ``docker save``s them there, the
+    others, and later runs, ``docker load`` them instead of building.
     ``ImageVersion(app_version, tag, ref, local_ref, digest)`` with
     ``.digest_ref``. The image runs ``python3 -m uvicorn app.main:app --host 0.0.0.0 --port 8000``
     as uid 10001, ``/data`` owned by 10001; GET /health -> {"status":"ok","env":...,"version":

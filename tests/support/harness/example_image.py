@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from tests.support import ROOT
 
-from ._util import HarnessError, exclusive, run
+from ._util import HarnessError, cache_root, exclusive, run
 from .docker_engine import DockerEngine
 from .registry import Registry
 
@@ -21,6 +23,17 @@ BUILD_SCRIPT = ROOT / "scripts" / "build-example-image.sh"
 CRASH_MESSAGE = "fatal: MODEL_PATH is not set"
 CRASHING_COMMAND = f'["python3", "-c", "import sys; sys.exit(\'{CRASH_MESSAGE}\')"]'
 APP_DIR = ROOT / "examples" / "service" / "app"
+# Everything a build of the example images reads: their key in the cache.
+BUILD_INPUTS = (
+    BUILD_SCRIPT,
+    ROOT / "scripts" / "make-base-image.sh",
+    ROOT / "examples" / "proxy" / "Dockerfile",
+    ROOT / "examples" / "service" / "Dockerfile",
+    ROOT / "examples" / "service" / ".dockerignore",
+    ROOT / "examples" / "service" / "requirements.txt",
+)
+# A cached build older than this is made again: a base image that was pulled moves on.
+CACHE_MAX_AGE_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,20 @@ def _source_digest() -> str:
     return h.hexdigest()
 
 
+def _build_digest(*extra: str) -> str:
+    """What the images are made from: the app's source, every build input, and EXTRA."""
+    h = hashlib.sha256(_source_digest().encode())
+    for path in BUILD_INPUTS:
+        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for part in extra:
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _fresh(archive: Path) -> bool:
+    return archive.is_file() and time.time() - archive.stat().st_mtime < CACHE_MAX_AGE_SECONDS
+
+
 class ExampleImage:
     """Builds examples/service with scripts/build-example-image.sh on ``engine`` once per
     version (APP_VERSION differs), and pushes each to ``registry`` as
@@ -53,6 +80,12 @@ class ExampleImage:
     a commit sha). ``versions[0]`` / ``v1`` and ``versions[1]`` / ``v2`` are two distinct images
     for rollout tests. Local tags are removed on exit (the registry copies stay until the
     Registry stops).
+
+    The built images are kept in this machine's cache (:func:`cache_root` ``/images``) as a
+    `docker save` file, keyed by everything the build reads (:data:`BUILD_INPUTS` and the app's
+    source) and made again after :data:`CACHE_MAX_AGE_SECONDS`: the suite's parallel workers each
+    run an engine of their own, and the first to come builds while the others, and later runs,
+    load. Every engine still pushes them to its own registry and pulls them from it.
     """
 
     def __init__(
@@ -64,12 +97,7 @@ class ExampleImage:
         name: str = "local-llm-server",
         app_versions: Sequence[str] = ("1.0.0", "1.1.0"),
         build_timeout: float = 1800.0,
-        archive: Path | None = None,
-        sharers: int = 1,
     ) -> None:
-        """ARCHIVE, when given, is a `docker save` file that engines share (the suite's parallel
-        workers each run their own): the first to come builds the images and saves them there,
-        the others load them instead of building them again; the last of the SHARERS removes it."""
         if not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", owner) or not re.fullmatch(
             r"[a-z0-9]+(?:[._-][a-z0-9]+)*", name
         ):
@@ -82,9 +110,8 @@ class ExampleImage:
         self.name = name
         self.app_versions = tuple(app_versions)
         self.build_timeout = build_timeout
-        self.archive = archive
-        self.sharers = sharers
-        self.loaded: set[str] = set()  # local refs the archive gave this engine
+        self.cache_dir = cache_root() / "images"
+        self.loaded: set[str] = set()  # local refs the cache gave this engine
         self.versions: list[ImageVersion] = []
         self.build_seconds: list[float] = []
         self.proxy_local_ref = ""
@@ -126,29 +153,35 @@ class ExampleImage:
             return self
         if not BUILD_SCRIPT.is_file():
             raise HarnessError(f"build script missing: {BUILD_SCRIPT}")
-        if self.archive is None:
+        with self._cached(f"example-{_build_digest(*self.app_versions)}") as save:
             self._build_and_push()
-            return self
-        with exclusive(self.archive.with_name(self.archive.name + ".lock")):
-            if self.archive.exists():
-                self._load_archive()
-            self._build_and_push()
-            if not self.archive.exists():
-                refs = [self.proxy_local_ref, *(v.local_ref for v in self.versions)]
-                partial = self.archive.with_name(self.archive.name + ".partial")
-                self.engine.run("save", "-o", str(partial), *refs, timeout=self.build_timeout)
-                partial.rename(self.archive)
-            served = self.archive.with_name(self.archive.name + ".served")
-            with served.open("a") as record:
-                record.write(f"{self.engine.host}\n")
-            if len(served.read_text().splitlines()) >= self.sharers:
-                self.archive.unlink()  # a few hundred MB no one needs any more
+            save(self.proxy_local_ref, *(v.local_ref for v in self.versions))
         return self
 
-    def _load_archive(self) -> None:
-        assert self.archive is not None
-        loaded = self.engine.run("load", "-i", str(self.archive), timeout=self.build_timeout).stdout
-        self.loaded = set(re.findall(r"^Loaded image: (\S+)$", loaded, re.M))
+    @contextmanager
+    def _cached(self, name: str) -> Iterator[Callable[..., None]]:
+        """Loads the cache's NAME archive into the engine, if it is there and fresh; the block
+        builds what it did not give (:attr:`loaded`) and calls the function it gets with the local
+        refs to keep, which saves them as NAME unless they came from there. One engine at a time."""
+        archive = self.cache_dir / f"{name}.tar"
+        with exclusive(archive.with_name(archive.name + ".lock")):
+            cached = _fresh(archive)
+            if cached:
+                loaded = self.engine.run("load", "-i", str(archive), timeout=self.build_timeout).stdout
+                self.loaded |= set(re.findall(r"^Loaded image: (\S+)$", loaded, re.M))
+
+            def save(*refs: str) -> None:
+                if cached:
+                    return
+                partial = archive.with_name(f"{archive.name}.{os.getpid()}.partial")
+                self.engine.run("save", "-o", str(partial), *refs, timeout=self.build_timeout)
+                partial.replace(archive)
+                prefix = name.rsplit("-", 1)[0] + "-"  # older builds of the same images go
+                for older in self.cache_dir.glob(f"{prefix}*.tar"):
+                    if older != archive and older.name.removeprefix(prefix).count("-") == 0:
+                        older.unlink(missing_ok=True)
+
+            yield save
 
     def _build_script(self, local_ref: str, *args: str, what: str) -> None:
         """scripts/build-example-image.sh ARGS as LOCAL_REF, unless the archive gave it already."""
@@ -226,12 +259,15 @@ class ExampleImage:
             "RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends curl >/dev/null "
             "&& rm -rf /var/lib/apt/lists/*\nUSER 10001:10001\n"
         )
-        run(
-            ["docker", "build", "--quiet", "--force-rm", "--network", "host", "-t", local_ref, "-"],
-            env=self.engine.env({"DOCKER_BUILDKIT": "0"}),
-            input=dockerfile,
-            timeout=600,
-        )
+        with self._cached(f"with-curl-{_build_digest(base.tag)}") as save:
+            if local_ref not in self.loaded:
+                run(
+                    ["docker", "build", "--quiet", "--force-rm", "--network", "host", "-t", local_ref, "-"],
+                    env=self.engine.env({"DOCKER_BUILDKIT": "0"}),
+                    input=dockerfile,
+                    timeout=600,
+                )
+            save(local_ref)
         ref = self.registry.push(local_ref, self.repo, tag)
         with_curl = ImageVersion(base.app_version, tag, ref, local_ref, "")
         self.versions.append(with_curl)

@@ -3,6 +3,12 @@
 Used by the rollout tests (a switch must fail no request) and by benchmarks/rollout.py. Each
 worker thread sends one request after another on a fresh connection (what a browser or a
 health checker does across a deploy); a failure is any connection error, timeout or non-200.
+
+Each client pauses PAUSE seconds after each answer (default 50 ms; the clients drift apart, so
+together they ask about every PAUSE / WORKERS): any window in which requests fail that lasts
+PAUSE or longer meets every client, and a much shorter one is still met. Without the pause, the
+clients, the app, the proxy and Docker's port forwarding kept one of a 2-core machine's cores busy
+for the length of each rollout, and the suite's parallel workers waited for it.
 """
 
 from __future__ import annotations
@@ -50,13 +56,14 @@ class LoadResult:
 class Load:
     """`with Load(url) as load: ...` keeps `workers` clients busy until the block ends."""
 
-    def __init__(self, url: str, workers: int = 4, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, workers: int = 4, timeout: float = 30.0, pause: float = 0.05) -> None:
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.path = parts.path or "/"
         self.workers = workers
         self.timeout = timeout
+        self.pause = pause
         self.result = LoadResult()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -97,6 +104,7 @@ class Load:
                 else:
                     self.result.failed += 1
                     self.result.errors[error] += 1
+            self._stop.wait(self.pause)
 
     def _one(self) -> tuple[str, str | None]:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
