@@ -91,24 +91,36 @@ class Watch:
         self.registry_log = registry.log_path
         assert self.registry_log is not None
         self.registry_offset = self.registry_log.stat().st_size
-        self.stop_signalled = threading.Event()
+        self._event_streams: list[subprocess.Popen[str]] = []
+        # Docker's events, not `docker ps` in a loop: a CLI run every 10 ms kept a core busy.
         # `docker stop` signals the container first (event "kill"), then waits up to its --time.
-        self._docker_events = subprocess.Popen(
-            ["docker", "events", "--filter", f"container={old}", "--filter", "event=kill", "--format", "{{.Action}}"],
-            env=engine.env(),
-            stdout=subprocess.PIPE,
-            text=True,
+        self.stop_signalled = self._docker_event(f"container={old}", "event=kill")
+        self.new_container_created = self._docker_event(
+            f"label={RUN_LABEL}={THIS_RUN}", f"label={LABEL_IMAGE_TAG}={example_image.v2.tag}", "event=create"
         )
-        threading.Thread(target=self._read_docker_events, daemon=True).start()
 
-    def _read_docker_events(self) -> None:
-        assert self._docker_events.stdout is not None
-        for _ in self._docker_events.stdout:
-            self.stop_signalled.set()
+    def _docker_event(self, *filters: str) -> threading.Event:
+        """Set once Docker reports an event that matches FILTERS (`docker events --filter`), from
+        a second before now on (so none is missed while the stream connects)."""
+        seen = threading.Event()
+        listen = ["docker", "events", "--since", str(int(time.time()) - 1), "--format", "{{.Action}}"]
+        for condition in filters:
+            listen += ["--filter", condition]
+        stream = subprocess.Popen(listen, env=self.engine.env(), stdout=subprocess.PIPE, text=True)
+        self._event_streams.append(stream)
+
+        def read() -> None:
+            assert stream.stdout is not None
+            for _ in stream.stdout:
+                seen.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        return seen
 
     def close(self) -> None:
-        self._docker_events.kill()
-        self._docker_events.wait(timeout=10)
+        for stream in self._event_streams:
+            stream.kill()
+            stream.wait(timeout=10)
 
     def pulling(self) -> list[Step]:
         """The steps that pull the new version's image: begun, so the engine has recorded them as
@@ -122,7 +134,7 @@ class Watch:
         return self.engine.run(*listing).stdout.strip()
 
     def new_container_made(self) -> bool:
-        return bool(self.new_container())
+        return self.new_container_created.is_set()
 
     def live(self, container: str) -> bool:
         """The container holds the live alias (the proxy sends requests to it)."""
@@ -180,9 +192,9 @@ KILL_POINTS = {
     # registry's log cannot tell: the program itself asks it for the tag's digest before any step,
     # and with the layers on the engine the pull itself is over in a blink.)
     "while-the-image-is-pulled": KillPoint(
-        lambda w: bool(w.pulling()), lambda w: bool(w.unfinished(w.pulling())) and not w.new_container_made()
+        lambda w: bool(w.pulling()), lambda w: bool(w.unfinished(w.pulling())) and not w.new_container()
     ),
-    "after-the-new-container-is-made": KillPoint(Watch.new_container_made, lambda w: w.new_container_made()),
+    "after-the-new-container-is-made": KillPoint(Watch.new_container_made, lambda w: bool(w.new_container())),
     # The new container exists; the step that waits for its health and puts it live has begun.
     "during-activation": KillPoint(
         lambda w: w.new_container_made() and bool(w.activating()), lambda w: bool(w.unfinished(w.activating()))
