@@ -7,19 +7,53 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 
 log() { echo "[service-infra] $*" >&2; }
 
+# The uv that makes and fills the virtualenv: pinned, installed with pip into the cache on first
+# use. SERVICE_INFRA_INSTALLER=pip makes and fills it with venv and pip instead (the fallback).
+UV_VERSION=0.13.9
+CACHE="${SERVICE_INFRA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/service-infra}"
+
+# ensure_uv: prints the path of uv $UV_VERSION; fails where it cannot be installed.
+ensure_uv() {
+  local dir="$CACHE/uv-$UV_VERSION" partial
+  if [ ! -x "$dir/bin/uv" ]; then
+    mkdir -p "$CACHE"
+    partial="$(mktemp -d "$CACHE/uv-partial.XXXXXX")"
+    if ! PIP_ROOT_USER_ACTION=ignore python3 -m pip install --disable-pip-version-check -q --target "$partial" "uv==$UV_VERSION" >&2; then
+      rm -rf "$partial"
+      return 1
+    fi
+    rm -rf "$dir"
+    mv "$partial" "$dir"
+  fi
+  echo "$dir/bin/uv"
+}
+
 # ensure_venv REQUIREMENTS_FILE: the project's .venv (Pulumi.yaml names it) with those pins.
-# Skips pip when the requirements have not changed since the last install.
+# Skips the install when the requirements have not changed since the last one. The virtualenv
+# carries pip (`--seed`): Pulumi's `toolchain: pip` lists its packages with it.
 ensure_venv() {
-  local requirements="$1" stamp="$ROOT/.venv/.installed"
+  local requirements="$1" stamp="$ROOT/.venv/.installed" uv=""
   local want
   want="$(cat "$ROOT/requirements.txt" "$ROOT/policy/requirements.txt" "$ROOT/$requirements" | sha256 | cut -c1-16)-$requirements"
+  if [ "${SERVICE_INFRA_INSTALLER:-uv}" != pip ] && ! uv="$(ensure_uv)"; then
+    log "uv $UV_VERSION could not be installed: the virtualenv is made with venv and pip"
+    uv=""
+  fi
   if [ ! -x "$ROOT/.venv/bin/python" ]; then
     log "creating the virtualenv .venv"
-    python3 -m venv "$ROOT/.venv"
+    if [ -n "$uv" ]; then
+      UV_PYTHON_DOWNLOADS=never "$uv" venv -q --seed --python "$(command -v python3)" "$ROOT/.venv"
+    else
+      python3 -m venv "$ROOT/.venv"
+    fi
   fi
   if ! grep -qx "$want" "$stamp" 2>/dev/null; then
     log "installing Python packages from $requirements"
-    "$ROOT/.venv/bin/pip" install --disable-pip-version-check -q -r "$ROOT/$requirements"
+    if [ -n "$uv" ]; then
+      "$uv" pip install -q --python "$ROOT/.venv/bin/python" -r "$ROOT/$requirements"
+    else
+      "$ROOT/.venv/bin/pip" install --disable-pip-version-check -q -r "$ROOT/$requirements"
+    fi
     echo "$want" >> "$stamp"
   fi
 }

@@ -32,14 +32,15 @@ from tests.support.world import project_env
 # The modules whose tests take longest, longest test first (benchmarks/suite.py lists the slowest
 # tests of a run): the parallel workers start on them, so no long test starts last.
 LONGEST_FIRST = (
-    "test_shared_backend.py",
     "test_isolation.py",
+    "test_shared_backend.py",
     "test_ssh_host.py",
     "test_interrupted_updates.py",
-    "test_mac_host_reboot.py",
+    "test_upgrade.py",
+    "test_previews.py",
     "test_releases.py",
     "test_github.py",
-    "test_upgrade.py",
+    "test_mac_host_reboot.py",
     "test_local_stack.py",
 )
 
