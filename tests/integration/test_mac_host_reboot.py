@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from tests.support.harness import DockerEngine, ExampleImage, Registry, SshHost, free_port, http_get, wait_for
+from tests.support.harness.docker_engine import BRIDGE_PREFIX
 from tests.support.pulumi_project import Project
 from tests.support.stacks import API_KEY, app_containers, ssh_stack_config
 
@@ -42,9 +43,11 @@ def links(engine_bridges: set[str] | frozenset[str] = frozenset()) -> set[tuple[
 
 def steady(found: set[tuple[str, bool]], engine_bridges: set[str] | frozenset[str]) -> set[tuple[str, bool]]:
     """FOUND less what other engines add and remove as their containers and networks come and go
-    (veths and br-* bridges: the suite's parallel workers each run an engine), but this engine's
-    own bridges: what a restart of this engine must leave as it was."""
-    return {(name, up) for name, up in found if name in engine_bridges or not name.startswith(("veth", "br-"))}
+    (veths, br-* bridges and the other private engines' own bridges: the suite's parallel workers
+    each run an engine, and start and stop it), but this engine's own bridges: what a restart of
+    this engine must leave as it was."""
+    others = ("veth", "br-", BRIDGE_PREFIX)
+    return {(name, up) for name, up in found if name in engine_bridges or not name.startswith(others)}
 
 
 def version_answering(port: int) -> str | None:

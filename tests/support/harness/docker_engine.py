@@ -56,6 +56,17 @@ def _answers(host: str, timeout: float = 20.0) -> bool:
     return proc.returncode == 0 and bool(proc.stdout.strip())
 
 
+# The default bridge of each private dockerd: BRIDGE_PREFIX + 8 hex digits.
+BRIDGE_PREFIX = "sidk"
+
+
+def _kernel_has_overlayfs() -> bool:
+    try:
+        return any(line.split()[-1] == "overlay" for line in Path("/proc/filesystems").read_text().splitlines())
+    except OSError:
+        return False
+
+
 def existing_engine_host() -> str | None:
     """The engine the user's docker CLI talks to (DOCKER_HOST, else current context, else the
     default socket) if it answers ``docker info``; else None."""
@@ -82,7 +93,7 @@ class DockerEngine(Daemon):
     ``use_existing=True`` (default; env ``SERVICE_INFRA_TEST_PRIVATE_DOCKERD=1`` flips it) uses the
     engine the docker CLI already reaches. Otherwise, or when none answers, it starts (as root) a
     private ``dockerd`` whose socket, data root, exec root, pid file and log live in a temp dir:
-    vfs storage, no iptables, its own bridge ``sidk<hex>`` with 10.N.0.1/24 (published ports use
+    overlay2 storage (vfs where overlayfs is missing), no iptables, its own bridge ``sidk<hex>`` with 10.N.0.1/24 (published ports use
     the userland proxy; ``--add-host host.docker.internal:host-gateway`` resolves to 10.N.0.1).
     Everything it created is removed by :meth:`stop`.
     """
@@ -108,6 +119,9 @@ class DockerEngine(Daemon):
         self.host: str = ""
         self.private = False
         self.bridge: str | None = None
+        # overlay2 where the kernel has overlayfs: vfs copies an image's whole filesystem for each
+        # container made from it, which kept the suite's workers waiting on the CPU.
+        self.storage_driver = "overlay2" if _kernel_has_overlayfs() else "vfs"
         self.bridge_ip: str | None = None
         self._dockerd_args: list[str] = []
 
@@ -206,7 +220,7 @@ class DockerEngine(Daemon):
             # suite's parallel workers) take turns, so no two pick the same.
             with machine_wide("subnets"):
                 second = self._pick_subnet()
-                self.bridge = "sidk" + secrets.token_hex(4)
+                self.bridge = BRIDGE_PREFIX + secrets.token_hex(4)
                 self.bridge_ip = f"10.{second}.0.1"
                 self._record()  # before the bridge exists: a kill from here on leaves it to the next run
                 for cmd in (
@@ -221,7 +235,7 @@ class DockerEngine(Daemon):
                 f"--data-root={self.dir / 'data'}",
                 f"--exec-root={self.dir / 'exec'}",
                 f"--pidfile={self.dir / 'dockerd.pid'}",
-                "--storage-driver=vfs",
+                f"--storage-driver={self.storage_driver}",
                 "--iptables=false",
                 "--ip6tables=false",
                 f"--bridge={self.bridge}",
@@ -230,7 +244,18 @@ class DockerEngine(Daemon):
             ]
             self._dockerd_args = args
             self.host = f"unix://{sock}"
-            self._spawn_dockerd()
+            try:
+                self._spawn_dockerd()
+            except HarnessError:
+                if self.storage_driver == "vfs":
+                    raise
+                # A data root overlayfs cannot sit on (itself on overlayfs, as in some containers).
+                stop_process(self._proc, timeout=60)
+                self.storage_driver = "vfs"
+                self._dockerd_args = [
+                    "--storage-driver=vfs" if arg.startswith("--storage-driver=") else arg for arg in args
+                ]
+                self._spawn_dockerd()
         except BaseException:
             self.stop()
             raise
