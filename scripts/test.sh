@@ -6,7 +6,7 @@
 #
 # Usage: scripts/test.sh [--fast] [PYTEST ARGS...]
 #   (none)   everything, what CI runs (.ci/run); the tests in parallel workers (pytest-xdist),
-#            SERVICE_INFRA_TEST_WORKERS of them (default 3: the integration tests mostly wait; 1
+#            SERVICE_INFRA_TEST_WORKERS of them (default 4: the integration tests mostly wait; 1
 #            where they must share your Docker engine, e.g. Docker Desktop on a Mac)
 #   --fast   lint, format, types, the offline check, and the unit, policy and stand-in tests
 #            (no engine, no Docker): the minute or two to run before every commit
@@ -50,7 +50,7 @@ else
   paths=()
   workers="${SERVICE_INFRA_TEST_WORKERS:-}"
   if [ -z "$workers" ]; then
-    workers=3
+    workers=4
     # Parallel workers each need an engine of their own (their stacks' names are fixed): a private
     # dockerd (root on Linux), never the one Docker Desktop or a system dockerd serves.
     if [ "${SERVICE_INFRA_TEST_PRIVATE_DOCKERD:-}" != 1 ] && docker info >/dev/null 2>&1; then

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -158,13 +158,17 @@ class ExampleImage:
             save(self.proxy_local_ref, *(v.local_ref for v in self.versions))
         return self
 
-    @contextmanager
+    @contextlib.contextmanager
     def _cached(self, name: str) -> Iterator[Callable[..., None]]:
         """Loads the cache's NAME archive into the engine, if it is there and fresh; the block
         builds what it did not give (:attr:`loaded`) and calls the function it gets with the local
-        refs to keep, which saves them as NAME unless they came from there. One engine at a time."""
+        refs to keep, which saves them as NAME unless they came from there. Engines load a fresh
+        archive side by side (it is replaced whole, never written in place) and take turns to
+        build a missing one, so one builds and the others load what it saved."""
         archive = self.cache_dir / f"{name}.tar"
-        with exclusive(archive.with_name(archive.name + ".lock")):
+        with contextlib.ExitStack() as building:
+            if not _fresh(archive):
+                building.enter_context(exclusive(archive.with_name(archive.name + ".lock")))
             cached = _fresh(archive)
             if cached:
                 loaded = self.engine.run("load", "-i", str(archive), timeout=self.build_timeout).stdout
