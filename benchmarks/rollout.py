@@ -115,27 +115,49 @@ class TimedUp:
 def empty_program_ups(
     pulumi_engine: Engine, workdir: Path, rounds: int, *, command: tuple[str, ...] = ("up", "--yes", "--skip-preview")
 ) -> list[float]:
-    """`up` (or COMMAND) of a Python program that declares nothing, with the same engine,
-    virtualenv and kind of backend: the floor any no-op `up` stands on."""
-    return timed_runs(EmptyProgram(pulumi_engine, workdir / "empty", ROOT / ".venv"), rounds, command)
+    """`up` (or COMMAND) of a Python program that declares nothing, with the same engine, toolchain
+    and kind of backend: the floor any no-op `up` stands on."""
+    return timed_runs(EmptyProgram(pulumi_engine, workdir / "empty"), rounds, command)
+
+
+def as_a_checkout(directory: Path, pulumi_engine: Engine) -> None:
+    """Make the project copy in DIRECTORY what a checkout of this project is on a workstation:
+    pyproject.toml and uv.lock beside Pulumi.yaml and a .venv of its own, so that Pulumi's
+    `toolchain: uv` syncs it (`uv sync --inexact`) before it runs Python, as it does for a user.
+    (The test harness's copies share the repository's .venv and have no pyproject.toml.)"""
+    for name in ("pyproject.toml", "uv.lock"):
+        (directory / name).write_bytes((ROOT / name).read_bytes())
+    venv = directory / ".venv"
+    if venv.is_symlink():
+        venv.unlink()
+    uv = str(Path(pulumi_engine.uv_dir) / "uv")
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON_DOWNLOADS": "never"}
+    subprocess.run([uv, "sync", "-q", "--locked", "--python", sys.executable], cwd=directory, env=env, check=True)
 
 
 @dataclass
 class EmptyProgram:
-    """A Python program that declares nothing, on VENV, its state in a folder beside it."""
+    """A Python program that declares nothing, its state in a folder beside it. With no VENV, on
+    this project's toolchain: its Pulumi.yaml options, pyproject.toml and uv.lock, in a checkout's
+    own .venv (`as_a_checkout`). With VENV, as `pulumi new python` makes it: `toolchain: pip`."""
 
     pulumi_engine: Engine
     directory: Path
-    venv: Path
+    venv: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.directory.mkdir()
-        (self.directory / "Pulumi.yaml").write_text(
-            "name: empty\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
-        )
         (self.directory / "__main__.py").write_text("import pulumi  # noqa: F401\n")
-        (self.directory / ".venv").symlink_to(self.venv)
+        if self.venv is None:
+            runtime = (ROOT / "Pulumi.yaml").read_text().split("runtime:", 1)[1]
+            (self.directory / "Pulumi.yaml").write_text(f"name: empty\nruntime:{runtime}")
+            as_a_checkout(self.directory, self.pulumi_engine)
+        else:
+            (self.directory / "Pulumi.yaml").write_text(
+                "name: empty\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
+            )
+            (self.directory / ".venv").symlink_to(self.venv)
         state = self.directory.parent / f"{self.directory.name}-state"
         state.mkdir()
         self.env = {**self.pulumi_engine.env(), "PULUMI_BACKEND_URL": f"file://{state}",
@@ -355,6 +377,7 @@ def noop_report(noops: list[TimedUp], empty_ups: list[float]) -> None:
 def noop_only(rounds: int) -> None:
     """Measure 5 alone: deploy the stack once, then its no-op ups and the empty program's."""
     with world("si-bench-") as w:
+        as_a_checkout(w.project.dir, w.pulumi_engine)
         stack, _port = deployed(w.project, w.ssh_host, w.registry, w.image)
         stack.set("services.llm-server.tag", w.image.v1.tag)  # back to what runs: every up a no-op
         noops = [TimedUp.run(stack) for _ in range(rounds)]
@@ -374,6 +397,7 @@ def main() -> None:
         return
 
     with world("si-bench-") as w:
+        as_a_checkout(w.project.dir, w.pulumi_engine)
         ctx = {"engine": w.engine, "ssh_host": w.ssh_host, "registry": w.registry, "example_image": w.image}
         versions = [w.image.v1, w.image.v2]
         by_hand = ByHand(w.ssh_host, w.registry, w.workdir)

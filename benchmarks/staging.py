@@ -11,8 +11,10 @@ in one run, `--rounds` times each:
   3. a tag rollout of llm-server (v1 and v2 in turn) with where its time went, next to the same
      rollout by hand (docker CLI over SSH: pull, run, wait healthy, switch the alias, drain);
 and the floors: the same commands on an empty Python program, once on this project's toolchain
-(its virtualenv: every pinned package) and once as `pulumi new python` makes one (a virtualenv
-holding the `pulumi` pin alone, toolchain pip).
+(`toolchain: uv`, its pyproject.toml and uv.lock, every pinned package) and once as `pulumi new
+python` makes one (a virtualenv holding the `pulumi` pin alone, toolchain pip). The project and
+the first floor are checkouts with a .venv of their own, as on a workstation (`as_a_checkout`):
+Pulumi syncs it with uv before it runs Python, and that is counted.
 
 Run: .venv/bin/python benchmarks/staging.py [--rounds N]
 """
@@ -31,7 +33,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.rollout import ByHand, EmptyProgram, TimedUp, proxied_by_hand, timed, timed_runs  # noqa: E402
+from benchmarks.rollout import (  # noqa: E402
+    ByHand,
+    EmptyProgram,
+    TimedUp,
+    as_a_checkout,
+    proxied_by_hand,
+    timed,
+    timed_runs,
+)
+from tests.support.pins import pin as pinned  # noqa: E402
 from tests.support.stacks import committed_stack_on_harness, github_stand_in, secret_values  # noqa: E402
 from tests.support.world import world  # noqa: E402
 
@@ -42,7 +53,7 @@ UP = ("up", "--yes", "--skip-preview")
 
 def pulumi_new_venv(workdir: Path) -> Path:
     """A virtualenv as `pulumi new python` leaves it: the `pulumi` SDK at the project's pin, alone."""
-    pin = next(line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("pulumi=="))
+    pin = f"pulumi=={pinned('pulumi')}"
     venv = workdir / "new-python-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", pin], check=True)
@@ -76,6 +87,7 @@ def main() -> None:
             deployment_branch_policy={"protected_branches": False, "custom_branch_policies": True},
         )
         token = api.add_token("staging-bench", {"environments": "write"}, label="staging")
+        as_a_checkout(w.project.dir, w.pulumi_engine)
         config = committed_stack_on_harness("staging", api, w.ssh_host, w.registry, w.image, w.health_url)
         stack = w.project.stack("staging", config, {**secret_values("staging", api, w.registry), "GITHUB_TOKEN": token})
         stack.up()
@@ -100,7 +112,7 @@ def main() -> None:
         versions = [w.image.v1, w.image.v2]
         _, hand = proxied_by_hand(by_hand, w.engine, versions, w.image.proxy_ref, rounds, 0)
         floors = {
-            "on the project's toolchain": EmptyProgram(w.pulumi_engine, w.workdir / "empty", ROOT / ".venv"),
+            "on the project's toolchain": EmptyProgram(w.pulumi_engine, w.workdir / "empty"),
             "as `pulumi new python` makes it": EmptyProgram(
                 w.pulumi_engine, w.workdir / "empty-new", pulumi_new_venv(w.workdir)
             ),

@@ -7,18 +7,25 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 
 log() { echo "[service-infra] $*" >&2; }
 
-# The uv that makes and fills the virtualenv: pinned, installed with pip into the cache on first
-# use. SERVICE_INFRA_INSTALLER=pip makes and fills it with venv and pip instead (the fallback).
-UV_VERSION=0.13.9
+# uv: makes and fills the virtualenv from pyproject.toml and uv.lock, and Pulumi runs the program
+# with it (Pulumi.yaml: toolchain: uv). The one on PATH when it is the pinned version, else the
+# pinned one installed with pip (hash-checked, requirements-uv.txt) into the cache on first use.
+# SERVICE_INFRA_INSTALLER=pip fills the virtualenv with venv and pip instead (the fallback).
+UV_VERSION="$(sed -n 's/^uv==\([0-9.]*\).*/\1/p' "$ROOT/requirements-uv.txt")"
 CACHE="${SERVICE_INFRA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/service-infra}"
 
 # ensure_uv: prints the path of uv $UV_VERSION; fails where it cannot be installed.
 ensure_uv() {
   local dir="$CACHE/uv-$UV_VERSION" partial
+  if [ "$(uv --version 2>/dev/null)" = "uv $UV_VERSION" ]; then
+    command -v uv
+    return 0
+  fi
   if [ ! -x "$dir/bin/uv" ]; then
     mkdir -p "$CACHE"
     partial="$(mktemp -d "$CACHE/uv-partial.XXXXXX")"
-    if ! PIP_ROOT_USER_ACTION=ignore python3 -m pip install --disable-pip-version-check -q --target "$partial" "uv==$UV_VERSION" >&2; then
+    if ! PIP_ROOT_USER_ACTION=ignore python3 -m pip install --disable-pip-version-check -q --require-hashes \
+      --target "$partial" -r "$ROOT/requirements-uv.txt" >&2; then
       rm -rf "$partial"
       return 1
     fi
@@ -28,34 +35,31 @@ ensure_uv() {
   echo "$dir/bin/uv"
 }
 
-# ensure_venv REQUIREMENTS_FILE: the project's .venv (Pulumi.yaml names it) with those pins.
-# Skips the install when the requirements have not changed since the last one. The virtualenv
-# carries pip (`--seed`): Pulumi's `toolchain: pip` lists its packages with it.
+# ensure_venv [dev]: the project's .venv (Pulumi.yaml names it) as uv.lock pins it: the program's
+# packages and the project itself (editable); with `dev`, the tests' and dev tools' too. Skips the
+# install when pyproject.toml and uv.lock have not changed since the last one.
 ensure_venv() {
-  local requirements="$1" stamp="$ROOT/.venv/.installed" uv=""
-  local want
-  want="$(cat "$ROOT/requirements.txt" "$ROOT/policy/requirements.txt" "$ROOT/$requirements" | sha256 | cut -c1-16)-$requirements"
+  local group="${1:-}" stamp="$ROOT/.venv/.installed" uv="" want
+  want="$(cat "$ROOT/pyproject.toml" "$ROOT/uv.lock" | sha256 | cut -c1-16)-${group:-runtime}"
   if [ "${SERVICE_INFRA_INSTALLER:-uv}" != pip ] && ! uv="$(ensure_uv)"; then
-    log "uv $UV_VERSION could not be installed: the virtualenv is made with venv and pip"
+    log "uv $UV_VERSION could not be installed: the virtualenv is filled with venv and pip"
     uv=""
   fi
-  if [ ! -x "$ROOT/.venv/bin/python" ]; then
-    log "creating the virtualenv .venv"
-    if [ -n "$uv" ]; then
-      UV_PYTHON_DOWNLOADS=never "$uv" venv -q --seed --python "$(command -v python3)" "$ROOT/.venv"
-    else
-      python3 -m venv "$ROOT/.venv"
-    fi
+  grep -qx "$want" "$stamp" 2>/dev/null && return 0
+  log "installing Python packages (uv.lock${group:+, group $group})"
+  if [ -n "$uv" ]; then
+    # --inexact for the program alone: it leaves the tests' packages where a test run put them.
+    if [ -n "$group" ]; then set -- --group "$group"; else set -- --inexact; fi
+    (cd "$ROOT" && UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT="$ROOT/.venv" \
+      "$uv" sync -q --locked --python "$(command -v python3)" "$@")
+  else
+    [ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv"
+    # pip reads pyproject.toml's pins (not the lock's hashes); --group needs pip 25.1 or later.
+    "$ROOT/.venv/bin/pip" install --disable-pip-version-check -q "pip==25.3"
+    if [ -n "$group" ]; then set -- --group "$group"; else set --; fi
+    (cd "$ROOT" && .venv/bin/pip install --disable-pip-version-check -q -e . "$@")
   fi
-  if ! grep -qx "$want" "$stamp" 2>/dev/null; then
-    log "installing Python packages from $requirements"
-    if [ -n "$uv" ]; then
-      "$uv" pip install -q --python "$ROOT/.venv/bin/python" -r "$ROOT/$requirements"
-    else
-      "$ROOT/.venv/bin/pip" install --disable-pip-version-check -q -r "$ROOT/$requirements"
-    fi
-    echo "$want" >> "$stamp"
-  fi
+  echo "$want" >> "$stamp"
 }
 
 # sha256: sha256sum of stdin, with shasum where there is no sha256sum (macOS).
@@ -72,6 +76,7 @@ ensure_pulumi() {
   while IFS= read -r line; do
     case "$line" in
       PULUMI_BIN=*) export PATH="${line#PULUMI_BIN=}:$PATH" ;;
+      UV_BIN=*) export PATH="${line#UV_BIN=}:$PATH" ;;
       PULUMI_HOME=*) export PULUMI_HOME="${line#PULUMI_HOME=}" ;;
     esac
   done <<EOF
@@ -114,7 +119,7 @@ operator_command() {
     sed -n '2,/^set -euo/p' "$script" | sed '$d; s/^# \{0,1\}//' >&2
     exit 2
   fi
-  ensure_venv requirements.txt
+  ensure_venv
   ensure_pulumi
   exec .venv/bin/python -m service_infra "$@"
 }

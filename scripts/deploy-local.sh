@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-ensure_venv requirements.txt
+ensure_venv
 ensure_pulumi
 "$ROOT/scripts/ensure-docker-engine.sh"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Finds or makes the Pulumi engine this project runs on, at the versions requirements.txt pins
+# Finds or makes the Pulumi engine this project runs on, at the versions pyproject.toml pins
 # (pulumi==X for the CLI, pulumi-docker/-github/-command==Y for the plugins; nothing else
-# repeats them). Official first, for each part in turn:
+# repeats them), and the uv its Python language host runs the program with (Pulumi.yaml:
+# toolchain: uv; scripts/common.sh's ensure_uv). Official first, for each part in turn:
 #   CLI + Python language host: a `pulumi` on PATH at or above the pulumi pin, with its bundled
 #     language host; else the source build (tools/offline-pulumi/).
 #   each resource plugin: the official plugin already installed in the user's Pulumi home
@@ -12,8 +13,9 @@
 # `pulumi up` would. Source builds live under the cache, in a private Pulumi home that only
 # this project's runs use; it sees the user's official plugins through links.
 #
-# Usage: scripts/ensure-pulumi.sh            stdout: PULUMI_BIN=<dir> (put first on PATH) and,
-#                                            when a part is source-built, PULUMI_HOME=<dir>
+# Usage: scripts/ensure-pulumi.sh            stdout: PULUMI_BIN=<dir> and UV_BIN=<dir> (put first
+#                                            on PATH) and, when a part is source-built,
+#                                            PULUMI_HOME=<dir>
 #        scripts/ensure-pulumi.sh --shell    the same as `export` lines: eval "$(... --shell)"
 #        scripts/ensure-pulumi.sh --rebuild  rebuild every part that is source-built
 # Env: SERVICE_INFRA_CACHE (default ${XDG_CACHE_HOME:-~/.cache}/service-infra),
@@ -51,11 +53,11 @@ die() { printf '[pulumi] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # ------------------------------------------------------------------ versions
 
-# pin PACKAGE: the version requirements.txt pins PACKAGE to (PACKAGE==VERSION).
+# pin PACKAGE: the version pyproject.toml's dependencies pin PACKAGE to ("PACKAGE==VERSION",).
 pin() {
   local v
-  v=$(sed -n "s/^$1==\([0-9][0-9A-Za-z.+-]*\).*/\1/p" "$root/requirements.txt" | head -n 1)
-  [[ -n $v ]] || die "requirements.txt has no '$1==VERSION' line: it is where the engine's versions come from"
+  v=$(sed -n "s/^[[:space:]]*\"$1==\([0-9][0-9A-Za-z.+-]*\)\".*/\1/p" "$root/pyproject.toml" | head -n 1)
+  [[ -n $v ]] || die "pyproject.toml has no \"$1==VERSION\" dependency: it is where the engine's versions come from"
   printf '%s\n' "$v"
 }
 
@@ -135,7 +137,7 @@ build() {
   [[ -f $offline/$part/build.sh ]] || die "$offline/$part/build.sh is missing: cannot build $part"
   has=$(built_version "$part")
   [[ $has == "$version" ]] ||
-    die "requirements.txt pins $version for $part, but $offline/$part/build.sh builds ${has:-no version}: update the part or the pin"
+    die "pyproject.toml pins $version for $part, but $offline/$part/build.sh builds ${has:-no version}: update the part or the pin"
   built=$parts/$(key "$part" "$version")
   ((rebuild)) && rm -rf -- "$built"
   if [[ -x $built/$file ]]; then
@@ -297,6 +299,14 @@ if ((private)); then
   done
 fi
 
+# ------------------------------------------------------------------- uv
+
+# The language host runs the program with uv (Pulumi.yaml: toolchain: uv), official or not.
+if ! uv=$(bash -c 'source "$1/scripts/common.sh" && ensure_uv' _ "$root"); then
+  die "uv could not be installed (pip install --require-hashes -r requirements-uv.txt failed): Pulumi.yaml's \`toolchain: uv\` needs it on PATH; install uv (e.g. \`brew install uv\`) and run again"
+fi
+log "uv: $("$uv" --version) ($uv)"
+
 # ------------------------------------------------------------------- result
 
 plugin_home=$user_home
@@ -304,10 +314,11 @@ plugin_home=$user_home
 log "ready: $(cli_version "$pulumi") in $cli_bin; plugins in $plugin_home"
 if [[ $output == shell ]]; then
   # shellcheck disable=SC2016 # $PATH expands where the line is evaluated
-  printf 'export PATH=%q:"$PATH"\n' "$cli_bin"
+  printf 'export PATH=%q:%q:"$PATH"\n' "$cli_bin" "$(dirname -- "$uv")"
   ((private)) && printf 'export PULUMI_HOME=%q\n' "$private_home"
 else
   printf 'PULUMI_BIN=%s\n' "$cli_bin"
+  printf 'UV_BIN=%s\n' "$(dirname -- "$uv")"
   ((private)) && printf 'PULUMI_HOME=%s\n' "$private_home"
 fi
 exit 0

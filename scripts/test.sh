@@ -20,7 +20,7 @@ if [ "${1:-}" = "--fast" ]; then
   shift
 fi
 
-ensure_venv requirements-dev.txt
+ensure_venv dev
 py=.venv/bin/python
 
 log "lint and format (ruff)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -31,9 +32,12 @@ class Cli:
         self.store = store
         self.dir = directory
         directory.mkdir()
+        # The project's toolchain and virtualenv: uv, which reads the packages from uv.lock.
         (directory / "Pulumi.yaml").write_text(
-            f"name: {PROJECT}\nruntime:\n  name: python\n  options:\n    virtualenv: {ROOT / '.venv'}\n"
+            f"name: {PROJECT}\nruntime:\n  name: python\n  options:\n    toolchain: uv\n"
+            f"    virtualenv: {ROOT / '.venv'}\n"
         )
+        shutil.copy(ROOT / "uv.lock", directory / "uv.lock")
         (directory / "__main__.py").write_text('import pulumi\n\npulumi.export("greeting", "hello")\n')
         # No AWS_* of this machine's: each run names its key.
         self.env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}

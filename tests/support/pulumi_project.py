@@ -36,19 +36,21 @@ ENSURE_PULUMI = ROOT / "scripts" / "ensure-pulumi.sh"
 @dataclass(frozen=True)
 class Engine:
     """The Pulumi engine `scripts/ensure-pulumi.sh` found or made: the folder of the `pulumi` to
-    run and, when a part is source-built, the private Pulumi home that holds its plugins."""
+    run, the folder of the uv its language host runs the program with (`toolchain: uv`) and, when
+    a part is source-built, the private Pulumi home that holds its plugins."""
 
     bin_dir: str
+    uv_dir: str
     home: str | None = None
 
     @classmethod
     def parse(cls, stdout: str) -> Engine:
         pairs = dict(line.split("=", 1) for line in stdout.splitlines() if "=" in line)
-        return cls(bin_dir=pairs["PULUMI_BIN"], home=pairs.get("PULUMI_HOME"))
+        return cls(bin_dir=pairs["PULUMI_BIN"], uv_dir=pairs["UV_BIN"], home=pairs.get("PULUMI_HOME"))
 
     def env(self, *extra_path: str) -> dict[str, str]:
-        """PATH (the engine first, then EXTRA_PATH) and the Pulumi home for this project's runs."""
-        env = {"PATH": os.pathsep.join([self.bin_dir, *extra_path, os.environ["PATH"]])}
+        """PATH (the engine and uv first, then EXTRA_PATH) and the Pulumi home for this project's runs."""
+        env = {"PATH": os.pathsep.join([self.bin_dir, self.uv_dir, *extra_path, os.environ["PATH"]])}
         if self.home:
             env["PULUMI_HOME"] = self.home
         return env
@@ -100,7 +102,9 @@ class Project:
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
         directory.mkdir(parents=True, exist_ok=True)
-        for name in ("Pulumi.yaml", "__main__.py"):
+        # uv.lock, for the language host's list of the program's packages; no pyproject.toml, so
+        # that no `uv sync` there makes the shared .venv's editable service-infra point at the copy.
+        for name in ("Pulumi.yaml", "__main__.py", "uv.lock"):
             shutil.copy(ROOT / name, directory / name)
         # The program, and the legacy entry points state from before the move still runs.
         for package in ("service_infra", "components"):

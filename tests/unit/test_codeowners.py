@@ -23,8 +23,9 @@ MUST_BE_OWNED = (
     "/__main__.py",
     "/Pulumi.yaml",
     "/Pulumi.prod.yaml",
-    "/requirements.txt",
-    "/requirements-dev.txt",
+    "/pyproject.toml",
+    "/uv.lock",
+    "/requirements-uv.txt",
 )
 
 

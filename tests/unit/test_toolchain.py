@@ -1,5 +1,5 @@
 """scripts/ensure-pulumi.sh: official Pulumi first, the user's Pulumi home never changed, and the
-versions from requirements.txt alone.
+versions from pyproject.toml's pins alone.
 
 The "official" CLI and plugins are planted fakes with known bytes; the source-build parts are
 fake build.sh scripts (SERVICE_INFRA_OFFLINE_PULUMI), so nothing here runs Go or the network.
@@ -15,15 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT
+from tests.support.pins import pin
 from tests.support.pulumi_project import ENSURE_PULUMI, Engine
 
 OFFLINE = ROOT / "tools" / "offline-pulumi"
-
-
-def pin(package: str) -> str:
-    match = re.search(rf"^{re.escape(package)}==(\S+)", (ROOT / "requirements.txt").read_text(), re.M)
-    assert match, f"requirements.txt pins no {package}"
-    return match.group(1)
 
 
 PLUGINS = {"command": pin("pulumi-command"), "docker": pin("pulumi-docker"), "github": pin("pulumi-github")}
@@ -65,10 +60,17 @@ def _snapshot(tree: Path) -> dict[str, bytes]:
     return {str(p.relative_to(tree)): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file()}
 
 
+def _fake_uv(tmp: Path) -> Path:
+    """A `uv` on PATH at the pinned version (scripts/common.sh's ensure_uv takes it as it is)."""
+    version = re.search(r"^uv==(\S+)", (ROOT / "requirements-uv.txt").read_text(), re.M)
+    assert version
+    return _executable(tmp / "uv-bin" / "uv", f"#!/bin/sh\necho uv {version.group(1)}\n").parent
+
+
 def _run(tmp: Path, path_dirs: list[Path], user_home: Path) -> subprocess.CompletedProcess[str]:
     env = {
         "HOME": str(tmp / "home"),
-        "PATH": os.pathsep.join([*map(str, path_dirs), "/usr/bin", "/bin"]),
+        "PATH": os.pathsep.join([*map(str, path_dirs), str(_fake_uv(tmp)), "/usr/bin", "/bin"]),
         "PULUMI_HOME": str(user_home),
         "SERVICE_INFRA_CACHE": str(tmp / "cache"),
         "SERVICE_INFRA_OFFLINE_PULUMI": str(tmp / "offline"),
@@ -86,7 +88,7 @@ def test_an_official_cli_and_plugins_are_used_as_they_are(tmp_path: Path) -> Non
     done = _run(tmp_path, [bin_dir], user_home)
 
     assert done.returncode == 0, done.stderr
-    assert Engine.parse(done.stdout) == Engine(bin_dir=str(bin_dir), home=None)
+    assert Engine.parse(done.stdout) == Engine(bin_dir=str(bin_dir), uv_dir=str(tmp_path / "uv-bin"), home=None)
     assert "pulumi CLI: official v3.999.1" in done.stderr
     for name, version in PLUGINS.items():
         assert f"plugin {name} {version}: official, installed in {user_home}" in done.stderr
@@ -115,7 +117,7 @@ def test_a_source_built_plugin_goes_to_a_private_home_and_the_official_ones_stay
 
     engine = Engine.parse(done.stdout)
     private = tmp_path / "cache" / "toolchain" / "pulumi-home"
-    assert engine == Engine(bin_dir=str(bin_dir), home=str(private))
+    assert engine == Engine(bin_dir=str(bin_dir), uv_dir=str(tmp_path / "uv-bin"), home=str(private))
     assert f"plugin command {PLUGINS['command']}: source build, from the cache" in done.stderr
     assert "could not download it" in done.stderr
     ours = private / "plugins" / f"resource-command-v{PLUGINS['command']}" / "pulumi-resource-command"
@@ -166,7 +168,7 @@ def test_on_a_mac_a_part_that_must_be_built_is_named_with_the_official_way_to_ge
     )
 
 
-def test_a_build_part_that_disagrees_with_requirements_txt_fails_loudly(tmp_path: Path) -> None:
+def test_a_build_part_that_disagrees_with_the_pin_fails_loudly(tmp_path: Path) -> None:
     bin_dir = _official_cli(tmp_path, pin("pulumi"))
     user_home = tmp_path / "user-pulumi"
     _fake_part(tmp_path / "offline", "provider-command", "9.9.9", {"pulumi-resource-command": "#!/bin/sh\n"})
@@ -174,7 +176,7 @@ def test_a_build_part_that_disagrees_with_requirements_txt_fails_loudly(tmp_path
     done = _run(tmp_path, [bin_dir], user_home)
 
     assert done.returncode != 0
-    assert f"requirements.txt pins {PLUGINS['command']} for provider-command" in done.stderr
+    assert f"pyproject.toml pins {PLUGINS['command']} for provider-command" in done.stderr
 
 
 @pytest.mark.parametrize(
@@ -187,7 +189,7 @@ def test_a_build_part_that_disagrees_with_requirements_txt_fails_loudly(tmp_path
         ("provider-github", "pulumi-github"),
     ],
 )
-def test_each_offline_part_builds_the_version_requirements_txt_pins(part: str, package: str) -> None:
+def test_each_offline_part_builds_the_version_pyproject_pins(part: str, package: str) -> None:
     text = (OFFLINE / part / "build.sh").read_text()
     built = re.search(r"^(?:readonly )?VERSION=v?([0-9.]+)|^readonly EXEC_SDK=.*@v([0-9.]+)", text, re.M)
     assert built, f"{part}/build.sh declares no version"
@@ -199,14 +201,14 @@ def test_each_offline_part_builds_the_version_requirements_txt_pins(part: str, p
     sorted((ROOT / ".github").glob("*/*/*.yml")) + sorted((ROOT / ".github" / "workflows").glob("*.yml")),
     ids=lambda p: p.name,
 )
-def test_workflows_install_the_cli_version_requirements_txt_pins(workflow: Path) -> None:
-    """No workflow or action writes a Pulumi version: each reads requirements.txt's pins."""
+def test_workflows_install_the_cli_version_pyproject_pins(workflow: Path) -> None:
+    """No workflow or action writes a Pulumi version: each reads pyproject.toml's pins."""
     text = workflow.read_text()
     for package in ("pulumi", "pulumi-command", "pulumi-docker", "pulumi-github"):
         assert not re.search(rf"(?<![\d.]){re.escape(pin(package))}(?![\d.])", text), (
-            f"{workflow.relative_to(ROOT)} writes {package}'s version {pin(package)}: read it from requirements.txt"
+            f"{workflow.relative_to(ROOT)} writes {package}'s version {pin(package)}: read it from pyproject.toml"
         )
     for value in re.findall(r"pulumi-version:\s*(.+)", text):
         assert re.fullmatch(r"\$\{\{ steps\.[\w-]+\.outputs\.[\w-]+ \}\}", value.strip()), (
-            f"{workflow.relative_to(ROOT)}: pulumi-version {value.strip()} is not a version read from requirements.txt"
+            f"{workflow.relative_to(ROOT)}: pulumi-version {value.strip()} is not a version read from pyproject.toml"
         )

@@ -130,7 +130,7 @@ app_versions=("1.0.0", "1.1.0"), build_timeout=1800.0)`` (context manager)
     app_version}.
 
 ``ObjectStore(policies, *, bucket=None, start_timeout=30.0, base_dir=None)`` (context manager)
-    moto's S3 server (``moto_server``, moto[server] pinned in requirements-dev.txt) on
+    moto's S3 server (``moto_server``, moto[server] pinned in pyproject.toml's dev group) on
     127.0.0.1:<free port>, one bucket with versioning on, and IAM enforced: every request must be
     SigV4-signed by a key it issued, within that key's policy. Users ``admin`` (everything) and
     one per entry of ``policies`` (name -> IAM policy document). Moto's recorder logs every request, so ``.halt()`` (the process

@@ -1,4 +1,4 @@
-"""ObjectStore: moto's S3 server (`moto_server`, from moto[server] pinned in requirements-dev.txt)
+"""ObjectStore: moto's S3 server (`moto_server`, from moto[server] in pyproject.toml's dev group)
 on 127.0.0.1, checking credentials: every request must be SigV4-signed with a key the store
 issued, and may do only what that key's IAM policy allows."""
 
@@ -92,7 +92,7 @@ class ObjectStore(S3Store):
     def start(self) -> ObjectStore:
         if self._proc is None:
             if not MOTO_SERVER.is_file():
-                raise HarnessError(f"{MOTO_SERVER} is missing: install requirements-dev.txt (moto[server])")
+                raise HarnessError(f"{MOTO_SERVER} is missing: run `uv sync --group dev` (moto[server])")
             self._start_in_tempdir("si-s3-", 0o700)
         return self
 

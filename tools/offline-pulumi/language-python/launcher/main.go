@@ -7,7 +7,9 @@
 //     in RPC fields (ProgramInfo) added after v3.79.0; the v3.79.0 host reads them
 //     only from its -virtualenv/-root flags, and without them would run the program
 //     with the system python. The launcher reads the nearest Pulumi.yaml and passes
-//     those flags (project.go).
+//     those flags (project.go). For `toolchain: uv` it also does what the real host
+//     does and the old one cannot (uv.go): `uv sync --inexact` first, and the Pulumi
+//     packages read from uv.lock (GetRequiredPlugins) instead of from `pip list`.
 //   - RunPlugin (policy packs, `pulumi preview --policy-pack DIR`): the v3.79.0 host
 //     runs the deprecated RunPluginRequest.program field, which CLI v3.259.0 no
 //     longer sets. The launcher answers RunPlugin itself (runplugin.go).
@@ -87,6 +89,15 @@ func launch() (int, error) {
 		}
 	}
 
+	var answered []grpc.MethodDesc // RPCs the launcher answers itself, besides RunPlugin
+	if opts.Toolchain == "uv" {
+		venv := opts.virtualenv()
+		if err := uvSync(opts, venv); err != nil {
+			return 0, err
+		}
+		answered = append(answered, requiredPluginsMethod(opts.Root, venv))
+	}
+
 	// The host: our flags, then the CLI's arguments (flags, then the engine address).
 	cmd := exec.Command(host, append(hostArgs(opts, executor), os.Args[1:]...)...)
 	cmd.Stderr = os.Stderr
@@ -125,7 +136,7 @@ func launch() (int, error) {
 		_ = cmd.Process.Kill()
 		return 0, err
 	}
-	srv := newServer(conn)
+	srv := newServer(conn, answered...)
 	go func() { _ = srv.Serve(lis) }()
 	fmt.Printf("%d\n", lis.Addr().(*net.TCPAddr).Port)
 

@@ -81,13 +81,25 @@ func parseRuntime(path string) (runtimeOptions, error) {
 		return opts, err
 	}
 	switch opts.Toolchain {
-	case "", "pip":
+	case "", "pip", "uv":
 	default:
 		return opts, fmt.Errorf("%s: runtime.options.toolchain %q is not supported by this Python "+
-			"language host (the v3.79.0 host that toolchain/install.sh builds knows only pip with "+
-			"virtualenv); use `toolchain: pip` with `virtualenv: <dir>`", path, opts.Toolchain)
+			"language host (the launcher of the v3.79.0 host that tools/offline-pulumi builds knows pip "+
+			"and uv); use `toolchain: uv` or `toolchain: pip` with `virtualenv: <dir>`", path, opts.Toolchain)
 	}
 	return opts, nil
+}
+
+// virtualenv is the virtualenv the program runs in ("" for pip without one: the system python).
+func (opts runtimeOptions) virtualenv() string {
+	if opts.Toolchain == "uv" {
+		return uvVirtualenv(opts)
+	}
+	venv := opts.Virtualenv
+	if venv != "" && !filepath.IsAbs(venv) && opts.Root != "" {
+		venv = filepath.Join(opts.Root, venv)
+	}
+	return venv
 }
 
 // hostArgs are the flags for the v3.79.0 host, before the CLI's own arguments.
@@ -96,11 +108,7 @@ func hostArgs(opts runtimeOptions, executor string) []string {
 	if opts.Root != "" {
 		args = append(args, "-root="+opts.Root)
 	}
-	if opts.Virtualenv != "" {
-		venv := opts.Virtualenv
-		if !filepath.IsAbs(venv) && opts.Root != "" {
-			venv = filepath.Join(opts.Root, venv)
-		}
+	if venv := opts.virtualenv(); venv != "" {
 		args = append(args, "-virtualenv="+venv)
 	}
 	return append(args, "-use-executor="+executor)

@@ -44,9 +44,9 @@ func (codec) Name() string { return "proto" }
 
 func newCodec() codec { return codec{proto: encoding.GetCodecV2("proto")} }
 
-// newServer is the launcher's gRPC server: RunPlugin answered here, every other
-// method relayed to the host behind conn.
-func newServer(conn *grpc.ClientConn) *grpc.Server {
+// newServer is the launcher's gRPC server: RunPlugin and the unary methods given
+// answered here, every other method relayed to the host behind conn.
+func newServer(conn *grpc.ClientConn, answered ...grpc.MethodDesc) *grpc.Server {
 	c := newCodec()
 	relay := func(_ any, ss grpc.ServerStream) error { return forward(conn, c, ss) }
 	srv := grpc.NewServer(
@@ -55,10 +55,11 @@ func newServer(conn *grpc.ClientConn) *grpc.Server {
 		grpc.MaxRecvMsgSize(maxMessageSize),
 		grpc.MaxSendMsgSize(maxMessageSize),
 	)
-	// Only RunPlugin is registered; the methods not listed here reach `relay`.
+	// Only these are registered; the methods not listed here reach `relay`.
 	srv.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "pulumirpc.LanguageRuntime",
 		HandlerType: (*any)(nil),
+		Methods:     answered,
 		Streams: []grpc.StreamDesc{{
 			StreamName:    "RunPlugin",
 			ServerStreams: true,

@@ -68,13 +68,13 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 }
 
 // launcherClient: a client of the launcher's server, relaying to a fakeHost.
-func launcherClient(t *testing.T) pulumirpc.LanguageRuntimeClient {
+func launcherClient(t *testing.T, answered ...grpc.MethodDesc) pulumirpc.LanguageRuntimeClient {
 	hostAddr := serve(t, func(s *grpc.Server) { pulumirpc.RegisterLanguageRuntimeServer(s, fakeHost{}) })
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newServer(dial(t, hostAddr))
+	srv := newServer(dial(t, hostAddr), answered...)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	return pulumirpc.NewLanguageRuntimeClient(dial(t, lis.Addr().String()))
@@ -93,6 +93,11 @@ func TestRelay(t *testing.T) {
 	_, err = c.GetRequiredPackages(ctx, &pulumirpc.GetRequiredPackagesRequest{})
 	if status.Code(err) != codes.Unimplemented {
 		t.Fatalf("want Unimplemented, got %v", err)
+	}
+	// A pip project's plugins are the host's answer.
+	_, err = c.GetRequiredPlugins(ctx, &pulumirpc.GetRequiredPluginsRequest{})
+	if status.Code(err) != codes.Unimplemented {
+		t.Fatalf("GetRequiredPlugins: want the fake host's Unimplemented, got %v", err)
 	}
 
 	stream, err := c.InstallDependencies(ctx, &pulumirpc.InstallDependenciesRequest{Directory: "/d"})
