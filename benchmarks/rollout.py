@@ -132,7 +132,12 @@ def as_a_checkout(directory: Path, pulumi_engine: Engine) -> None:
         venv.unlink()
     uv = str(Path(pulumi_engine.uv_dir) / "uv")
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON_DOWNLOADS": "never"}
-    subprocess.run([uv, "sync", "-q", "--locked", "--python", sys.executable], cwd=directory, env=env, check=True)
+    subprocess.run(
+        [uv, "sync", "-q", "--locked", "--compile-bytecode", "--python", sys.executable],
+        cwd=directory,
+        env=env,
+        check=True,
+    )
 
 
 @dataclass

@@ -46,12 +46,14 @@ ensure_venv() {
     uv=""
   fi
   grep -qx "$want" "$stamp" 2>/dev/null && return 0
-  log "installing Python packages (uv.lock${group:+, group $group})"
+  log "installing Python packages${group:+ with the $group group}"
   if [ -n "$uv" ]; then
     # --inexact for the program alone: it leaves the tests' packages where a test run put them.
+    # Bytecode now, as pip does: else the first run of each module pays for it (about 1 s for the
+    # program's imports), and every run where Python may not write it (PYTHONDONTWRITEBYTECODE).
     if [ -n "$group" ]; then set -- --group "$group"; else set -- --inexact; fi
     (cd "$ROOT" && UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT="$ROOT/.venv" \
-      "$uv" sync -q --locked --python "$(command -v python3)" "$@")
+      "$uv" sync -q --locked --compile-bytecode --python "$(command -v python3)" "$@")
   else
     [ -x "$ROOT/.venv/bin/python" ] || python3 -m venv "$ROOT/.venv"
     # pip reads pyproject.toml's pins (not the lock's hashes); --group needs pip 25.1 or later.

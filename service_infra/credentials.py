@@ -12,13 +12,14 @@ keys; file paths for the entropy heuristics) are masked before the scan. tests/p
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-from detect_secrets.core.scan import scan_line
-from detect_secrets.plugins.base import BasePlugin
-from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
-from detect_secrets.settings import get_plugins, get_settings
+if TYPE_CHECKING:
+    from detect_secrets.plugins.base import BasePlugin
 
 # Names are judged by is_secret_name below; an IP address is no credential.
 _UNUSED_PLUGINS = frozenset({"KeywordDetector", "IPPublicDetector"})
@@ -54,8 +55,20 @@ _KINDS = {
 
 
 @functools.cache
+def detector_version() -> str:
+    """What credential_kind's answers depend on: detect-secrets' version and this module's rules."""
+    rules = Path(__file__).read_bytes()
+    return hashlib.sha256(version("detect-secrets").encode() + b"\0" + rules).hexdigest()[:16]
+
+
+@functools.cache
 def _plugins() -> dict[str, BasePlugin]:
-    """detect-secrets' plugins by secret type, configured once for this process."""
+    """detect-secrets' plugins by secret type, configured once for this process. Imported here,
+    not with this module: with requests, which it brings, it costs a tenth of a second or more,
+    and a stack whose plain values were all judged before does not need it (plain_credentials)."""
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+    from detect_secrets.settings import get_plugins, get_settings
+
     settings = get_settings()
     settings.configure_plugins(
         [
@@ -69,6 +82,8 @@ def _plugins() -> dict[str, BasePlugin]:
 
 
 def _found(plugin: BasePlugin, value: str | None) -> bool:
+    from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
+
     # scan_line reports every unquoted run for the entropy plugins and leaves the limit to us.
     if isinstance(plugin, HighEntropyStringsPlugin):
         return (
@@ -82,6 +97,8 @@ def _found(plugin: BasePlugin, value: str | None) -> bool:
 def credential_kind(text: str) -> str | None:
     """What a value looks like when it looks like a credential, else None. Never returns the value."""
     plugins = _plugins()
+    from detect_secrets.core.scan import scan_line
+    from detect_secrets.plugins.high_entropy_strings import HighEntropyStringsPlugin
 
     def found_in(masked: str, by_entropy: bool) -> list[str]:
         return [

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 from pathlib import Path
 
 import yaml
@@ -22,6 +21,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from service_infra.contract import PROJECT
+from service_infra.machine_cache import Remembered
 
 # The passphrase the committed example stacks are encrypted with. It is published, so staging
 # and prod refuse to run while their secrets are encrypted with it.
@@ -95,35 +95,21 @@ def encryption_salt(stack_file: Path) -> str | None:
     return salt if isinstance(salt, str) else None
 
 
-def _checked_salts_dir() -> Path:
-    cache = (
-        os.environ.get("SERVICE_INFRA_CACHE")
-        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "service-infra"
-    )
-    return Path(cache) / "checked-salts"
-
-
 def _example_opens(salt: str, remember: bool) -> bool:
     """Whether the example passphrase opens this salt (`opens_with`); with REMEMBER, a "no" is
-    kept in a cache.
+    remembered on this machine.
 
     The PBKDF2 derivation costs most of a second on every preview and up; a salt's answer never
-    changes (a new passphrase writes a new salt), and the salt is public, so its hash is cached.
-    Only "not the example" is remembered: the refusal is derived again every time. Anyone who can
-    write the cache (a restored CI cache, another job on the runner) could plant a "no", so prod
-    never reads it."""
-    marker = _checked_salts_dir() / hashlib.sha256(salt.encode()).hexdigest()
+    changes (a new passphrase writes a new salt), and the salt is public, so a "no" is kept
+    (`Remembered`: only the "no", and prod never reads it)."""
     if not remember:
         return opens_with(EXAMPLE_PASSPHRASE, salt)
-    if marker.is_file():
+    checked = Remembered("checked-salts")
+    if salt in checked:
         return False
     if opens_with(EXAMPLE_PASSPHRASE, salt):
         return True
-    try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
-    except OSError:
-        pass  # an unwritable cache only costs the derivation next time
+    checked.add(salt)
     return False
 
 

@@ -6,6 +6,10 @@ Each string the config holds is run through the one credential detector the poli
 `SENTRY_DSN`, ...) may not be set here either. `check`, `preview` and `up` all refuse it, naming
 the key. A value that only looks like a credential is declared public by its key in
 `public_values`.
+
+A value the detector found clean is remembered on this machine (`Remembered`, keyed by the
+detector's version and rules), so an unchanged stack file is not scanned again at every preview
+and up; prod's values are scanned every time.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from service_infra.contract import PROJECT
-from service_infra.credentials import credential_kind, is_secret_name
+from service_infra.credentials import credential_kind, detector_version, is_secret_name
+from service_infra.machine_cache import Remembered
 
 # Maps whose keys are variable names: a value under a secret-sounding name is a secret's.
 _VARIABLE_MAPS = frozenset({"env", "variables"})
@@ -35,8 +40,10 @@ def _leaves(value: Any, path: str, parent: str) -> Iterator[tuple[str, str, str]
         yield path, parent, value
 
 
-def plain_credential_problems(config: Mapping[str, Any]) -> list[str]:
-    """One line per plain value that is a credential, or a secret by its variable's name."""
+def plain_credential_problems(config: Mapping[str, Any], remember: bool = True) -> list[str]:
+    """One line per plain value that is a credential, or a secret by its variable's name; with
+    REMEMBER, the values found clean before are taken as clean."""
+    clean = Remembered("clean-plain-values", detector_version()) if remember else None
     public = config.get("public_values") or []
     public = {str(key).removeprefix(f"{PROJECT}:") for key in public} if isinstance(public, list | tuple) else set()
     problems = []
@@ -47,7 +54,12 @@ def plain_credential_problems(config: Mapping[str, Any]) -> list[str]:
             if path in public or not text.strip():
                 continue
             map_name = path.rsplit(".", 2)[-2] if path.count(".") >= 1 else ""
-            kind = credential_kind(text)
+            if clean is not None and text in clean:
+                kind = None
+            else:
+                kind = credential_kind(text)
+                if kind is None and clean is not None:
+                    clean.add(text)
             if kind is None and map_name in _VARIABLE_MAPS and is_secret_name(name):
                 kind = f"a secret, by its name {name}"
             if kind is not None:

@@ -530,7 +530,7 @@ def parse_settings(config: Mapping[str, Any], secrets: Mapping[str, bool], stack
         )
         raise SettingsError(problems) from None
     problems += _stack_binding_problems(stack, environment)
-    problems += plain_credential_problems(config)
+    problems += plain_credential_problems(config, remember=environment is not Tier.PROD)
     data = {**config, "secrets": tuple(secrets)}
     try:
         settings = Settings.model_validate(data, context=ParseContext(environment, secrets))

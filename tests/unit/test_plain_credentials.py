@@ -115,3 +115,60 @@ def test_a_nul_in_a_plain_env_value_is_refused_as_for_secrets() -> None:
     config[f"{P}services"]["image-descriptor"]["env"]["BANNER"] = "a\0b"
     (found,) = problems(config, "staging")
     assert found.startswith(f"{P}services.image-descriptor.env: BANNER holds a NUL byte")
+
+
+def _counting_detector(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text the detector is asked about, from now on."""
+    from service_infra import credentials
+    from service_infra.settings import plain_credentials
+
+    asked: list[str] = []
+
+    def counting(text: str) -> str | None:
+        asked.append(text)
+        return credentials.credential_kind(text)
+
+    monkeypatch.setattr(plain_credentials, "credential_kind", counting)
+    return asked
+
+
+def test_values_found_clean_are_not_scanned_again_outside_prod(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unchanged stack file is scanned once per machine: a clean value is remembered, keyed by
+    the detector's version and rules; a credential is refused at every run; prod scans every time."""
+    from service_infra.settings.plain_credentials import plain_credential_problems
+
+    monkeypatch.setenv("SERVICE_INFRA_CACHE", str(tmp_path / "cache"))
+    asked = _counting_detector(monkeypatch)
+    config = {"services": {"api": {"image": "ghcr.io/acme/api", "env": {"GREETING": "hello"}}}}
+    assert plain_credential_problems(config) == []
+    assert sorted(asked) == ["ghcr.io/acme/api", "hello"]
+    asked.clear()
+    assert plain_credential_problems(config) == []
+    assert asked == []  # remembered
+    assert plain_credential_problems(config, remember=False) == []
+    assert sorted(asked) == ["ghcr.io/acme/api", "hello"]  # prod's way: every value, every time
+
+    token = CREDENTIALS["GitHub fine-grained token"]
+    leaked = {"services": {"api": {"env": {"GREETING": token}}}}
+    for _ in range(2):
+        asked.clear()
+        assert len(plain_credential_problems(leaked)) == 1
+        assert asked == [token]  # never remembered
+
+
+def test_a_new_detector_does_not_trust_old_answers(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from service_infra import credentials
+    from service_infra.settings import plain_credentials
+
+    monkeypatch.setenv("SERVICE_INFRA_CACHE", str(tmp_path / "cache"))
+    token = CREDENTIALS["GitHub fine-grained token"]
+    # An answer planted for this value, as an older detector (or whoever writes the cache) would leave it.
+    from service_infra.machine_cache import Remembered
+
+    Remembered("clean-plain-values", "an older detector").add(token)
+    assert len(plain_credentials.plain_credential_problems({"env": {"GREETING": token}})) == 1
+    # Under this detector's own version it would be believed, which is why prod never reads it.
+    Remembered("clean-plain-values", credentials.detector_version()).add(token)
+    assert plain_credentials.plain_credential_problems({"env": {"GREETING": token}}) == []
+    found = problems({**load_stack_config("prod"), f"{P}notes": token}, "prod")
+    assert any(line.startswith(f"{P}notes: looks like a") for line in found), found

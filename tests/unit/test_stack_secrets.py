@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from service_infra import preflight, stack_secrets
+from service_infra.machine_cache import Remembered
 from service_infra.settings import load_stack_file
 from service_infra.stack_secrets import (
     EXAMPLE_PASSPHRASE,
@@ -90,9 +91,8 @@ def test_prod_never_trusts_a_planted_cache_entry(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("SERVICE_INFRA_CACHE", str(tmp_path / "cache"))
     salt = encryption_salt(ROOT / "Pulumi.prod.yaml")
     assert salt is not None
-    marker = tmp_path / "cache" / "checked-salts" / stack_secrets.hashlib.sha256(salt.encode()).hexdigest()
-    marker.parent.mkdir(parents=True)
-    marker.touch()
+    Remembered("checked-salts").add(salt)
+    assert any((tmp_path / "cache" / "checked-salts").iterdir())
     refuse_example_passphrase("prod", ROOT)  # the planted "no" is believed where remembering is allowed
     with pytest.raises(ExamplePassphraseError):
         refuse_example_passphrase("prod", ROOT, remember=False)

@@ -20,7 +20,6 @@ import base64
 import copy
 import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -41,6 +40,7 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from service_infra.machine_cache import cache_root
 from tests.fakes.github_api.server import REST_PREFIX, ApiRequest
 
 SPEC_PACKAGE = "@octokit/openapi"
@@ -111,8 +111,7 @@ class SpecUnavailableError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "service-infra" / "github-openapi" / SPEC_VERSION
+    return cache_root() / "github-openapi" / SPEC_VERSION
 
 
 def install_spec(directory: Path | None = None) -> Path:

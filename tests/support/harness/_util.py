@@ -170,15 +170,6 @@ def machine_wide(name: str) -> contextlib.AbstractContextManager[None]:
     return exclusive(Path(tempfile.gettempdir()) / f"si-harness-{name}.lock")
 
 
-def cache_root() -> Path:
-    """This machine's cache of what the toolchain and the harness build once (the scripts' own
-    `${SERVICE_INFRA_CACHE:-${XDG_CACHE_HOME:-~/.cache}/service-infra}`)."""
-    configured = os.environ.get("SERVICE_INFRA_CACHE")
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "service-infra"
-
-
 def tail(path: Path | str, lines: int = 30) -> str:
     """The last ``lines`` lines of a text file ('' when it does not exist)."""
     try:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from service_infra.machine_cache import cache_root
 from tests.support import ROOT
 
-from ._util import HarnessError, cache_root, exclusive, run
+from ._util import HarnessError, exclusive, run
 from .docker_engine import DockerEngine
 from .registry import Registry
 
