@@ -22,12 +22,15 @@ Run: .venv/bin/python benchmarks/staging.py [--rounds N]
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +61,95 @@ def pulumi_new_venv(workdir: Path) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "pip"), "install", "-q", pin], check=True)
     return venv
+
+
+# What the engine logs (-v=9) at the moments a run's time is split by: (label, pattern). Each is
+# shown at its first line, a provider's launch once per provider, the language host's launches
+# each, and the last Diff and Analyze.
+ENGINE_EVENTS = (
+    ("the language host is launched", re.compile(r"Launching plugin '(python)'")),
+    ("the language host lists the program's packages", re.compile(r"GetRequired\w+\(.*executing")),
+    ("... and answers", re.compile(r"GetRequired\w+\(.*success")),
+    ("the policy pack is launched", re.compile(r"RunPlugin\(.*executing")),
+    ("the policy pack is ready (GetAnalyzerInfo)", re.compile(r"GetAnalyzerInfo\(\) executing")),
+    ("the program starts (Run)", re.compile(r"langhost\[python\]\.Run\(.*executing")),
+    ("the program has its settings; the preflight begins", re.compile(r"Info\(.*preflight: checking")),
+    ("the preflight has passed", re.compile(r"Info\(.*preflight: passed")),
+    ("the program registers its first resource", re.compile(r"RegisterResource received")),
+    ("a provider plugin is launched", re.compile(r"Launching plugin '([\w-]+) \(resource\)'")),
+    ("the last Diff answers", re.compile(r"\]\.Diff\(.*success")),
+    ("the last resource is analyzed", re.compile(r"Analyzer\[.*\]\.Analyze\(.*success")),
+    ("the program has run (Run returns)", re.compile(r"langhost\[python\]\.Run\(.*success")),
+)
+EVERY = {"the language host is launched"}
+LAST = {"the last Diff answers", "the last resource is analyzed"}
+# The calls the engine makes one resource at a time, each logged as it starts and as it answers.
+CALL = re.compile(
+    r"^(?P<who>Provider|Analyzer)\[[^\]]+\]\.(?P<call>Check|Diff|Remediate|Analyze)\((?P<urn>[^,)]*)[^ ]*:? (?P<state>executing|success|failed)"
+)
+GLOG_LINE = re.compile(r"^[IWE]\d{4} (\d\d):(\d\d):(\d\d\.\d+) +\d+ [^]]*\] (.*)")
+
+
+def engine_log_lines(stderr: str, started: float) -> list[tuple[float, str]]:
+    """(seconds since STARTED, message) of each line of the engine's log: JSON lines (the
+    official CLI since v3.2xx) or glog's text (older CLIs, the source-built fallback)."""
+    lines = []
+    day = datetime.fromtimestamp(started)  # glog writes the local time of day
+    for line in stderr.splitlines():
+        if line.startswith("{"):
+            try:
+                entry = json.loads(line)
+                at = datetime.fromisoformat(entry["time"].replace("Z", "+00:00")).timestamp()
+            except (ValueError, KeyError):
+                continue
+            lines.append((at - started, str(entry.get("msg", ""))))
+        elif glog := GLOG_LINE.match(line):
+            minute = day.replace(hour=int(glog[1]), minute=int(glog[2]), second=0, microsecond=0)
+            lines.append((minute.timestamp() + float(glog[3]) - started, glog[4]))
+    return lines
+
+
+def engine_timeline(argv: list[str], cwd: Path, env: dict[str, str]) -> str:
+    """One run of ARGV with the engine's log (-v=9): when each ENGINE_EVENTS moment came, in
+    seconds since the CLI was started, with the log line that shows it."""
+    started = time.time()
+    done = subprocess.run(
+        [*argv, "-v=9", "--logtostderr"], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
+    ended = time.time() - started
+    found: dict[tuple[str, str], tuple[float, str]] = {}
+    began: dict[tuple[str, str, str], float] = {}
+    spent: dict[str, list[float]] = {"Provider": [], "Analyzer": []}
+    for at, message in engine_log_lines(done.stderr, started):
+        if call := CALL.match(message):
+            key = (call["who"], call["call"], call["urn"])
+            if call["state"] == "executing":
+                began[key] = at
+            elif key in began:
+                spent[call["who"]].append(at - began.pop(key))
+        for label, pattern in ENGINE_EVENTS:
+            match = pattern.search(message)
+            if match:
+                key = (label, f"{at:.3f}" if label in EVERY else match.group(1) if pattern.groups else "")
+                if key not in found or label in LAST:
+                    found[key] = (at, message)
+    rows = sorted(
+        (at, label, "" if label in EVERY else detail, message) for (label, detail), (at, message) in found.items()
+    )
+    return (
+        "\n".join(
+            f"  {at:6.2f}s  {label}{': ' + detail if detail else ''}\n           {message[:120]}"
+            for at, label, detail, message in rows
+        )
+        + f"\n  {ended:6.2f}s  the CLI exits"
+        + f"\n  inside the providers' Check and Diff: {len(spent['Provider'])} calls, {sum(spent['Provider']):.2f}s"
+        + (
+            f"; inside the policy pack's Remediate and Analyze: {len(spent['Analyzer'])} calls, "
+            f"{sum(spent['Analyzer']):.2f}s"
+            if spent["Analyzer"]
+            else ""
+        )
+    )
 
 
 def median(values: list[float]) -> float:
@@ -100,6 +192,17 @@ def main() -> None:
         noops = [TimedUp.run(stack) for _ in range(rounds)]
         previews = [timed(cli(*PREVIEW)) for _ in range(rounds)]
         policy_previews = [timed(cli(*PREVIEW, "--policy-pack", POLICY_PACK)) for _ in range(rounds)]
+        timelines = {
+            what: engine_timeline(
+                ["pulumi", *command, "--non-interactive", "--stack", "staging"],
+                w.project.dir,
+                {**os.environ, **w.project.env},
+            )
+            for what, command in (
+                ("no-op up", UP),
+                ("preview with the policy pack", (*PREVIEW, "--policy-pack", POLICY_PACK)),
+            )
+        }
         rollouts: list[TimedUp] = []
         for n in range(rounds):
             version = (w.image.v2, w.image.v1)[n % 2]
@@ -119,6 +222,12 @@ def main() -> None:
         }
         empty_ups = {name: timed_runs(program, rounds, UP) for name, program in floors.items()}
         empty_previews = {name: timed_runs(program, rounds, PREVIEW) for name, program in floors.items()}
+        new_python = floors["as `pulumi new python` makes it"]
+        floor_timeline = engine_timeline(
+            [str(Path(w.pulumi_engine.bin_dir) / "pulumi"), *UP, "--non-interactive", "--stack", "bench"],
+            new_python.directory,
+            {**os.environ, **new_python.env},
+        )
 
     print(f"the committed staging stack (GitHub, Fly and Docker over SSH), {rounds} rounds, {time.strftime('%F %T')}")
     for name in floors:
@@ -129,6 +238,9 @@ def main() -> None:
     print(row("preview --diff", previews, {f"empty {n}": v for n, v in empty_previews.items()}))
     print(row("preview --diff --policy-pack", policy_previews, {f"empty {n}": v for n, v in empty_previews.items()}))
     print(row("tag rollout through pulumi up", [u.seconds for u in rollouts], {"by hand": [s for s, _ in hand]}))
+    for what, timeline in timelines.items():
+        print(f"one more {what}, with the engine's log (-v=9): when each part began\n{timeline}")
+    print(f"the same for the empty program as `pulumi new python` makes it\n{floor_timeline}")
     for label, timed_ups in (("no-op up", noops), ("tag rollout", rollouts)):
         middle = sorted(timed_ups, key=lambda up: up.seconds)[len(timed_ups) // 2]
         print(f"where the median {label} spent its time:\n{middle.report()}")
