@@ -176,9 +176,10 @@ class EmptyProgram:
         )
         stack.up(color="never")  # the first one writes the stack's state
 
-    def run(self, *command: str) -> None:
+    def run(self, *command: str) -> subprocess.CompletedProcess[str]:
         argv = [str(Path(self.pulumi_engine.bin_dir) / "pulumi"), *command, "--non-interactive", "--stack", "bench"]
-        subprocess.run(argv, cwd=self.directory, env={**os.environ, **self.env}, check=True, capture_output=True)
+        env = {**os.environ, **self.env}
+        return subprocess.run(argv, cwd=self.directory, env=env, check=True, capture_output=True, text=True)
 
 
 def timed_runs(program: EmptyProgram, rounds: int, command: tuple[str, ...]) -> list[float]:

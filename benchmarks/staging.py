@@ -63,26 +63,26 @@ def pulumi_new_venv(workdir: Path) -> Path:
     return venv
 
 
-# What the engine logs (-v=9) at the moments a run's time is split by: (label, pattern). Each is
-# shown at its first line, a provider's launch once per provider, the language host's launches
-# each, and the last Diff and Analyze.
+# The engine's log, as the CLI writes it with these flags.
+ENGINE_LOG = ("-v=9", "--logtostderr")
+# What the engine logs at the moments a run's time is split by: (label, pattern, shown). A moment
+# is shown at its "first" line (once per value of the pattern's group: each provider), at "each"
+# (the language host's launches) or at its "last" (the steps' last Diff and Analyze).
 ENGINE_EVENTS = (
-    ("the language host is launched", re.compile(r"Launching plugin '(python)'")),
-    ("the language host lists the program's packages", re.compile(r"GetRequired\w+\(.*executing")),
-    ("... and answers", re.compile(r"GetRequired\w+\(.*success")),
-    ("the policy pack is launched", re.compile(r"RunPlugin\(.*executing")),
-    ("the policy pack is ready (GetAnalyzerInfo)", re.compile(r"GetAnalyzerInfo\(\) executing")),
-    ("the program starts (Run)", re.compile(r"langhost\[python\]\.Run\(.*executing")),
-    ("the program has its settings; the preflight begins", re.compile(r"Info\(.*preflight: checking")),
-    ("the preflight has passed", re.compile(r"Info\(.*preflight: passed")),
-    ("the program registers its first resource", re.compile(r"RegisterResource received")),
-    ("a provider plugin is launched", re.compile(r"Launching plugin '([\w-]+) \(resource\)'")),
-    ("the last Diff answers", re.compile(r"\]\.Diff\(.*success")),
-    ("the last resource is analyzed", re.compile(r"Analyzer\[.*\]\.Analyze\(.*success")),
-    ("the program has run (Run returns)", re.compile(r"langhost\[python\]\.Run\(.*success")),
+    ("the language host is launched", re.compile(r"Launching plugin 'python'"), "each"),
+    ("the language host lists the program's packages", re.compile(r"GetRequired\w+\(.*executing"), "first"),
+    ("... and answers", re.compile(r"GetRequired\w+\(.*success"), "first"),
+    ("the policy pack is launched", re.compile(r"RunPlugin\(.*executing"), "first"),
+    ("the policy pack is ready (GetAnalyzerInfo)", re.compile(r"GetAnalyzerInfo\(\) executing"), "first"),
+    ("the program starts (Run)", re.compile(r"langhost\[python\]\.Run\(.*executing"), "first"),
+    ("the program has its settings; the preflight begins", re.compile(r"Info\(.*preflight: checking"), "first"),
+    ("the preflight has passed", re.compile(r"Info\(.*preflight: passed"), "first"),
+    ("the program registers its first resource", re.compile(r"RegisterResource received"), "first"),
+    ("a provider plugin is launched", re.compile(r"Launching plugin '([\w-]+) \(resource\)'"), "first"),
+    ("the last Diff answers", re.compile(r"\]\.Diff\(.*success"), "last"),
+    ("the last resource is analyzed", re.compile(r"Analyzer\[.*\]\.Analyze\(.*success"), "last"),
+    ("the program has run (Run returns)", re.compile(r"langhost\[python\]\.Run\(.*success"), "first"),
 )
-EVERY = {"the language host is launched"}
-LAST = {"the last Diff answers", "the last resource is analyzed"}
 # The calls the engine makes one resource at a time, each logged as it starts and as it answers.
 CALL = re.compile(
     r"^(?P<who>Provider|Analyzer)\[[^\]]+\]\.(?P<call>Check|Diff|Remediate|Analyze)\((?P<urn>[^,)]*)[^ ]*:? (?P<state>executing|success|failed)"
@@ -109,47 +109,42 @@ def engine_log_lines(stderr: str, started: float) -> list[tuple[float, str]]:
     return lines
 
 
-def engine_timeline(argv: list[str], cwd: Path, env: dict[str, str]) -> str:
-    """One run of ARGV with the engine's log (-v=9): when each ENGINE_EVENTS moment came, in
-    seconds since the CLI was started, with the log line that shows it."""
-    started = time.time()
-    done = subprocess.run(
-        [*argv, "-v=9", "--logtostderr"], cwd=cwd, env=env, capture_output=True, text=True, check=True
-    )
-    ended = time.time() - started
-    found: dict[tuple[str, str], tuple[float, str]] = {}
+def engine_timeline(stderr: str, started: float, seconds: float) -> str:
+    """From the engine's log (STDERR of a run started at STARTED that took SECONDS): when each
+    ENGINE_EVENTS moment came, with the log line that shows it, and the time spent inside the
+    providers' and the policy pack's calls."""
+    found: dict[tuple[str, str, int], tuple[float, str]] = {}
     began: dict[tuple[str, str, str], float] = {}
     spent: dict[str, list[float]] = {"Provider": [], "Analyzer": []}
-    for at, message in engine_log_lines(done.stderr, started):
+    for n, (at, message) in enumerate(engine_log_lines(stderr, started)):
         if call := CALL.match(message):
             key = (call["who"], call["call"], call["urn"])
             if call["state"] == "executing":
                 began[key] = at
             elif key in began:
                 spent[call["who"]].append(at - began.pop(key))
-        for label, pattern in ENGINE_EVENTS:
-            match = pattern.search(message)
-            if match:
-                key = (label, f"{at:.3f}" if label in EVERY else match.group(1) if pattern.groups else "")
-                if key not in found or label in LAST:
-                    found[key] = (at, message)
-    rows = sorted(
-        (at, label, "" if label in EVERY else detail, message) for (label, detail), (at, message) in found.items()
-    )
-    return (
-        "\n".join(
-            f"  {at:6.2f}s  {label}{': ' + detail if detail else ''}\n           {message[:120]}"
-            for at, label, detail, message in rows
-        )
-        + f"\n  {ended:6.2f}s  the CLI exits"
-        + f"\n  inside the providers' Check and Diff: {len(spent['Provider'])} calls, {sum(spent['Provider']):.2f}s"
-        + (
-            f"; inside the policy pack's Remediate and Analyze: {len(spent['Analyzer'])} calls, "
-            f"{sum(spent['Analyzer']):.2f}s"
-            if spent["Analyzer"]
-            else ""
-        )
-    )
+        for label, pattern, shown in ENGINE_EVENTS:
+            if match := pattern.search(message):
+                moment = (label, match.group(1) if pattern.groups else "", n if shown == "each" else 0)
+                if moment not in found or shown == "last":
+                    found[moment] = (at, message)
+    lines = [
+        f"  {at:6.2f}s  {label}{': ' + detail if detail else ''}\n           {message[:120]}"
+        for at, label, detail, message in sorted((at, *moment[:2], message) for moment, (at, message) in found.items())
+    ]
+    lines.append(f"  {seconds:6.2f}s  the CLI exits")
+    calls = [("the providers' Check and Diff", spent["Provider"])]
+    if spent["Analyzer"]:
+        calls.append(("the policy pack's Remediate and Analyze", spent["Analyzer"]))
+    lines.append("  " + "; ".join(f"inside {who}: {len(times)} calls, {sum(times):.2f}s" for who, times in calls))
+    return "\n".join(lines)
+
+
+def with_engine_log(run: Callable[[], subprocess.CompletedProcess[str]]) -> str:
+    """The timeline of one RUN of a command given ENGINE_LOG's flags."""
+    started = time.time()
+    done = run()
+    return engine_timeline(done.stderr, started, time.time() - started)
 
 
 def median(values: list[float]) -> float:
@@ -184,24 +179,17 @@ def main() -> None:
         stack = w.project.stack("staging", config, {**secret_values("staging", api, w.registry), "GITHUB_TOKEN": token})
         stack.up()
 
-        def cli(*command: str) -> Callable[[], object]:
+        def cli(*command: str) -> Callable[[], subprocess.CompletedProcess[str]]:
             argv = ["pulumi", *command, "--non-interactive", "--stack", "staging"]
             env = {**os.environ, **w.project.env}  # as Stack.start_up runs the CLI
-            return lambda: subprocess.run(argv, cwd=w.project.dir, env=env, check=True, capture_output=True)
+            return lambda: subprocess.run(argv, cwd=w.project.dir, env=env, check=True, capture_output=True, text=True)
 
         noops = [TimedUp.run(stack) for _ in range(rounds)]
         previews = [timed(cli(*PREVIEW)) for _ in range(rounds)]
         policy_previews = [timed(cli(*PREVIEW, "--policy-pack", POLICY_PACK)) for _ in range(rounds)]
         timelines = {
-            what: engine_timeline(
-                ["pulumi", *command, "--non-interactive", "--stack", "staging"],
-                w.project.dir,
-                {**os.environ, **w.project.env},
-            )
-            for what, command in (
-                ("no-op up", UP),
-                ("preview with the policy pack", (*PREVIEW, "--policy-pack", POLICY_PACK)),
-            )
+            "no-op up": with_engine_log(cli(*UP, *ENGINE_LOG)),
+            "preview with the policy pack": with_engine_log(cli(*PREVIEW, "--policy-pack", POLICY_PACK, *ENGINE_LOG)),
         }
         rollouts: list[TimedUp] = []
         for n in range(rounds):
@@ -223,11 +211,7 @@ def main() -> None:
         empty_ups = {name: timed_runs(program, rounds, UP) for name, program in floors.items()}
         empty_previews = {name: timed_runs(program, rounds, PREVIEW) for name, program in floors.items()}
         new_python = floors["as `pulumi new python` makes it"]
-        floor_timeline = engine_timeline(
-            [str(Path(w.pulumi_engine.bin_dir) / "pulumi"), *UP, "--non-interactive", "--stack", "bench"],
-            new_python.directory,
-            {**os.environ, **new_python.env},
-        )
+        floor_timeline = with_engine_log(lambda: new_python.run(*UP, *ENGINE_LOG))
 
     print(f"the committed staging stack (GitHub, Fly and Docker over SSH), {rounds} rounds, {time.strftime('%F %T')}")
     for name in floors:
